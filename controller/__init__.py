@@ -1,0 +1,1 @@
+"""treadguard controller: detection, the safety supervisor, the loop, configuration and the CLI."""

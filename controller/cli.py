@@ -1,0 +1,46 @@
+"""The ``treadguard`` command line.
+
+Each subcommand lives in the module that owns it and registers itself through a
+``register(subparsers)`` function that sets ``func`` (``Callable[[argparse.Namespace], int]``)
+as the parser default. This file only assembles them and turns known errors into one-line
+messages with a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from controller.config import ConfigError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    # Imported here so that `treadguard --help` stays fast and a broken optional module
+    # cannot stop the daemon's own subcommand from loading.
+    from controller import app
+
+    parser = argparse.ArgumentParser(
+        prog="treadguard",
+        description="Safety controller for backward running on a treadmill.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    app.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except ConfigError as exc:
+        print(f"treadguard: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,533 @@
+"""Configuration: one TOML file, read with :mod:`tomllib`, validated completely at start-up.
+
+Every option has a unit in its name, a type, bounds and (where safe) a default. Errors name the
+file, the section and the option, and say what was expected::
+
+    examples/sim.toml: [limits] max_speed_kmh: expected a number from 0.1 to 8.0, got 12.0
+
+Unknown sections and options are rejected (a typo must fail loudly, not be silently ignored
+while the default stays in force). The result is a tree of frozen dataclasses; nothing else in
+the project reads TOML.
+
+Simulation is chosen only by the configuration (``simulated = true`` in a hardware section);
+a configuration that names real hardware never falls back to a simulated twin.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final, TypeVar
+
+T = TypeVar("T")
+
+
+class ConfigError(Exception):
+    """A configuration problem. ``str()`` is one line naming the file, section and option."""
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "<required>"
+
+
+REQUIRED: Final = _Missing()
+
+# The hard ceiling from docs/safety: backward running never above 8 km/h, even in a supervised
+# profile with a harness. Raising it takes a code change, on purpose.
+HARD_MAX_SPEED_KMH: Final = 8.0
+
+
+class Section:
+    """Typed, bounded access to one ``[section]`` of a TOML document.
+
+    Every getter records the option as known; :meth:`finish` then rejects whatever is left.
+    """
+
+    def __init__(self, path: str, name: str, data: dict[str, Any]) -> None:
+        self.path = path
+        self.name = name
+        self._data = data
+        self._seen: set[str] = set()
+
+    def _where(self, option: str) -> str:
+        return f"{self.path}: [{self.name}] {option}"
+
+    def error(self, option: str, message: str) -> ConfigError:
+        return ConfigError(f"{self._where(option)}: {message}")
+
+    def has(self, option: str) -> bool:
+        return option in self._data
+
+    def _raw(self, option: str, default: object) -> object:
+        self._seen.add(option)
+        if option in self._data:
+            return self._data[option]
+        if default is REQUIRED:
+            raise self.error(option, "missing (this option is required)")
+        return default
+
+    def get_float(
+        self,
+        option: str,
+        default: float | _Missing = REQUIRED,
+        *,
+        min_value: float | None = None,
+        max_value: float | None = None,
+        above: float | None = None,
+    ) -> float:
+        """A finite number (TOML integer or float). ``above`` is an exclusive lower bound."""
+        value = self._raw(option, default)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.error(option, f"expected a number{_range(min_value, max_value, above)}, "
+                                     f"got {_show(value)}")
+        number = float(value)
+        if not math.isfinite(number) or (
+            (min_value is not None and number < min_value)
+            or (max_value is not None and number > max_value)
+            or (above is not None and number <= above)
+        ):
+            raise self.error(option, f"expected a number{_range(min_value, max_value, above)}, "
+                                     f"got {_show(value)}")
+        return number
+
+    def get_int(
+        self,
+        option: str,
+        default: int | _Missing = REQUIRED,
+        *,
+        min_value: int | None = None,
+        max_value: int | None = None,
+    ) -> int:
+        """An integer (TOML integers, including ``0x6A`` hex)."""
+        value = self._raw(option, default)
+        if isinstance(value, bool) or not isinstance(value, int) or (
+            (min_value is not None and value < min_value)
+            or (max_value is not None and value > max_value)
+        ):
+            raise self.error(option, f"expected an integer{_range(min_value, max_value, None)}, "
+                                     f"got {_show(value)}")
+        return value
+
+    def get_bool(self, option: str, default: bool | _Missing = REQUIRED) -> bool:
+        value = self._raw(option, default)
+        if not isinstance(value, bool):
+            raise self.error(option, f"expected true or false, got {_show(value)}")
+        return value
+
+    def get_str(
+        self,
+        option: str,
+        default: str | _Missing = REQUIRED,
+        *,
+        choices: tuple[str, ...] | None = None,
+    ) -> str:
+        value = self._raw(option, default)
+        if not isinstance(value, str) or (choices is not None and value not in choices):
+            expected = ("one of " + ", ".join(f'"{c}"' for c in choices)) if choices else "a string"
+            raise self.error(option, f"expected {expected}, got {_show(value)}")
+        if not value and choices is None:
+            raise self.error(option, "expected a non-empty string")
+        return value
+
+    def get_choice(self, option: str, choices: dict[str, T], default: str | _Missing = REQUIRED) -> T:
+        """A string option mapped through ``choices``."""
+        return choices[self.get_str(option, default, choices=tuple(choices))]
+
+    def finish(self) -> None:
+        """Reject options that no getter asked for (typos, options from another version)."""
+        unknown = sorted(set(self._data) - self._seen)
+        if unknown:
+            raise self.error(unknown[0], f"unknown option (known: {', '.join(sorted(self._seen))})")
+
+
+def _range(lo: float | None, hi: float | None, above: float | None) -> str:
+    if above is not None and hi is not None:
+        return f" above {above:g} and at most {hi:g}"
+    if above is not None:
+        return f" above {above:g}"
+    if lo is not None and hi is not None:
+        return f" from {lo:g} to {hi:g}"
+    if lo is not None:
+        return f" ≥ {lo:g}"
+    if hi is not None:
+        return f" ≤ {hi:g}"
+    return ""
+
+
+def _show(value: object) -> str:
+    if isinstance(value, _Missing):
+        return "nothing"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "a list"
+    return repr(value)
+
+
+class Document:
+    """A parsed TOML file whose sections are handed out once each, then checked for leftovers."""
+
+    def __init__(self, path: str, data: dict[str, Any]) -> None:
+        self.path = path
+        self._data = data
+        self._sections: dict[str, Section] = {}
+
+    def section(self, name: str, *, required: bool = True) -> Section | None:
+        raw = self._data.get(name)
+        if raw is None:
+            if required:
+                raise ConfigError(f"{self.path}: [{name}]: missing (this section is required)")
+            self._sections[name] = Section(self.path, name, {})
+            return None
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{self.path}: {name}: expected a [{name}] section, got {_show(raw)}")
+        sec = Section(self.path, name, raw)
+        self._sections[name] = sec
+        return sec
+
+    def require(self, name: str) -> Section:
+        sec = self.section(name, required=True)
+        assert sec is not None
+        return sec
+
+    def finish(self) -> None:
+        unknown = sorted(set(self._data) - set(self._sections))
+        if unknown:
+            raise ConfigError(
+                f"{self.path}: [{unknown[0]}]: unknown section "
+                f"(known: {', '.join(sorted(self._sections))})"
+            )
+        for sec in self._sections.values():
+            sec.finish()
+
+
+# --------------------------------------------------------------------------- settings
+
+
+@dataclass(frozen=True)
+class ControllerSettings:
+    """``[controller]``: the real-time loop.
+
+    Attributes:
+        loop_rate_hz: control loop rate (default 200). The IMU runs at ≥ this rate.
+        stall_after_s: a loop iteration later than this is a stall ⇒ latched stop
+            (default 0.1, the safety requirement's limit).
+    """
+
+    loop_rate_hz: float
+    stall_after_s: float
+
+
+@dataclass(frozen=True)
+class I2CSettings:
+    """``[i2c]``: the bus the IMU and rail chips sit on.
+
+    Attributes:
+        simulated: true = a simulated bus holding register-faithful twins of the configured
+            chips. Never inferred: a real config whose bus is missing refuses to start.
+        bus: Linux I²C bus number (``/dev/i2c-<bus>``; 1 on a Raspberry Pi). Ignored if simulated.
+    """
+
+    simulated: bool
+    bus: int
+
+
+@dataclass(frozen=True)
+class ImuSettings:
+    """``[imu]``: the belt-clip IMU.
+
+    Attributes:
+        chip: ``"lsm6dsox"`` (recommended) or ``"mpu6050"``.
+        address: 7-bit I²C address (LSM6DSOX 0x6A/0x6B; MPU-6050 0x68/0x69).
+        accel_range_g: full scale, g (16 default: falls and impacts exceed ±8 g).
+        gyro_range_dps: full scale, degrees/s (2000 default).
+    """
+
+    chip: str
+    address: int
+    accel_range_g: int
+    gyro_range_dps: int
+
+
+@dataclass(frozen=True)
+class TreadmillSettings:
+    """``[treadmill]``: the serial link to the treadmill.
+
+    Attributes:
+        protocol: ``"trackmaster"`` or ``"none"`` (relay-only: no speed control, stop = relay).
+        simulated: true = a simulated treadmill in its own process on a pseudo-terminal.
+        port: pyserial URL (``/dev/ttyUSB0``, ``/dev/ttyAMA0``, ``socket://host:port``).
+        baud: 4800 for Trackmaster (some compatibles use 9600).
+        units: ``"mph"`` or ``"kmh"`` — the unit the treadmill's speed digits are in. No
+            default: a wrong guess is a 1.6× speed error.
+        stop_mode: ``"A2"`` (stop belt) or ``"AA"`` (speed and elevation to minimum, then stop).
+        poll_interval_s: time between status polls while the belt may move (default 0.05;
+            must stay well under the treadmill's 0.5 s communication watchdog).
+        ack_timeout_s: how long a command may wait for its acknowledgement (default 0.1).
+    """
+
+    protocol: str
+    simulated: bool
+    port: str
+    baud: int
+    units: str
+    stop_mode: str
+    poll_interval_s: float
+    ack_timeout_s: float
+
+
+@dataclass(frozen=True)
+class GpioSettings:
+    """``[gpio]``: safety I/O pins (BCM numbering).
+
+    Attributes:
+        pin_factory: ``"mock"`` (gpiozero's MockFactory: simulation and tests) or a real
+            gpiozero backend (``"lgpio"``, ``"rpigpio"``, ``"native"``).
+        relay_pin: output energising the relay in the treadmill's safety-key loop. Energised
+            only while the controller is alive and healthy; wire a pull-down so a dead process
+            opens it.
+        estop_pin: emergency-stop input, normally closed to ground: a broken wire reads as pressed.
+        reset_pin: reset input (held ≥ 1 s clears a latched stop; a short press confirms a start).
+    """
+
+    pin_factory: str
+    relay_pin: int
+    estop_pin: int
+    reset_pin: int
+
+
+@dataclass(frozen=True)
+class LimitsSettings:
+    """``[limits]``: the speed envelope the governor enforces.
+
+    Attributes:
+        start_speed_kmh: first speed after a start (default 0.5, at most 1.0).
+        max_speed_kmh: cap for this machine/profile (default 3.0; never above 8.0).
+        ramp_mps2: normal acceleration and deceleration (default 0.25, at most 0.25).
+        stop_decel_mps2: deceleration of a software controlled stop (0.5–1.5, default 1.0).
+    """
+
+    start_speed_kmh: float
+    max_speed_kmh: float
+    ramp_mps2: float
+    stop_decel_mps2: float
+
+
+@dataclass(frozen=True)
+class HealthSettings:
+    """``[health]``: when a sensor counts as lost.
+
+    Attributes:
+        stale_after_s: no new IMU sample for this long ⇒ sensor lost ⇒ stop (default 0.05).
+    """
+
+    stale_after_s: float
+
+
+@dataclass(frozen=True)
+class DetectSettings:
+    """``[detect]``: thresholds of the first, simple detector (``controller.detect.simple``).
+
+    Attributes:
+        free_fall_g: specific-force norm below this is loss of support (default 0.4 g).
+        impact_g: specific-force norm above this is an impact or a hard slip (default 3.0 g).
+        max_rate_dps: trunk angular rate above this is a fall or slip (default 200 °/s).
+        hold_s: a condition must last this long to count (default 0.03 s), so single noisy
+            samples do not stop the belt.
+    """
+
+    free_fall_g: float
+    impact_g: float
+    max_rate_dps: float
+    hold_s: float
+
+
+@dataclass(frozen=True)
+class SimSettings:
+    """``[sim]``: the simulated session for ``treadguard sim``.
+
+    Attributes:
+        scenario: name of a scripted session (``"demo"``: start, slow backward walking, a slip).
+        seed: seed of the simulated sensor noise, so runs are reproducible.
+    """
+
+    scenario: str
+    seed: int
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The whole validated configuration."""
+
+    path: str
+    controller: ControllerSettings
+    i2c: I2CSettings
+    imu: ImuSettings
+    treadmill: TreadmillSettings
+    gpio: GpioSettings
+    limits: LimitsSettings
+    health: HealthSettings
+    detect: DetectSettings
+    sim: SimSettings | None
+
+    @property
+    def any_simulated(self) -> bool:
+        return self.i2c.simulated or self.treadmill.simulated or self.gpio.pin_factory == "mock"
+
+
+IMU_ADDRESSES: Final = {"lsm6dsox": (0x6A, 0x6B), "mpu6050": (0x68, 0x69)}
+REAL_PIN_FACTORIES: Final = ("lgpio", "rpigpio", "native", "pigpio")
+
+
+def _controller(doc: Document) -> ControllerSettings:
+    s = doc.require("controller")
+    return ControllerSettings(
+        loop_rate_hz=s.get_float("loop_rate_hz", 200.0, min_value=50.0, max_value=1000.0),
+        stall_after_s=s.get_float("stall_after_s", 0.1, above=0.0, max_value=0.1),
+    )
+
+
+def _i2c(doc: Document) -> I2CSettings:
+    s = doc.require("i2c")
+    simulated = s.get_bool("simulated")
+    bus = s.get_int("bus", 1, min_value=0, max_value=255)
+    return I2CSettings(simulated=simulated, bus=bus)
+
+
+def _imu(doc: Document) -> ImuSettings:
+    s = doc.require("imu")
+    chip = s.get_str("chip", choices=tuple(IMU_ADDRESSES))
+    address = s.get_int("address", IMU_ADDRESSES[chip][0], min_value=0x03, max_value=0x77)
+    if address not in IMU_ADDRESSES[chip]:
+        raise s.error("address", f"expected one of {', '.join(hex(a) for a in IMU_ADDRESSES[chip])}"
+                                 f" for {chip}, got {hex(address)}")
+    accel = s.get_int("accel_range_g", 16)
+    if accel not in (2, 4, 8, 16):
+        raise s.error("accel_range_g", f"expected 2, 4, 8 or 16, got {accel}")
+    gyro = s.get_int("gyro_range_dps", 2000)
+    if gyro not in (250, 500, 1000, 2000):
+        raise s.error("gyro_range_dps", f"expected 250, 500, 1000 or 2000, got {gyro}")
+    return ImuSettings(chip=chip, address=address, accel_range_g=accel, gyro_range_dps=gyro)
+
+
+def _treadmill(doc: Document) -> TreadmillSettings:
+    s = doc.require("treadmill")
+    protocol = s.get_str("protocol", choices=("trackmaster", "none"))
+    simulated = s.get_bool("simulated")
+    port = s.get_str("port", "sim" if simulated else REQUIRED)
+    return TreadmillSettings(
+        protocol=protocol,
+        simulated=simulated,
+        port=port,
+        baud=_baud(s),
+        units=s.get_str("units", choices=("mph", "kmh")),
+        stop_mode=s.get_str("stop_mode", "A2", choices=("A2", "AA")),
+        poll_interval_s=s.get_float("poll_interval_s", 0.05, min_value=0.02, max_value=0.1),
+        ack_timeout_s=s.get_float("ack_timeout_s", 0.1, min_value=0.02, max_value=0.25),
+    )
+
+
+def _baud(s: Section) -> int:
+    baud = s.get_int("baud", 4800)
+    if baud not in (1200, 2400, 4800, 9600, 19200, 38400):
+        raise s.error("baud", f"expected one of 1200, 2400, 4800, 9600, 19200, 38400, got {baud}")
+    return baud
+
+
+def _gpio(doc: Document) -> GpioSettings:
+    s = doc.require("gpio")
+    factory = s.get_str("pin_factory", choices=("mock", *REAL_PIN_FACTORIES))
+    pins = {name: s.get_int(name, min_value=2, max_value=27)
+            for name in ("relay_pin", "estop_pin", "reset_pin")}
+    seen: dict[int, str] = {}
+    for name, pin in pins.items():
+        if pin in seen:
+            raise s.error(name, f"GPIO{pin} is already used by {seen[pin]}")
+        seen[pin] = name
+    return GpioSettings(pin_factory=factory, **pins)
+
+
+def _limits(doc: Document) -> LimitsSettings:
+    s = doc.require("limits")
+    max_speed = s.get_float("max_speed_kmh", 3.0, min_value=0.1, max_value=HARD_MAX_SPEED_KMH)
+    start = s.get_float("start_speed_kmh", 0.5, min_value=0.1, max_value=1.0)
+    if start > max_speed:
+        raise s.error("start_speed_kmh", f"expected at most max_speed_kmh ({max_speed:g}), "
+                                         f"got {start:g}")
+    return LimitsSettings(
+        start_speed_kmh=start,
+        max_speed_kmh=max_speed,
+        ramp_mps2=s.get_float("ramp_mps2", 0.25, min_value=0.05, max_value=0.25),
+        stop_decel_mps2=s.get_float("stop_decel_mps2", 1.0, min_value=0.5, max_value=1.5),
+    )
+
+
+def _health(doc: Document) -> HealthSettings:
+    s = doc.section("health", required=False)
+    if s is None:
+        return HealthSettings(stale_after_s=0.05)
+    return HealthSettings(stale_after_s=s.get_float("stale_after_s", 0.05,
+                                                    min_value=0.01, max_value=0.05))
+
+
+def _detect(doc: Document) -> DetectSettings:
+    s = doc.section("detect", required=False)
+    s = s or Section(doc.path, "detect", {})
+    return DetectSettings(
+        free_fall_g=s.get_float("free_fall_g", 0.4, min_value=0.1, max_value=0.9),
+        impact_g=s.get_float("impact_g", 3.0, min_value=1.5, max_value=8.0),
+        max_rate_dps=s.get_float("max_rate_dps", 200.0, min_value=50.0, max_value=1000.0),
+        hold_s=s.get_float("hold_s", 0.03, min_value=0.0, max_value=0.1),
+    )
+
+
+def _sim(doc: Document) -> SimSettings | None:
+    s = doc.section("sim", required=False)
+    if s is None:
+        return None
+    from hardware.sim.scenarios import SCENARIOS
+
+    return SimSettings(
+        scenario=s.get_str("scenario", "demo", choices=tuple(SCENARIOS)),
+        seed=s.get_int("seed", 1, min_value=0),
+    )
+
+
+def parse(path: str, text: str) -> Settings:
+    """Validate the TOML ``text`` (read from ``path``, used in messages) into :class:`Settings`."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    doc = Document(path, data)
+    settings = Settings(
+        path=path,
+        controller=_controller(doc),
+        i2c=_i2c(doc),
+        imu=_imu(doc),
+        treadmill=_treadmill(doc),
+        gpio=_gpio(doc),
+        limits=_limits(doc),
+        health=_health(doc),
+        detect=_detect(doc),
+        sim=_sim(doc),
+    )
+    doc.finish()
+    return settings
+
+
+def load(path: str | Path) -> Settings:
+    """Read and validate a configuration file. Raises :class:`ConfigError` (one line) on any problem."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: configuration file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{p}: cannot read configuration: {exc}") from None
+    return parse(str(p), text)

@@ -1,0 +1,1 @@
+"""Streaming detectors: one implementation, called by the loop, ``evaluate`` and ``sim`` alike."""

@@ -1,0 +1,1 @@
+"""Simulated twins of the physical parts: same register maps and wire protocol, fault hooks."""
