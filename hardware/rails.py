@@ -1,0 +1,28 @@
+"""What the handrail drivers yield: one timestamped reading of both rails.
+
+A rail that is not fitted (or a quantity no fitted chip measures) is ``None`` — never zero, so
+"no sensor" cannot be mistaken for "no hand".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class RailSample:
+    """One reading of the handrails.
+
+    Attributes:
+        t_s: time of the reading, seconds, from the injected clock.
+        seq: sequence number of the reading, +1 per reading.
+        touch_left / touch_right: hand touching the rail (MPR121), or None if not fitted.
+        force_left_n / force_right_n: grip force in newtons (ADS1115 + FSR), or None if not fitted.
+    """
+
+    t_s: float
+    seq: int
+    touch_left: bool | None = None
+    touch_right: bool | None = None
+    force_left_n: float | None = None
+    force_right_n: float | None = None
