@@ -1,1 +1,4 @@
-"""treadguard hardware: drivers for the physical parts, and their simulated twins (``hardware.sim``)."""
+"""treadguard hardware: drivers for the physical parts, and their simulated twins.
+
+The twins live in ``hardware.sim``.
+"""

@@ -9,7 +9,8 @@ difference between this bus and ``smbus2.SMBus``.
 
 Fault injection (per address): :meth:`SimBus.unplug` / :meth:`SimBus.replug`,
 :meth:`SimBus.set_error_rate` (intermittent EREMOTEIO at a given probability, seeded),
-:meth:`SimBus.set_timeout` (every transfer times out).
+:meth:`SimBus.set_timeout` (every transfer times out). Chip-level faults (frozen data, stuck
+FIFO, wrong identity, saturation) live on each model.
 
 Not modelled: bus capacitance, clock stretching, arbitration, the 32-byte SMBus block limit of
 real ``read_i2c_block_data`` (drivers use ``i2c_rdwr`` for long reads anyway), transfer time.
@@ -72,8 +73,14 @@ class SimBus:
         """The device stops acknowledging (cable pulled): every transfer raises EREMOTEIO."""
         self._unplugged.add(address)
 
-    def replug(self, address: int) -> None:
+    def replug(self, address: int, power_cycle: bool = True) -> None:
+        """The device answers again. ``power_cycle`` (default): the cable also carried its
+        supply, so the chip comes back in its power-on state (configuration lost) — models
+        with a ``power_on_reset()`` method are reset."""
         self._unplugged.discard(address)
+        reset = getattr(self._devices.get(address), "power_on_reset", None)
+        if power_cycle and reset is not None:
+            reset()
 
     def set_timeout(self, address: int, on: bool = True) -> None:
         """Every transfer to ``address`` raises ETIMEDOUT (a device holding SDA low)."""
