@@ -293,12 +293,32 @@ class GpioSettings:
             opens it.
         estop_pin: emergency-stop input, normally closed to ground: a broken wire reads as pressed.
         reset_pin: reset input (held ≥ 1 s clears a latched stop; a short press confirms a start).
+        start_pin: separate start-confirm button, or None (default): a short press of the reset
+            button confirms a start.
+        key_pin: safety-key-present input (contact to ground when the key is in), or None.
+        relay_feedback_pin: the relay's feedback contact (closed = high while energised), or
+            None. Without it a welded relay cannot be detected: fit one on a real machine.
+        heartbeat_pin: charge-pump output toggled once per loop cycle for an external watchdog
+            relay, or None.
+        buzzer_pin / led_pin: active buzzer and status LED, or None.
+        reset_hold_s: how long the reset button must be held to clear a latched stop
+            (default 1.0 s, 1–5 s: long enough that a bump cannot reset).
+        relay_open_within_s: after the relay is de-energised its feedback must open within this
+            time, else the relay is welded ⇒ fault (default 0.05 s, 0.01–0.2 s).
     """
 
     pin_factory: str
     relay_pin: int
     estop_pin: int
     reset_pin: int
+    start_pin: int | None = None
+    key_pin: int | None = None
+    relay_feedback_pin: int | None = None
+    heartbeat_pin: int | None = None
+    buzzer_pin: int | None = None
+    led_pin: int | None = None
+    reset_hold_s: float = 1.0
+    relay_open_within_s: float = 0.05
 
 
 @dataclass(frozen=True)
@@ -322,11 +342,36 @@ class LimitsSettings:
 class HealthSettings:
     """``[health]``: when a sensor counts as lost.
 
+    Every condition is a controlled, latched stop (see :mod:`controller.health`).
+
     Attributes:
-        stale_after_s: no new IMU sample for this long ⇒ sensor lost ⇒ stop (default 0.05).
+        stale_after_s: no new IMU (or rail) sample for this long ⇒ sensor lost ⇒ stop
+            (default 0.05, 0.01–0.05).
+        stuck_samples: this many identical consecutive samples while the belt runs ⇒ stuck
+            (default 10 = 50 ms at 200 Hz; a healthy chip's noise never repeats 3 in a row).
+        still_rate_dps: gyro norm below this counts as "still" for the 1 g check (default 5).
+        implausible_g: still, yet |a| differs from 1 g by more than this ⇒ implausible
+            (default 0.3 g).
+        implausible_after_s: ... for this long (default 0.1 s).
+        saturated_after_s: an accelerometer axis at full scale this long ⇒ saturated
+            (default 0.1 s; impacts saturate for a few ms only).
+        i2c_errors_per_s: bus errors allowed within any one second per device (default 5 —
+            1 in 40 transfers at 200 Hz; an unplugged sensor exceeds it within 30 ms).
+        clip_moved_deg: change of the clip's gravity direction since arming that means the clip
+            slipped or fell (default 45°).
+        clip_lowpass_s: time constant of the gravity estimate (default 0.5 s: steps and sway
+            average out, a slipping clip does not).
     """
 
     stale_after_s: float
+    stuck_samples: int = 10
+    still_rate_dps: float = 5.0
+    implausible_g: float = 0.3
+    implausible_after_s: float = 0.1
+    saturated_after_s: float = 0.1
+    i2c_errors_per_s: int = 5
+    clip_moved_deg: float = 45.0
+    clip_lowpass_s: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -374,6 +419,7 @@ class Settings:
     health: HealthSettings
     detect: DetectSettings
     sim: SimSettings | None
+    rails: RailsSettings | None = None
 
     @property
     def any_simulated(self) -> bool:
@@ -444,12 +490,30 @@ def _gpio(doc: Document) -> GpioSettings:
     factory = s.get_str("pin_factory", choices=("mock", *REAL_PIN_FACTORIES))
     pins = {name: s.get_int(name, min_value=2, max_value=27)
             for name in ("relay_pin", "estop_pin", "reset_pin")}
+    fitted = {name: s.get_int(name, min_value=2, max_value=27)  # absent = not fitted
+              for name in OPTIONAL_PINS if s.has(name)}
     seen: dict[int, str] = {}
-    for name, pin in pins.items():
+    for name, pin in {**pins, **fitted}.items():
         if pin in seen:
             raise s.error(name, f"GPIO{pin} is already used by {seen[pin]}")
         seen[pin] = name
-    return GpioSettings(pin_factory=factory, **pins)
+    return GpioSettings(
+        pin_factory=factory,
+        **pins,
+        start_pin=fitted.get("start_pin"),
+        key_pin=fitted.get("key_pin"),
+        relay_feedback_pin=fitted.get("relay_feedback_pin"),
+        heartbeat_pin=fitted.get("heartbeat_pin"),
+        buzzer_pin=fitted.get("buzzer_pin"),
+        led_pin=fitted.get("led_pin"),
+        reset_hold_s=s.get_float("reset_hold_s", 1.0, min_value=1.0, max_value=5.0),
+        relay_open_within_s=s.get_float("relay_open_within_s", 0.05, min_value=0.01,
+                                        max_value=0.2),
+    )
+
+
+OPTIONAL_PINS: Final = ("start_pin", "key_pin", "relay_feedback_pin", "heartbeat_pin",
+                        "buzzer_pin", "led_pin")
 
 
 def _limits(doc: Document) -> LimitsSettings:
@@ -468,11 +532,122 @@ def _limits(doc: Document) -> LimitsSettings:
 
 
 def _health(doc: Document) -> HealthSettings:
-    s = doc.section("health", required=False)
+    s = doc.section("health", required=False) or Section(doc.path, "health", {})
+    return HealthSettings(
+        stale_after_s=s.get_float("stale_after_s", 0.05, min_value=0.01, max_value=0.05),
+        stuck_samples=s.get_int("stuck_samples", 10, min_value=3, max_value=40),
+        still_rate_dps=s.get_float("still_rate_dps", 5.0, min_value=1.0, max_value=20.0),
+        implausible_g=s.get_float("implausible_g", 0.3, min_value=0.1, max_value=0.5),
+        implausible_after_s=s.get_float("implausible_after_s", 0.1, min_value=0.02,
+                                        max_value=0.5),
+        saturated_after_s=s.get_float("saturated_after_s", 0.1, min_value=0.02, max_value=0.5),
+        i2c_errors_per_s=s.get_int("i2c_errors_per_s", 5, min_value=0, max_value=50),
+        clip_moved_deg=s.get_float("clip_moved_deg", 45.0, min_value=10.0, max_value=90.0),
+        clip_lowpass_s=s.get_float("clip_lowpass_s", 0.5, min_value=0.1, max_value=5.0),
+    )
+
+
+@dataclass(frozen=True)
+class RailsSettings:
+    """``[rails]``: handrail sensors (section absent = none fitted). See docs/hardware.md.
+
+    Attributes:
+        touch_chip: ``"mpr121"`` (capacitive: hand on rail) or ``"none"``.
+        mpr121_address: 0x5A–0x5D (default 0x5A).
+        left_electrode / right_electrode: MPR121 electrodes on the rails (default 0 and 1).
+        touch_threshold_counts / release_threshold_counts: MPR121 thresholds, counts below the
+            baseline (defaults 12 and 6; ``treadguard calibrate rails`` suggests values).
+        force_chip: ``"ads1115"`` (FSR grip force) or ``"none"``.
+        ads1115_layout: ``"chip_per_rail"`` (default: one ADS1115 per rail in continuous mode,
+            each reading ≤ 1.2 ms old at 860 SPS) or ``"alternate"`` (one chip, channels
+            alternated: each rail refreshed every other loop cycle, ≈ 10 ms old at 200 Hz).
+        ads1115_left_address / ads1115_right_address: 0x48–0x4B (defaults 0x48, 0x49; the right
+            address is unused when alternating).
+        ads1115_left_channel / ads1115_right_channel: AIN0–3 (defaults 0 and 0 per chip; when
+            alternating they must differ).
+        ads1115_range_v: PGA full scale, one of 6.144, 4.096 (default), 2.048, 1.024, 0.512,
+            0.256 V.
+        fsr_supply_v / fsr_divider_ohm / fsr_microsiemens_per_n: the FSR divider (FSR from the
+            supply to the input, the divider resistor to ground) and the FSR's conductance per
+            newton (defaults 3.3 V, 1000 Ω, 100 µS/N — an Interlink 402 within ±30 %).
+        calibration_file: TOML written by ``treadguard calibrate rails`` (optional).
+    """
+
+    touch_chip: str
+    mpr121_address: int
+    left_electrode: int
+    right_electrode: int
+    touch_threshold_counts: int
+    release_threshold_counts: int
+    force_chip: str
+    ads1115_layout: str
+    ads1115_left_address: int
+    ads1115_right_address: int
+    ads1115_left_channel: int
+    ads1115_right_channel: int
+    ads1115_range_v: float
+    fsr_supply_v: float
+    fsr_divider_ohm: float
+    fsr_microsiemens_per_n: float
+    calibration_file: str | None
+
+
+ADS1115_RANGES_V: Final = (6.144, 4.096, 2.048, 1.024, 0.512, 0.256)
+
+
+def _rails(doc: Document) -> RailsSettings | None:
+    s = doc.section("rails", required=False)
     if s is None:
-        return HealthSettings(stale_after_s=0.05)
-    return HealthSettings(stale_after_s=s.get_float("stale_after_s", 0.05,
-                                                    min_value=0.01, max_value=0.05))
+        return None
+    touch = s.get_str("touch_chip", choices=("mpr121", "none"))
+    force = s.get_str("force_chip", choices=("ads1115", "none"))
+    layout = s.get_str("ads1115_layout", "chip_per_rail", choices=("chip_per_rail", "alternate"))
+    left_e = s.get_int("left_electrode", 0, min_value=0, max_value=11)
+    right_e = s.get_int("right_electrode", 1, min_value=0, max_value=11)
+    if left_e == right_e:
+        raise s.error("right_electrode", f"expected a different electrode than left ({left_e})")
+    touch_th = s.get_int("touch_threshold_counts", 12, min_value=2, max_value=255)
+    release_th = s.get_int("release_threshold_counts", 6, min_value=1, max_value=255)
+    if release_th >= touch_th:
+        raise s.error("release_threshold_counts",
+                      f"expected less than touch_threshold_counts ({touch_th}), got {release_th}")
+    left_a = s.get_int("ads1115_left_address", 0x48, min_value=0x48, max_value=0x4B)
+    right_a = s.get_int("ads1115_right_address", 0x49, min_value=0x48, max_value=0x4B)
+    left_c = s.get_int("ads1115_left_channel", 0, min_value=0, max_value=3)
+    right_c = s.get_int("ads1115_right_channel", 1 if layout == "alternate" else 0,
+                        min_value=0, max_value=3)
+    if force == "ads1115" and layout == "chip_per_rail" and left_a == right_a:
+        raise s.error("ads1115_right_address", f"expected a different address than the left "
+                                               f"rail's ({hex(left_a)}) with one chip per rail")
+    if force == "ads1115" and layout == "alternate" and left_c == right_c:
+        raise s.error("ads1115_right_channel",
+                      f"expected a different channel than the left rail's ({left_c})")
+    range_v = s.get_float("ads1115_range_v", 4.096)
+    if range_v not in ADS1115_RANGES_V:
+        raise s.error("ads1115_range_v", "expected one of "
+                      + ", ".join(f"{r:g}" for r in ADS1115_RANGES_V) + f", got {range_v:g}")
+    calibration = s.get_str("calibration_file") if s.has("calibration_file") else None
+    return RailsSettings(
+        touch_chip=touch,
+        mpr121_address=s.get_int("mpr121_address", 0x5A, min_value=0x5A, max_value=0x5D),
+        left_electrode=left_e,
+        right_electrode=right_e,
+        touch_threshold_counts=touch_th,
+        release_threshold_counts=release_th,
+        force_chip=force,
+        ads1115_layout=layout,
+        ads1115_left_address=left_a,
+        ads1115_right_address=right_a,
+        ads1115_left_channel=left_c,
+        ads1115_right_channel=right_c,
+        ads1115_range_v=range_v,
+        fsr_supply_v=s.get_float("fsr_supply_v", 3.3, min_value=1.8, max_value=5.5),
+        fsr_divider_ohm=s.get_float("fsr_divider_ohm", 1000.0, min_value=100.0,
+                                    max_value=1e6),
+        fsr_microsiemens_per_n=s.get_float("fsr_microsiemens_per_n", 100.0, above=0.0,
+                                           max_value=1e5),
+        calibration_file=calibration,
+    )
 
 
 def _detect(doc: Document) -> DetectSettings:
@@ -516,6 +691,7 @@ def parse(path: str, text: str) -> Settings:
         health=_health(doc),
         detect=_detect(doc),
         sim=_sim(doc),
+        rails=_rails(doc),
     )
     doc.finish()
     return settings

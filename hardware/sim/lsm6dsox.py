@@ -7,7 +7,8 @@ order (little-endian outputs) and reset behaviour:
   FS_G[3:2], FS_125 bit 1); CTRL3_C 0x12 (BDU bit 6, IF_INC bit 2 default 1, SW_RESET bit 0,
   self-clearing); STATUS_REG 0x1E (XLDA bit 0, GDA bit 1); OUTX_L_G 0x22–0x27, OUTX_L_A 0x28–0x2D.
 - FIFO: FIFO_CTRL1–4 0x07–0x0A (BDR_GY[7:4] / BDR_XL[3:0] in FIFO_CTRL3, FIFO_MODE[2:0] in
-  FIFO_CTRL4: 0 bypass = empty, 1 FIFO = stop when full, 6 continuous = overwrite oldest);
+  FIFO_CTRL4: 0 bypass = empty, 1 FIFO = stop when full, 6 continuous = overwrite
+  oldest);
   FIFO_STATUS1/2 0x3A/0x3B (DIFF_FIFO[9:0] = unread words, FIFO_OVR_IA bit 6 and
   FIFO_FULL_IA bit 5 of STATUS2; the twin clears OVR once STATUS2 is read); 7-byte words at
   FIFO_DATA_OUT_TAG 0x78 + X/Y/Z 0x79–0x7E. The tag byte is TAG_SENSOR[7:3] (0x01 gyroscope,
@@ -22,7 +23,8 @@ order (little-endian outputs) and reset behaviour:
 Fault hooks: :attr:`freeze` (outputs stop changing but new samples keep arriving — the nastiest
 failure: a dead sensor that looks alive), :attr:`stuck_fifo` (FIFO_STATUS keeps reporting the
 same words and reads return them again: nothing new ever arrives), :attr:`who_am_i` (a wrong
-identity), :attr:`saturate` (outputs pinned at full scale).
+identity), :attr:`saturate` (accelerometer X pinned at +full scale, as a
+proof mass stuck against its stop would be; the other axes stay live).
 
 Not modelled: the exact FIFO capacity (the chip holds up to 9 KB; the twin holds
 :data:`FIFO_CAPACITY_WORDS` words, so it overflows sooner, never later), FIFO compression,
@@ -181,7 +183,7 @@ class Lsm6dsoxModel:
         acc, gyro = self.motion.at(index / odr_hz)
         words = self._convert(acc, gyro, odr_hz)
         if self.saturate:
-            words = [32767] * 6
+            words[3] = 32767  # accel X pinned at +full scale; the other axes keep their noise
         if self.freeze:
             self._frozen_words = words
         else:

@@ -21,7 +21,7 @@ big-endian byte order and reset behaviour:
 
 Fault hooks: :attr:`freeze` (values stop changing, samples keep coming), :attr:`stuck_fifo`
 (FIFO_COUNT frozen and FIFO_R_W keeps returning the same frame), :attr:`who_am_i`,
-:attr:`saturate`.
+:attr:`saturate` (accelerometer X pinned at +full scale).
 
 Not modelled: the DLPF's frequency response and group delay (only its noise bandwidth),
 temperature (reads 0), the DMP, auxiliary I²C master, interrupts pins, self-test, clock source
@@ -152,7 +152,7 @@ class Mpu6050Model:
             acc, gyro = self.motion.at(index / rate_hz)
             words = self._convert(acc, gyro)
             if self.saturate:
-                words = [32767] * 3 + [0] + [32767] * 3
+                words[0] = 32767  # accel X pinned at +full scale; the other axes stay live
             self._frozen = words if self.freeze else None
         for i, word in enumerate(words):
             self._regs[ACCEL_XOUT_H + 2 * i : ACCEL_XOUT_H + 2 * i + 2] = (word & 0xFFFF).to_bytes(

@@ -1,0 +1,299 @@
+"""Sensor health: is what the sensors say about the runner still worth believing?
+
+Why here (``controller/``) and not in ``hardware/``: health turns sensor facts into
+:class:`~controller.detect.base.Decision` objects for the supervisor, exactly like a detector,
+and needs to know controller state (is the belt running, is the session armed). The drivers
+stay dumb: they report samples and raise ``OSError``; they never decide.
+
+A dead sensor must never look like a calm runner, so every condition below is a STOP (a
+controlled, latched stop) with a stable reason name that reaches the supervisor and the log:
+
+========================  ====================================================================
+reason                    condition
+========================  ====================================================================
+``imu_stale``             no new IMU sample for ``stale_after_s`` (default 0.05 s), including
+                          "none yet" and samples whose ``seq`` was already seen
+``imu_stuck``             ``stuck_samples`` identical consecutive samples while the belt runs
+``imu_implausible``       still (gyro below ``still_rate_dps``) yet the acceleration norm is
+                          more than ``implausible_g`` from 1 g, for ``implausible_after_s``
+``imu_saturated``         an accelerometer axis pinned at full scale for ``saturated_after_s``
+                          (an impact saturates for a few ms; a broken chip for ever)
+``i2c_error_budget``      more than ``i2c_errors_per_s`` bus errors within one second
+``clip_moved``            the low-passed gravity direction moved more than ``clip_moved_deg``
+                          from where it was at arming: the clip slipped or fell off
+``rails_stale``           no handrail reading for ``stale_after_s`` (rails fitted)
+``rails_stuck``           ``stuck_samples`` identical grip-force readings while the belt runs
+========================  ====================================================================
+
+Usage from the loop, every cycle (all times from the injected clock)::
+
+    try:
+        for s in imu.read():
+            imu_health.on_sample(s)
+    except OSError as exc:
+        imu_health.on_error(exc)
+    decision = imu_health.check(clock.now_s(), belt_running)
+
+The arming checklist calls ``check(now, belt_running=True)`` (the strict form) and then
+:meth:`ImuHealth.arm` to fix the body frame.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+
+from controller.clock import Clock
+from controller.config import HealthSettings
+from controller.detect.base import OK, Decision, Level
+from hardware.imu import STANDARD_GRAVITY_MPS2, ImuSample
+from hardware.rails import RailSample
+
+Vec3 = tuple[float, float, float]
+
+
+class ErrorBudget:
+    """Counts bus errors in a sliding one-second window.
+
+    Args:
+        errors_per_s: errors allowed within any one second; one more is a STOP
+            (``i2c_error_budget``). 0 = any error stops.
+        clock: the injected clock.
+        device: name used in the decision's detail (``"IMU"``, ``"rails"``).
+
+    Memory is bounded: only the last ``errors_per_s + 1`` error times are kept.
+    """
+
+    def __init__(self, errors_per_s: int, clock: Clock, device: str) -> None:
+        self._budget = errors_per_s
+        self._clock = clock
+        self._device = device
+        self._times: deque[float] = deque(maxlen=errors_per_s + 1)
+        self.total = 0
+        self.last_error = ""
+
+    def on_error(self, exc: OSError) -> None:
+        self._times.append(self._clock.now_s())
+        self.total += 1
+        self.last_error = f"[errno {exc.errno}] {exc.strerror or exc}"
+
+    def check(self, now_s: float) -> Decision:
+        if len(self._times) > self._budget and now_s - self._times[0] <= 1.0:
+            return Decision(
+                Level.STOP, "i2c_error_budget",
+                f"{self._device}: {len(self._times)} I²C errors within 1 s "
+                f"(budget {self._budget}/s), last {self.last_error}",
+            )
+        return OK
+
+
+def _norm(v: Vec3) -> float:
+    return math.sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2])
+
+
+def _angle_deg(a: Vec3, b: Vec3) -> float:
+    na, nb = _norm(a), _norm(b)
+    if na == 0.0 or nb == 0.0:
+        return 180.0  # no gravity at all: as far from the reference as it gets
+    cos = (a[0] * b[0] + a[1] * b[1] + a[2] * b[2]) / (na * nb)
+    return math.degrees(math.acos(max(-1.0, min(1.0, cos))))
+
+
+class ImuHealth:
+    """Health of the belt-clip IMU, fed every sample and every bus error.
+
+    Args:
+        settings: ``[health]`` thresholds.
+        clock: the injected clock (used for error times; freshness uses sample times).
+        accel_range_g: the IMU's configured full scale, for saturation (default 16).
+    """
+
+    def __init__(self, settings: HealthSettings, clock: Clock, accel_range_g: int = 16) -> None:
+        self._s = settings
+        self._clock = clock
+        self._full_scale_mps2 = accel_range_g * STANDARD_GRAVITY_MPS2
+        self.errors = ErrorBudget(settings.i2c_errors_per_s, clock, "IMU")
+        self._created_s = clock.now_s()
+        self._last: ImuSample | None = None
+        self._identical = 0
+        self._implausible_since: float | None = None
+        self._saturated_since: float | None = None
+        self._gravity: Vec3 | None = None  # low-passed specific force, sensor frame
+        self._gravity_t_s = 0.0
+        self._reference: Vec3 | None = None  # gravity direction at arming
+        self.repeats = 0
+        self.gaps = 0
+
+    # ------------------------------------------------------------------ feeding
+    def on_sample(self, sample: ImuSample) -> None:
+        """One sample from the driver (in order)."""
+        last = self._last
+        if last is not None:
+            if sample.seq <= last.seq:
+                self.repeats += 1  # seen before: not fresh, not evidence of anything
+                return
+            if sample.seq > last.seq + 1:
+                self.gaps += 1
+            same = sample.acc_mps2 == last.acc_mps2 and sample.gyro_rads == last.gyro_rads
+            self._identical = self._identical + 1 if same else 0
+        if not self._plausibility(sample):
+            # A pinned accelerometer says nothing about where gravity is: keep the estimate.
+            self._lowpass(sample)
+        self._last = sample
+
+    def on_error(self, exc: OSError) -> None:
+        """A bus error from the IMU's driver."""
+        self.errors.on_error(exc)
+
+    def _plausibility(self, s: ImuSample) -> bool:
+        """Track the still-but-not-1-g and pinned-at-full-scale conditions; True if pinned."""
+        norm = _norm(s.acc_mps2)
+        still = math.degrees(_norm(s.gyro_rads)) < self._s.still_rate_dps
+        off = abs(norm - STANDARD_GRAVITY_MPS2) > self._s.implausible_g * STANDARD_GRAVITY_MPS2
+        if still and off:
+            if self._implausible_since is None:
+                self._implausible_since = s.t_s
+        else:
+            self._implausible_since = None
+        pinned = max(abs(a) for a in s.acc_mps2) >= 0.999 * self._full_scale_mps2
+        if pinned:
+            if self._saturated_since is None:
+                self._saturated_since = s.t_s
+        else:
+            self._saturated_since = None
+        return pinned
+
+    def _lowpass(self, s: ImuSample) -> None:
+        if self._gravity is None:
+            self._gravity, self._gravity_t_s = s.acc_mps2, s.t_s
+            return
+        dt = max(0.0, s.t_s - self._gravity_t_s)
+        k = dt / (self._s.clip_lowpass_s + dt)
+        g = self._gravity
+        self._gravity = (g[0] + k * (s.acc_mps2[0] - g[0]),
+                         g[1] + k * (s.acc_mps2[1] - g[1]),
+                         g[2] + k * (s.acc_mps2[2] - g[2]))
+        self._gravity_t_s = s.t_s
+
+    # ------------------------------------------------------------------ clip orientation
+    def arm(self) -> Decision:
+        """Fix the body frame from the current gravity direction (the clip may be worn either
+        way up). Returns STOP ``imu_stale`` if there is no gravity estimate yet."""
+        if self._gravity is None or _norm(self._gravity) < 0.5 * STANDARD_GRAVITY_MPS2:
+            return Decision(Level.STOP, "imu_stale", "IMU: no gravity estimate to arm with")
+        self._reference = self._gravity
+        return OK
+
+    def disarm(self) -> None:
+        self._reference = None
+
+    @property
+    def gravity_mps2(self) -> Vec3 | None:
+        """Low-passed specific force (≈ gravity), sensor frame; None before the first sample."""
+        return self._gravity
+
+    def to_body(self, v: Vec3) -> Vec3:
+        """Rotate a sensor-frame vector into the body frame fixed at :meth:`arm` (gravity
+        reaction along +z). Identity before arming."""
+        ref = self._reference
+        if ref is None:
+            return v
+        n = _norm(ref)
+        u = (ref[0] / n, ref[1] / n, ref[2] / n)
+        # Rodrigues rotation taking u onto +z: axis u × z, cos = u_z.
+        ax, ay = u[1], -u[0]
+        c = u[2]
+        s = math.hypot(ax, ay)
+        if s < 1e-9:
+            return v if c > 0 else (v[0], -v[1], -v[2])  # already up, or upside down: flip
+        ax, ay = ax / s, ay / s
+        dot = ax * v[0] + ay * v[1]
+        cross = (ay * v[2], -ax * v[2], ax * v[1] - ay * v[0])
+        return (v[0] * c + cross[0] * s + ax * dot * (1 - c),
+                v[1] * c + cross[1] * s + ay * dot * (1 - c),
+                v[2] * c + cross[2] * s)
+
+    # ------------------------------------------------------------------ verdict
+    def check(self, now_s: float, belt_running: bool) -> Decision:
+        """The IMU's health now: :data:`OK` or a STOP with a named reason (first that applies,
+        most fundamental first: no data, bad bus, frozen data, nonsense data, moved clip)."""
+        s = self._s
+        last = self._last
+        if last is None:
+            if now_s - self._created_s > s.stale_after_s:
+                return Decision(Level.STOP, "imu_stale", "IMU: no sample received yet")
+        elif now_s - last.t_s > s.stale_after_s:
+            return Decision(Level.STOP, "imu_stale",
+                            f"IMU: last sample {1000 * (now_s - last.t_s):.0f} ms old "
+                            f"(limit {1000 * s.stale_after_s:.0f} ms)")
+        budget = self.errors.check(now_s)
+        if budget is not OK:
+            return budget
+        if last is None:
+            return OK
+        if belt_running and self._identical + 1 >= s.stuck_samples:
+            return Decision(Level.STOP, "imu_stuck",
+                            f"IMU: {self._identical + 1} identical samples while the belt runs")
+        if (self._saturated_since is not None
+                and last.t_s - self._saturated_since >= s.saturated_after_s):
+            return Decision(Level.STOP, "imu_saturated",
+                            f"IMU: accelerometer pinned at ±{self._full_scale_mps2:.0f} m/s² for "
+                            f"{1000 * (last.t_s - self._saturated_since):.0f} ms")
+        if (self._implausible_since is not None
+                and last.t_s - self._implausible_since >= s.implausible_after_s):
+            norm_g = _norm(last.acc_mps2) / STANDARD_GRAVITY_MPS2
+            return Decision(Level.STOP, "imu_implausible",
+                            f"IMU: still but |a| = {norm_g:.2f} g (expected 1 ± "
+                            f"{s.implausible_g:g} g)")
+        if self._reference is not None and self._gravity is not None:
+            moved = _angle_deg(self._gravity, self._reference)
+            if moved > s.clip_moved_deg:
+                return Decision(Level.STOP, "clip_moved",
+                                f"IMU: clip orientation changed by {moved:.0f}° since arming "
+                                f"(limit {s.clip_moved_deg:g}°): check the belt clip")
+        return OK
+
+
+class RailsHealth:
+    """Health of the handrail sensors (only built when rails are fitted).
+
+    Args:
+        settings: ``[health]`` thresholds (the same freshness and stuck limits as the IMU).
+        clock: the injected clock.
+    """
+
+    def __init__(self, settings: HealthSettings, clock: Clock) -> None:
+        self._s = settings
+        self.errors = ErrorBudget(settings.i2c_errors_per_s, clock, "rails")
+        self._created_s = clock.now_s()
+        self._last: RailSample | None = None
+        self._identical = 0
+
+    def on_sample(self, sample: RailSample) -> None:
+        last = self._last
+        if last is not None:
+            if sample.seq <= last.seq:
+                return
+            forces = (sample.force_left_n, sample.force_right_n)
+            same = (forces == (last.force_left_n, last.force_right_n)
+                    and any(f is not None for f in forces))
+            self._identical = self._identical + 1 if same else 0
+        self._last = sample
+
+    def on_error(self, exc: OSError) -> None:
+        self.errors.on_error(exc)
+
+    def check(self, now_s: float, belt_running: bool) -> Decision:
+        s = self._s
+        last = self._last
+        t_s = self._created_s if last is None else last.t_s
+        if now_s - t_s > s.stale_after_s:
+            return Decision(Level.STOP, "rails_stale",
+                            f"rails: no reading for {1000 * (now_s - t_s):.0f} ms")
+        budget = self.errors.check(now_s)
+        if budget is not OK:
+            return budget
+        if belt_running and self._identical + 1 >= s.stuck_samples:
+            return Decision(Level.STOP, "rails_stuck",
+                            f"rails: {self._identical + 1} identical force readings")
+        return OK
