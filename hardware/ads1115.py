@@ -1,0 +1,100 @@
+"""Driver for the TI ADS1115 16-bit ADC reading a rail's FSR grip-force divider.
+
+:meth:`Ads1115.setup` checks the chip (it has no ID register: the comparator thresholds'
+reset values 0x8000/0x7FFF, which treadguard never writes, identify it, and the config register
+must read back), then starts continuous conversions of one single-ended input at 860 SPS, so
+a read returns a conversion at most 1.2 ms old. :meth:`Ads1115.read_volts` is one 2-byte read.
+
+For one chip serving two rails (``ads1115_layout = "alternate"``), :meth:`Ads1115.select`
+switches the input: the next valid result needs one conversion time (1.16 ms at 860 SPS) —
+the rails object therefore reads one rail per loop cycle and switches after each read.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from controller.clock import Clock
+from hardware.i2c import I2CBus
+
+CONVERSION: Final = 0x00
+CONFIG: Final = 0x01
+LO_THRESH: Final = 0x02
+HI_THRESH: Final = 0x03
+THRESH_RESET: Final = (0x8000, 0x7FFF)
+PGA_CODE: Final = {6.144: 0, 4.096: 1, 2.048: 2, 1.024: 3, 0.512: 4, 0.256: 5}
+DR_860_SPS: Final = 7
+COMP_DISABLED: Final = 0x03  # COMP_QUE = 11 (comparator off, ALERT high-impedance)
+RATE_SPS: Final = 860.0
+
+
+class RailForceError(Exception):
+    """The ADS1115 is missing, is something else, or did not take its configuration."""
+
+
+class Ads1115:
+    """ADS1115 at ``address``, converting AIN``channel`` continuously.
+
+    Args:
+        bus: smbus2-compatible bus.
+        address: 0x48–0x4B (ADDR pin to GND, VDD, SDA, SCL).
+        clock: the injected clock.
+        channel: single-ended input 0–3.
+        range_v: PGA full scale (default 4.096 V: fits a 3.3 V divider with headroom).
+    """
+
+    chip = "ADS1115"
+
+    def __init__(self, bus: I2CBus, address: int, clock: Clock, channel: int = 0,
+                 range_v: float = 4.096) -> None:
+        if range_v not in PGA_CODE:
+            raise ValueError(f"range_v must be one of {sorted(PGA_CODE)}, got {range_v}")
+        if not 0 <= channel <= 3:
+            raise ValueError(f"channel must be 0–3, got {channel}")
+        self._bus = bus
+        self.address = address
+        self._clock = clock
+        self.channel = channel
+        self.range_v = range_v
+
+    def _config(self, channel: int) -> int:
+        # MUX 1xx = AINx vs GND; MODE 0 = continuous; OS left 0 (meaningless in continuous).
+        return ((4 + channel) << 12) | (PGA_CODE[self.range_v] << 9) | (DR_860_SPS << 5) | \
+            COMP_DISABLED
+
+    def _write_config(self, value: int) -> None:
+        self._bus.write_i2c_block_data(self.address, CONFIG, [value >> 8, value & 0xFF])
+
+    def _read_register(self, register: int) -> int:
+        hi, lo = self._bus.read_i2c_block_data(self.address, register, 2)
+        return (hi << 8) | lo
+
+    def setup(self) -> None:
+        """Identify, configure, verify. Raises :class:`RailForceError` or ``OSError``."""
+        thresholds = (self._read_register(LO_THRESH), self._read_register(HI_THRESH))
+        if thresholds != THRESH_RESET:
+            raise RailForceError(
+                f"ADS1115 at {self.address:#04x}: thresholds read {thresholds[0]:#06x}/"
+                f"{thresholds[1]:#06x}, expected 0x8000/0x7fff (not an ADS1115?)")
+        self.select(self.channel)
+        got = self._read_register(CONFIG) & 0x7FFF  # OS is a status bit when read
+        if got != self._config(self.channel) & 0x7FFF:
+            raise RailForceError(f"ADS1115 at {self.address:#04x}: config reads {got:#06x} "
+                                 f"after writing {self._config(self.channel):#06x}")
+        # The first result is ready one conversion after the config write.
+        self._clock.sleep_until(self._clock.now_s() + 2.0 / RATE_SPS)
+
+    def select(self, channel: int) -> None:
+        """Switch to AIN``channel``; the next result is valid 1/860 s later."""
+        self._write_config(self._config(channel))
+        self.channel = channel
+
+    def describe(self) -> str:
+        return (f"{self.chip} at {self.address:#04x}: thresholds 0x8000/0x7fff, AIN"
+                f"{self.channel} single-ended, ±{self.range_v:g} V, {RATE_SPS:g} SPS continuous")
+
+    def read_volts(self) -> float:
+        """The latest conversion in volts. Raises ``OSError``."""
+        raw = self._read_register(CONVERSION)
+        code = raw - 0x10000 if raw & 0x8000 else raw
+        return code * self.range_v / 32768.0

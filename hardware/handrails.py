@@ -1,0 +1,116 @@
+"""The handrails: touch (MPR121) and grip force (ADS1115 + FSR) of both rails as RailSamples.
+
+Either or both sensors may be fitted (``[rails] touch_chip`` / ``force_chip``); a quantity
+without a sensor is ``None`` in the :class:`~hardware.rails.RailSample`, never 0.
+
+Latency choice for the force sensors (``ads1115_layout``):
+
+- ``"chip_per_rail"`` (default, recommended): one ADS1115 per rail converting continuously at
+  860 SPS. Every loop cycle reads both, each result at most 1.16 ms old; cost two 2-byte reads
+  (≈ 0.24 ms of bus time at 400 kHz). Simplest and fastest; one more €5 chip.
+- ``"alternate"``: one ADS1115, inputs switched after every read. A switch invalidates the
+  running conversion, so each cycle yields one rail, read ≥ 1.16 ms after its switch: each
+  rail's force is refreshed every second cycle, up to ≈ 10 ms old at 200 Hz — still far inside
+  the grab detector's needs (a grab lasts hundreds of ms), but twice the latency, and a second
+  transaction (the config write) per cycle.
+"""
+
+from __future__ import annotations
+
+from controller.clock import Clock
+from controller.config import RailsSettings
+from hardware.ads1115 import Ads1115
+from hardware.fsr import FsrDivider
+from hardware.i2c import I2CBus
+from hardware.mpr121 import Mpr121, TouchReading
+from hardware.rails import RailSample
+
+
+class Handrails:
+    """Both rails' sensors, as configured.
+
+    Args:
+        settings: the ``[rails]`` section.
+        bus: smbus2-compatible bus.
+        clock: the injected clock (samples are stamped with it).
+    """
+
+    def __init__(self, settings: RailsSettings, bus: I2CBus, clock: Clock) -> None:
+        self._s = settings
+        self._clock = clock
+        self._seq = 0
+        self.touch: Mpr121 | None = None
+        self.force: list[Ads1115] = []
+        self.fsr = FsrDivider(settings.fsr_supply_v, settings.fsr_divider_ohm,
+                              settings.fsr_microsiemens_per_n)
+        if settings.touch_chip == "mpr121":
+            self.touch = Mpr121(bus, settings.mpr121_address, clock,
+                                (settings.left_electrode, settings.right_electrode),
+                                settings.touch_threshold_counts, settings.release_threshold_counts)
+        if settings.force_chip == "ads1115":
+            left = Ads1115(bus, settings.ads1115_left_address, clock,
+                           settings.ads1115_left_channel, settings.ads1115_range_v)
+            self.force = [left]
+            if settings.ads1115_layout == "chip_per_rail":
+                self.force.append(Ads1115(bus, settings.ads1115_right_address, clock,
+                                          settings.ads1115_right_channel,
+                                          settings.ads1115_range_v))
+        self._alternate = (settings.force_chip == "ads1115"
+                           and settings.ads1115_layout == "alternate")
+        self._next_rail = 0  # alternate layout: the rail whose input is selected now
+        self.last_touch: TouchReading | None = None
+        self.volts: list[float | None] = [None, None]
+
+    @property
+    def devices(self) -> list[Mpr121 | Ads1115]:
+        """Every chip, for ``treadguard check``."""
+        chips: list[Mpr121 | Ads1115] = [self.touch] if self.touch else []
+        return chips + list(self.force)
+
+    def setup(self) -> None:
+        """Set up every chip; with one alternating ADS1115, take a first reading of each rail
+        so the first :meth:`read` has both forces. Raises the drivers' errors or ``OSError``."""
+        for chip in self.devices:
+            chip.setup()
+        if self._alternate:
+            adc = self.force[0]
+            for rail, channel in enumerate(self._channels()):
+                adc.select(channel)
+                self._clock.sleep_until(self._clock.now_s() + 2.0 / 860.0)
+                self.volts[rail] = adc.read_volts()
+            adc.select(self._channels()[0])
+            self._next_rail = 0
+
+    def _channels(self) -> tuple[int, int]:
+        return self._s.ads1115_left_channel, self._s.ads1115_right_channel
+
+    def describe(self) -> list[str]:
+        return [chip.describe() for chip in self.devices]
+
+    def read(self) -> RailSample:
+        """One reading of both rails. Raises ``OSError`` on any bus failure (the sample is
+        then not produced: rails health counts the error and, if it persists, goes stale)."""
+        touch_left = touch_right = None
+        if self.touch is not None:
+            reading = self.touch.read()
+            self.last_touch = reading
+            touch_left = bool(reading.touched >> self._s.left_electrode & 1)
+            touch_right = bool(reading.touched >> self._s.right_electrode & 1)
+        if self._alternate:
+            adc = self.force[0]
+            rail = self._next_rail
+            self.volts[rail] = adc.read_volts()
+            self._next_rail = 1 - rail
+            adc.select(self._channels()[self._next_rail])
+        else:
+            for rail, adc in enumerate(self.force):
+                self.volts[rail] = adc.read_volts()
+        force_left = force_right = None
+        if self.force:
+            v_left, v_right = self.volts
+            force_left = None if v_left is None else self.fsr.newtons(v_left)
+            force_right = None if v_right is None else self.fsr.newtons(v_right)
+        self._seq += 1
+        return RailSample(t_s=self._clock.now_s(), seq=self._seq,
+                          touch_left=touch_left, touch_right=touch_right,
+                          force_left_n=force_left, force_right_n=force_right)
