@@ -1,1 +1,1 @@
-"""treadguard hardware: drivers for the physical parts, and their simulated twins (``hardware.sim``)."""
+"""treadguard hardware: drivers for the physical parts and their simulated twins (``sim``)."""

@@ -68,7 +68,9 @@ class Lsm6dsox:
         if accel_range_g not in ACCEL_FS_CODE:
             raise ValueError(f"accel_range_g must be one of 2, 4, 8, 16, got {accel_range_g}")
         if gyro_range_dps not in GYRO_FS_CODE:
-            raise ValueError(f"gyro_range_dps must be one of 250, 500, 1000, 2000, got {gyro_range_dps}")
+            raise ValueError(
+                f"gyro_range_dps must be one of 250, 500, 1000, 2000, got {gyro_range_dps}"
+            )
         self._bus = bus
         self.address = address
         self._clock = clock

@@ -121,7 +121,8 @@ class Lsm6dsoxModel:
         if self.saturate:
             words = [32767] * 6
         for i, word in enumerate(words):
-            self._regs[OUTX_L_G + 2 * i : OUTX_L_G + 2 * i + 2] = (word & 0xFFFF).to_bytes(2, "little")
+            low = OUTX_L_G + 2 * i
+            self._regs[low : low + 2] = (word & 0xFFFF).to_bytes(2, "little")
 
     # ------------------------------------------------------------------ bus side
     def write(self, data: bytes) -> None:
