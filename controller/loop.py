@@ -95,6 +95,19 @@ class ControlLoop:
         self.max_tick_gap_s = 0.0
 
     def tick(self) -> None:
+        """One iteration. An unexpected exception anywhere in it stops the belt with the power
+        cut *before* it propagates: a bug must never leave a belt running."""
+        try:
+            self._tick()
+        except BaseException as exc:
+            self.supervisor.request_stop("internal_error", f"{type(exc).__name__}: {exc}",
+                                         cut_power=True)
+            self._panel.set_relay(False)
+            if self._link is not None:
+                self._link.step()  # get the stop onto the wire if the line is free
+            raise
+
+    def _tick(self) -> None:
         now = self._clock.now_s()
         sup = self.supervisor
         if self._last_tick_s is not None:

@@ -202,3 +202,26 @@ def test_stalled_loop_is_a_stop(build_sim: Build) -> None:
     system.clock.advance_s(0.2)  # the loop did not run for 200 ms
     system.loop.tick()
     assert system.supervisor.stop_reason == "loop_stall" and system.supervisor.power_cut
+
+
+def test_a_crashing_detector_stops_the_belt_before_the_exception_escapes(
+    build_sim: Build,
+) -> None:
+    system = build_sim("walk")
+    run_until_walking(system)
+
+    class Broken:
+        name = "broken"
+
+        def update(self, sample: object) -> object:
+            raise ZeroDivisionError("bug in a detector")
+
+        def reset(self) -> None:
+            pass
+
+    system.loop._detector = Broken()  # type: ignore[assignment]
+    with pytest.raises(ZeroDivisionError):
+        system.loop.run(0.1)
+    sup = system.supervisor
+    assert sup.stop_reason == "internal_error" and sup.power_cut
+    assert not system.panel.relay_closed
