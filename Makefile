@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 CONFIG ?= examples/sim.toml
 
-.PHONY: run test lint typecheck pytest bench clean
+.PHONY: run test lint typecheck pytest clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "treadguard needs Python >= 3.11, found " + sys.version.split()[0]'
@@ -32,9 +32,6 @@ pytest: $(VENV)/.test-installed
 	$(BIN)/pytest -q
 
 test: lint typecheck pytest
-
-bench: $(VENV)/.run-installed
-	$(BIN)/treadguard bench --config $(CONFIG)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache *.egg-info

@@ -132,7 +132,9 @@ class Section:
             raise self.error(option, "expected a non-empty string")
         return value
 
-    def get_choice(self, option: str, choices: dict[str, T], default: str | _Missing = REQUIRED) -> T:
+    def get_choice(
+        self, option: str, choices: dict[str, T], default: str | _Missing = REQUIRED
+    ) -> T:
         """A string option mapped through ``choices``."""
         return choices[self.get_str(option, default, choices=tuple(choices))]
 
@@ -242,8 +244,8 @@ class ImuSettings:
     """``[imu]``: the belt-clip IMU.
 
     Attributes:
-        chip: ``"lsm6dsox"`` (recommended) or ``"mpu6050"``.
-        address: 7-bit I²C address (LSM6DSOX 0x6A/0x6B; MPU-6050 0x68/0x69).
+        chip: ``"lsm6dsox"``.
+        address: 7-bit I²C address (LSM6DSOX 0x6A/0x6B).
         accel_range_g: full scale, g (16 default: falls and impacts exceed ±8 g).
         gyro_range_dps: full scale, degrees/s (2000 default).
     """
@@ -287,7 +289,7 @@ class GpioSettings:
 
     Attributes:
         pin_factory: ``"mock"`` (gpiozero's MockFactory: simulation and tests) or a real
-            gpiozero backend (``"lgpio"``, ``"rpigpio"``, ``"native"``).
+            gpiozero backend (``"lgpio"`` — the only one that works on a Pi 5 — or ``"rpigpio"``).
         relay_pin: output energising the relay in the treadmill's safety-key loop. Energised
             only while the controller is alive and healthy; wire a pull-down so a dead process
             opens it.
@@ -336,6 +338,17 @@ class LimitsSettings:
     max_speed_kmh: float
     ramp_mps2: float
     stop_decel_mps2: float
+
+
+@dataclass(frozen=True)
+class SessionSettings:
+    """``[session]``: what a run asks for (the governor still caps and ramps it).
+
+    Attributes:
+        speed_kmh: the session's belt speed (default 1.0; capped by ``[limits] max_speed_kmh``).
+    """
+
+    speed_kmh: float
 
 
 @dataclass(frozen=True)
@@ -416,6 +429,7 @@ class Settings:
     treadmill: TreadmillSettings
     gpio: GpioSettings
     limits: LimitsSettings
+    session: SessionSettings
     health: HealthSettings
     detect: DetectSettings
     sim: SimSettings | None
@@ -426,8 +440,10 @@ class Settings:
         return self.i2c.simulated or self.treadmill.simulated or self.gpio.pin_factory == "mock"
 
 
-IMU_ADDRESSES: Final = {"lsm6dsox": (0x6A, 0x6B), "mpu6050": (0x68, 0x69)}
-REAL_PIN_FACTORIES: Final = ("lgpio", "rpigpio", "native", "pigpio")
+IMU_ADDRESSES: Final = {"lsm6dsox": (0x6A, 0x6B)}
+# Real gpiozero backends. pigpio is left out on purpose: it talks to a daemon over a socket,
+# which would put a network service in the safety path.
+REAL_PIN_FACTORIES: Final = ("lgpio", "rpigpio")
 
 
 def _controller(doc: Document) -> ControllerSettings:
@@ -529,6 +545,16 @@ def _limits(doc: Document) -> LimitsSettings:
         ramp_mps2=s.get_float("ramp_mps2", 0.25, min_value=0.05, max_value=0.25),
         stop_decel_mps2=s.get_float("stop_decel_mps2", 1.0, min_value=0.5, max_value=1.5),
     )
+
+
+def _session(doc: Document, limits: LimitsSettings) -> SessionSettings:
+    s = doc.section("session", required=False) or Section(doc.path, "session", {})
+    speed = s.get_float("speed_kmh", min(1.0, limits.max_speed_kmh), min_value=0.1,
+                        max_value=HARD_MAX_SPEED_KMH)
+    if speed > limits.max_speed_kmh:
+        raise s.error("speed_kmh", f"expected at most [limits] max_speed_kmh "
+                                   f"({limits.max_speed_kmh:g}), got {speed:g}")
+    return SessionSettings(speed_kmh=speed)
 
 
 def _health(doc: Document) -> HealthSettings:
@@ -651,8 +677,7 @@ def _rails(doc: Document) -> RailsSettings | None:
 
 
 def _detect(doc: Document) -> DetectSettings:
-    s = doc.section("detect", required=False)
-    s = s or Section(doc.path, "detect", {})
+    s = doc.section("detect", required=False) or Section(doc.path, "detect", {})
     return DetectSettings(
         free_fall_g=s.get_float("free_fall_g", 0.4, min_value=0.1, max_value=0.9),
         impact_g=s.get_float("impact_g", 3.0, min_value=1.5, max_value=8.0),
@@ -680,6 +705,7 @@ def parse(path: str, text: str) -> Settings:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     doc = Document(path, data)
+    limits = _limits(doc)
     settings = Settings(
         path=path,
         controller=_controller(doc),
@@ -687,7 +713,8 @@ def parse(path: str, text: str) -> Settings:
         imu=_imu(doc),
         treadmill=_treadmill(doc),
         gpio=_gpio(doc),
-        limits=_limits(doc),
+        limits=limits,
+        session=_session(doc, limits),
         health=_health(doc),
         detect=_detect(doc),
         sim=_sim(doc),
@@ -698,7 +725,11 @@ def parse(path: str, text: str) -> Settings:
 
 
 def load(path: str | Path) -> Settings:
-    """Read and validate a configuration file. Raises :class:`ConfigError` (one line) on any problem."""
+    """Read and validate a configuration file.
+
+    Raises:
+        ConfigError: one line naming the file, section and option, on any problem.
+    """
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")

@@ -1,4 +1,1 @@
-"""treadguard hardware: drivers for the physical parts, and their simulated twins.
-
-The twins live in ``hardware.sim``.
-"""
+"""treadguard hardware: drivers for the physical parts and their simulated twins (``sim``)."""

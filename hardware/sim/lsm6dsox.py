@@ -208,9 +208,8 @@ class Lsm6dsoxModel:
 
     def _latch(self, words: list[int]) -> None:
         for i, word in enumerate(words):
-            self._regs[OUTX_L_G + 2 * i : OUTX_L_G + 2 * i + 2] = (word & 0xFFFF).to_bytes(
-                2, "little"
-            )
+            low = OUTX_L_G + 2 * i
+            self._regs[low : low + 2] = (word & 0xFFFF).to_bytes(2, "little")
 
     def _push(self, index: int, words: list[int]) -> None:
         mode = self._fifo_mode()

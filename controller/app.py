@@ -1,0 +1,351 @@
+"""The composition root: configuration → transports → drivers → loop.
+
+This is the only module that knows whether a bus, a serial port or a pin factory is real or
+simulated, and the only one that opens devices. Simulation is used exactly where the
+configuration says ``simulated = true`` (or ``pin_factory = "mock"``); a configuration that
+names real hardware which is absent fails with :class:`HardwareError` and never falls back to a
+twin.
+
+It also registers the subcommands that run a session: ``run`` (the daemon) and ``sim``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib
+import os
+import select
+import signal
+import sys
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import serial
+
+from controller import config as cfg
+from controller.clock import Clock, MonotonicClock, SimClock
+from controller.detect.simple import SimpleThresholdDetector
+from controller.events import EventLog
+from controller.loop import ControlLoop
+from controller.supervisor import Supervisor
+from hardware.i2c import I2CBus
+from hardware.lsm6dsox import ImuError, Lsm6dsox
+from hardware.operator_panel import OperatorPanel
+from hardware.sim.scenarios import SCENARIOS, Scenario
+from hardware.trackmaster import TrackmasterLink
+
+if TYPE_CHECKING:
+    from hardware.sim.bus import SimBus
+    from hardware.sim.lsm6dsox import Lsm6dsoxModel
+    from hardware.sim.treadmill import SimTreadmill
+
+SYNC_WAIT_S = 2.0  # real-time bound on waiting for simulated treadmill bytes to cross the pty
+
+
+class HardwareError(Exception):
+    """Configured hardware is missing or does not answer as expected. One line, names the part."""
+
+
+@dataclass
+class SimWorld:
+    """The simulated outside world for one session: twins, the treadmill process, the operator."""
+
+    clock: Clock
+    scenario: Scenario
+    pin_factory: Any | None = None
+    button_pin: int = 0
+    estop_pin: int = 0
+    treadmill: SimTreadmill | None = None
+    bus: SimBus | None = None
+    imu_model: Lsm6dsoxModel | None = None
+    link: TrackmasterLink | None = None
+    port: Any | None = None
+    panel: OperatorPanel | None = None
+    estop_pressed: bool = False
+    _fired: set[int] = field(default_factory=set)
+
+    def before_tick(self) -> None:
+        """Advance the world to the clock's time (lockstep with the controller)."""
+        now = self.clock.now_s()
+        if self.pin_factory is not None:
+            pressed = {"reset": False, "estop": self.estop_pressed}
+            for action in self.scenario.actions:
+                if action.t_s <= now < action.t_s + action.hold_s:
+                    pressed[action.button] = True
+            button = self.pin_factory.pin(self.button_pin)
+            button.drive_low() if pressed["reset"] else button.drive_high()
+            estop = self.pin_factory.pin(self.estop_pin)
+            # Normally-closed e-stop: closed (not pressed) pulls the input low.
+            estop.drive_high() if pressed["estop"] else estop.drive_low()
+        if self.treadmill is not None and self.link is not None and self.panel is not None:
+            relay = self.panel.relay_closed
+            rx_total = self.treadmill.sync(now, self.link.bytes_sent, relay)
+            self._wait_for_bytes(rx_total)
+
+    def _wait_for_bytes(self, rx_total: int) -> None:
+        assert self.link is not None and self.port is not None
+        for _ in range(100):
+            try:
+                if self.link.bytes_received + self.port.in_waiting >= rx_total:
+                    return
+                select.select([self.port.fileno()], [], [], SYNC_WAIT_S / 100)
+            except (OSError, ValueError, serial.SerialException):
+                return  # port gone (unplug): the link sees the error itself
+        raise HardwareError("simulated treadmill: reply bytes did not arrive on the pty")
+
+    def close(self) -> None:
+        if self.treadmill is not None:
+            self.treadmill.close()
+
+
+@dataclass
+class System:
+    """Everything one session needs, built and wired."""
+
+    settings: cfg.Settings
+    clock: Clock
+    events: EventLog
+    bus: I2CBus
+    imu: Lsm6dsox
+    link: TrackmasterLink | None
+    port: Any | None
+    panel: OperatorPanel
+    supervisor: Supervisor
+    loop: ControlLoop
+    world: SimWorld | None
+
+    def describe(self) -> list[str]:
+        s = self.settings
+        sim = " (simulated)"
+        lines = [
+            f"IMU: {self.imu.describe()}{sim if s.i2c.simulated else ''}",
+            (f"treadmill: {s.treadmill.protocol}, {s.treadmill.units}, {s.treadmill.baud} baud "
+             f"on {self.link_port_name()}{sim if s.treadmill.simulated else ''}")
+            if self.link else "treadmill: relay-only (protocol = \"none\"): stop by relay only",
+            f"GPIO: {s.gpio.pin_factory} pin factory; relay GPIO{s.gpio.relay_pin}, "
+            f"e-stop GPIO{s.gpio.estop_pin}, reset/start GPIO{s.gpio.reset_pin}",
+            f"limits: start {s.limits.start_speed_kmh:g} km/h, cap {s.limits.max_speed_kmh:g} km/h,"
+            f" ramp {s.limits.ramp_mps2:g} m/s², stop {s.limits.stop_decel_mps2:g} m/s²",
+        ]
+        return lines
+
+    def link_port_name(self) -> str:
+        return str(getattr(self.port, "port", None) or self.settings.treadmill.port)
+
+    def shutdown(self, grace_s: float = 0.3) -> None:
+        """Stop the belt, give the stop command time to reach the wire, then release
+        everything — the relay last-but-one (it opens when the panel closes)."""
+        self.supervisor.request_stop("shutdown", "controller shutting down")
+        with contextlib.suppress(Exception):
+            self.loop.run(grace_s)
+        with contextlib.suppress(Exception):
+            self.panel.close()
+        if self.link is not None:
+            with contextlib.suppress(Exception):
+                self.link.close()
+        if self.world is not None:
+            self.world.close()
+        with contextlib.suppress(Exception):
+            self.bus.close()
+
+
+# ---------------------------------------------------------------------- transports
+
+
+def open_bus(settings: cfg.Settings, world: SimWorld | None) -> I2CBus:
+    if settings.i2c.simulated:
+        from hardware.sim.bus import SimBus
+        from hardware.sim.lsm6dsox import Lsm6dsoxModel
+
+        assert world is not None
+        seed = world_seed(settings)
+        sim_bus = SimBus(seed=seed)
+        world.imu_model = Lsm6dsoxModel(world.clock, world.scenario.motion, seed=seed)
+        sim_bus.attach(settings.imu.address, world.imu_model)
+        world.bus = sim_bus
+        return sim_bus
+    path = f"/dev/i2c-{settings.i2c.bus}"
+    if not os.path.exists(path):
+        raise HardwareError(f"{settings.path}: [i2c] bus = {settings.i2c.bus}: {path} not found "
+                            f"(enable I²C with dtparam=i2c_arm=on, or fix the bus number)")
+    from smbus2 import SMBus
+
+    try:
+        bus: I2CBus = SMBus(settings.i2c.bus)
+    except OSError as exc:
+        raise HardwareError(f"{settings.path}: [i2c] bus = {settings.i2c.bus}: cannot open "
+                            f"{path}: {exc}") from None
+    return bus
+
+
+def open_port(settings: cfg.Settings, world: SimWorld | None) -> Any:
+    t = settings.treadmill
+    url = t.port
+    if t.simulated:
+        from hardware.sim.treadmill import SimTreadmill
+
+        assert world is not None
+        world.treadmill = SimTreadmill(t.units, t.baud, seed=world_seed(settings))
+        url = world.treadmill.port
+    try:
+        return serial.serial_for_url(url, baudrate=t.baud, bytesize=8, parity="N", stopbits=1,
+                                     timeout=0, write_timeout=0.05)
+    except (serial.SerialException, ValueError) as exc:
+        raise HardwareError(f"{settings.path}: [treadmill] port = \"{t.port}\": cannot open: "
+                            f"{exc}") from None
+
+
+PIN_FACTORIES = {
+    "lgpio": ("gpiozero.pins.lgpio", "LGPIOFactory"),
+    "rpigpio": ("gpiozero.pins.rpigpio", "RPiGPIOFactory"),
+}
+
+
+def make_pin_factory(settings: cfg.Settings) -> Any:
+    name = settings.gpio.pin_factory
+    if name == "mock":
+        from gpiozero.pins.mock import MockFactory
+
+        return MockFactory()
+    module_name, class_name = PIN_FACTORIES[name]
+    try:
+        return getattr(importlib.import_module(module_name), class_name)()
+    except Exception as exc:  # gpiozero raises assorted errors when no GPIO chip is present
+        raise HardwareError(f"{settings.path}: [gpio] pin_factory = \"{name}\": cannot start "
+                            f"({type(exc).__name__}: {exc})") from None
+
+
+def world_seed(settings: cfg.Settings) -> int:
+    return settings.sim.seed if settings.sim else 1
+
+
+# ---------------------------------------------------------------------- the root
+
+
+def build(settings: cfg.Settings, clock: Clock, scenario: Scenario | None = None) -> System:
+    """Build every part the configuration names, real or simulated, and wire the loop.
+
+    Raises:
+        HardwareError: a configured device is missing or does not identify as expected.
+    """
+    needs_world = settings.any_simulated
+    world = None
+    if needs_world:
+        world = SimWorld(clock=clock, scenario=scenario or SCENARIOS["idle"]())
+    events = EventLog()
+    opened: list[Any] = []
+    try:
+        bus = open_bus(settings, world)
+        opened.append(bus)
+        imu = Lsm6dsox(bus, settings.imu.address, clock, settings.imu.accel_range_g,
+                       settings.imu.gyro_range_dps)
+        try:
+            imu.setup()
+        except (ImuError, OSError) as exc:
+            raise HardwareError(f"{settings.path}: [imu] {settings.imu.chip} at "
+                                f"{settings.imu.address:#04x}: {exc}") from None
+        link = port = None
+        if settings.treadmill.protocol == "trackmaster":
+            port = open_port(settings, world)
+            opened.append(port)
+            t = settings.treadmill
+            link = TrackmasterLink(port, clock, t.units, settings.limits.max_speed_kmh,
+                                   t.stop_mode, t.poll_interval_s, t.ack_timeout_s)
+        pin_factory = make_pin_factory(settings)
+        g = settings.gpio
+        panel = OperatorPanel(pin_factory, clock, g.relay_pin, g.estop_pin, g.reset_pin)
+    except BaseException:
+        for thing in reversed(opened):
+            with contextlib.suppress(Exception):
+                thing.close()
+        if world is not None:
+            world.close()
+        raise
+
+    target = scenario.target_speed_kmh if scenario else settings.session.speed_kmh
+    arming_checks: list[Any] = []
+
+    def arming_problems() -> list[str]:
+        return [problem for check in arming_checks for problem in check()]
+
+    target = min(target, settings.limits.max_speed_kmh)
+    supervisor = Supervisor(clock, link, settings.limits, target, events, arming_problems)
+    if world is not None:
+        world.link, world.port, world.panel = link, port, panel
+        if g.pin_factory == "mock":
+            world.pin_factory = pin_factory
+            world.button_pin, world.estop_pin = g.reset_pin, g.estop_pin
+    loop = ControlLoop(
+        clock, imu, SimpleThresholdDetector(settings.detect), supervisor, link, panel, events,
+        rate_hz=settings.controller.loop_rate_hz,
+        stall_after_s=settings.controller.stall_after_s,
+        stale_after_s=settings.health.stale_after_s,
+        before_tick=world.before_tick if world is not None else None,
+    )
+    arming_checks.append(loop.arming_problems)
+    return System(settings, clock, events, bus, imu, link, port, panel, supervisor, loop, world)
+
+
+# ---------------------------------------------------------------------- subcommands
+
+
+def register(sub: Any) -> None:
+    run = sub.add_parser("run", help="run the safety controller (the daemon the service starts)")
+    run.add_argument("--config", required=True, help="configuration file (TOML)")
+    run.add_argument("--duration-s", type=float, default=None,
+                     help="stop after this many seconds (default: run until SIGTERM/SIGINT)")
+    run.set_defaults(func=cmd_run)
+
+    sim = sub.add_parser("sim", help="run a simulated session end to end and print its account")
+    sim.add_argument("--config", default="examples/sim.toml", help="default: examples/sim.toml")
+    sim.add_argument("--scenario", choices=sorted(SCENARIOS), default=None,
+                     help="default: [sim] scenario of the config, else demo")
+    pace = sim.add_mutually_exclusive_group()
+    pace.add_argument("--fast", action="store_true",
+                      help="as fast as possible (default when stdout is not a terminal)")
+    pace.add_argument("--realtime", action="store_true",
+                      help="real time with a live view (default on a terminal)")
+    sim.set_defaults(func=cmd_sim)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    settings = cfg.load(args.config)
+    clock = MonotonicClock()
+    try:
+        system = build(settings, clock)
+    except HardwareError as exc:
+        print(f"treadguard: {exc}", file=sys.stderr)
+        return 1
+    running = True
+
+    def on_signal(signum: int, frame: object) -> None:
+        nonlocal running
+        running = False
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    system.events.subscribe(lambda e: print(f"{e.t_s:10.3f} {e.kind:7} {e.message}", flush=True))
+    for line in system.describe():
+        print(line, flush=True)
+    end_s = clock.now_s() + args.duration_s if args.duration_s is not None else None
+    try:
+        system.loop.run_forever(lambda: running and (end_s is None or clock.now_s() < end_s))
+    finally:
+        system.shutdown()
+    return 0
+
+
+def cmd_sim(args: argparse.Namespace) -> int:
+    from controller.sim_view import run_simulation
+
+    settings = cfg.load(args.config)
+    name = args.scenario or (settings.sim.scenario if settings.sim else "demo")
+    live = args.realtime or (not args.fast and sys.stdout.isatty())
+    clock = SimClock(pace=1.0 if live else 0.0)
+    try:
+        system = build(settings, clock, SCENARIOS[name]())
+    except HardwareError as exc:
+        print(f"treadguard: {exc}", file=sys.stderr)
+        return 1
+    return run_simulation(system, live=live, out=sys.stdout)

@@ -1,0 +1,54 @@
+"""Session events: every state change, stop reason and commanded speed, with its time.
+
+The loop appends :class:`Event` objects to an :class:`EventLog` (a bounded deque: appending is
+O(1) and never allocates without bound, so it is safe inside the real-time loop). Readers — the
+``sim`` account, the live view, later the black-box writer — consume them outside the loop.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Something that happened.
+
+    Attributes:
+        t_s: time, seconds, on the injected clock.
+        kind: ``"state"``, ``"stop"``, ``"speed"``, ``"caution"``, ``"fault"``, ``"input"``
+            or ``"info"``.
+        message: one human-readable line.
+    """
+
+    t_s: float
+    kind: str
+    message: str
+
+
+class EventLog:
+    """Bounded event log with optional listeners (called synchronously: keep them cheap)."""
+
+    def __init__(self, maxlen: int = 10_000) -> None:
+        self._events: deque[Event] = deque(maxlen=maxlen)
+        self._listeners: list[Callable[[Event], None]] = []
+
+    def add(self, t_s: float, kind: str, message: str) -> None:
+        event = Event(t_s, kind, message)
+        self._events.append(event)
+        for listener in self._listeners:
+            listener(event)
+
+    def subscribe(self, listener: Callable[[Event], None]) -> None:
+        self._listeners.append(listener)
+
+    def __iter__(self) -> Iterator[Event]:
+        return iter(tuple(self._events))
+
+    def __len__(self) -> int:
+        return len(self._events)
+
+    def of_kind(self, kind: str) -> list[Event]:
+        return [e for e in self._events if e.kind == kind]

@@ -1,0 +1,93 @@
+"""``treadguard sim`` output: a live view on a terminal, and a readable account of the session.
+
+The view only reads the event log and a few read-outs between ticks; it never runs inside a tick.
+"""
+
+from __future__ import annotations
+
+from typing import TextIO
+
+from controller.app import System
+from controller.events import Event
+from controller.supervisor import State
+from hardware.trackmaster_protocol import AUTO_STOP, SET_SPEED, STOP
+
+
+def _format(event: Event) -> str:
+    return f"{event.t_s:8.3f} s  {event.kind:<7}  {event.message}"
+
+
+def run_simulation(system: System, live: bool, out: TextIO) -> int:
+    """Run the scenario to its end, print the account; exit code 0 if the session ended the way
+    a safe controller must (stopped and latched, or never started), else 1."""
+    world = system.world
+    assert world is not None
+    scenario = world.scenario
+    print(f"treadguard sim — scenario {scenario.name}: {scenario.description}", file=out)
+    print(f"config {system.settings.path}", file=out)
+    for line in system.describe():
+        print(f"  {line}", file=out)
+    print(file=out)
+
+    def show(event: Event) -> None:
+        if live:
+            out.write("\r\033[K")
+        print(_format(event), file=out, flush=live)
+
+    system.events.subscribe(show)
+    status_every = max(1, round(0.1 / system.loop.period_s))
+
+    def status() -> None:
+        if not live or system.loop.ticks % status_every:
+            return
+        link = system.link
+        belt = link.actual_speed_kmh if link else None
+        sample = system.loop.last_sample
+        acc = (sum(a * a for a in sample.acc_mps2) ** 0.5 / 9.80665) if sample else 0.0
+        out.write(f"\r\033[K{system.clock.now_s():8.3f} s  [{system.supervisor.state.value:8}] "
+                  f"commanded {link.commanded_kmh if link else 0.0:4.1f} km/h  belt "
+                  f"{'  ? ' if belt is None else f'{belt:4.1f}'} km/h  |a| {acc:4.2f} g")
+        out.flush()
+
+    try:
+        system.loop.run(scenario.duration_s, on_tick=status)
+        wire = world.treadmill.wire_log() if world.treadmill is not None else []
+        final_state = world.treadmill.state() if world.treadmill is not None else {}
+    finally:
+        if live:
+            out.write("\r\033[K")
+        system.shutdown()
+
+    print(file=out)
+    print("Account of the session", file=out)
+    sup = system.supervisor
+    speeds = [e for e in system.events.of_kind("speed")]
+    if speeds:
+        print(f"  speeds commanded: {', '.join(e.message.split()[1] for e in speeds)} km/h "
+              f"(ramped in 0.1 km/h steps)", file=out)
+    set_speed_bytes = sum(1 for _, who, b in wire if who == "host" and b == SET_SPEED)
+    print(f"  wire: {sum(1 for _, w, _ in wire if w == 'host')} bytes sent, "
+          f"{sum(1 for _, w, _ in wire if w == 'treadmill')} received, "
+          f"{set_speed_bytes} speed commands", file=out)
+    stops = system.events.of_kind("stop")
+    if stops:
+        first = stops[0]
+        print(f"  stop: {first.message} at {first.t_s:.3f} s", file=out)
+        stop_bytes = [t for t, who, b in wire
+                      if who == "host" and b in (STOP, AUTO_STOP) and t >= first.t_s]
+        if stop_bytes:
+            print(f"  first stop byte on the wire at {stop_bytes[0]:.3f} s "
+                  f"({(stop_bytes[0] - first.t_s) * 1000:.0f} ms after the decision)", file=out)
+        slip_at = getattr(scenario.motion, "slip_at_s", None)
+        if slip_at is not None and stop_bytes:
+            print(f"  slip onset {slip_at:.3f} s → stop byte {stop_bytes[0]:.3f} s: "
+                  f"{(stop_bytes[0] - slip_at) * 1000:.0f} ms", file=out)
+    if final_state:
+        print(f"  treadmill at the end: belt {final_state['belt_kmh']:.1f} km/h, status "
+              f"{final_state['status']}", file=out)
+    print(f"  controller at the end: {sup.state.value}"
+          + (f" (reason: {sup.stop_reason}) — needs a human reset" if sup.latched else ""),
+          file=out)
+    belt_still = not final_state or final_state["belt_kmh"] == 0.0
+    safe_end = sup.state in (State.LATCHED, State.STOPPING, State.READY) and belt_still
+    return 0 if safe_end else 1

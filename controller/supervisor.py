@@ -1,0 +1,219 @@
+"""The safety supervisor: the state machine and the one latched stop path.
+
+States::
+
+    LATCHED ──reset (human, belt confirmed stopped)──► READY ──confirmed start──► RUNNING
+       ▲                                                  │                          │
+       └──────── belt confirmed stopped ◄── STOPPING ◄────┴──── any stop request ◄────┘
+
+- At power-on the supervisor is LATCHED (reason ``power_on``): nothing runs until a human resets
+  and then confirms a start. Nothing restarts the belt on its own — not a restart, a reboot, a
+  reconnect or a reset.
+- :meth:`Supervisor.request_stop` is the only way to stop, called by detectors, sensor health,
+  buttons, link faults and the loop's stall check alike. The first reason wins and is kept until
+  reset; later reasons are logged. It is idempotent and never raises.
+- A stop is a controlled stop through the treadmill link. The power path (the relay in the
+  safety-key loop) is also opened when the link cannot be trusted: a link fault, a belt that
+  does not stop by its deadline, a belt that moves while latched, or a stop request that asks
+  for it (e-stop, loop stall, relay-only mode). Power stays cut until reset.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from enum import Enum
+from typing import Final, Protocol
+
+from controller.clock import Clock
+from controller.config import LimitsSettings
+from controller.detect.base import Decision, Level
+from controller.events import EventLog
+from controller.governor import KMH_PER_MPS, Governor
+
+STOP_MARGIN_S: Final = 1.0
+"""Extra time beyond v / stop_decel that a belt gets to read back zero before power is cut."""
+STOPPED_KMH: Final = 0.05
+MOVING_WHILE_LATCHED_KMH: Final = 0.3
+
+
+class State(Enum):
+    LATCHED = "latched"
+    READY = "ready"
+    RUNNING = "running"
+    STOPPING = "stopping"
+
+
+class TreadmillLink(Protocol):
+    """What the supervisor needs from a treadmill driver (see :mod:`hardware.trackmaster`)."""
+
+    fault: str | None
+    actual_speed_kmh: float | None
+
+    def start(self) -> None: ...
+
+    def set_speed_kmh(self, speed_kmh: float) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def reset(self) -> None: ...
+
+    @property
+    def belt_stopped(self) -> bool: ...
+
+
+class Supervisor:
+    """Owns the session state and the latched stop.
+
+    Args:
+        clock: the injected clock.
+        link: the treadmill driver, or None in relay-only mode (every stop cuts power).
+        limits: ``[limits]`` (start speed, cap, ramps, stop deceleration).
+        target_kmh: the session's requested speed.
+        events: where state changes, stops and speeds are recorded.
+        arming_problems: returns what prevents a start (empty = ready to arm).
+    """
+
+    def __init__(
+        self,
+        clock: Clock,
+        link: TreadmillLink | None,
+        limits: LimitsSettings,
+        target_kmh: float,
+        events: EventLog,
+        arming_problems: Callable[[], list[str]],
+    ) -> None:
+        self._clock = clock
+        self._link = link
+        self._limits = limits
+        self._events = events
+        self._arming_problems = arming_problems
+        self.governor = Governor(limits, target_kmh)
+        self.state = State.LATCHED
+        self.stop_reason = "power_on"
+        self.power_cut = link is None
+        self._stop_deadline_s = math.inf
+        self._later_reasons: set[str] = set()
+        self._commanded_kmh = 0.0
+        self._caution_reason = ""
+
+    # ------------------------------------------------------------------ outputs
+    @property
+    def relay_closed(self) -> bool:
+        """Energise the safety-key-loop relay? False whenever power must be cut."""
+        return not self.power_cut
+
+    @property
+    def latched(self) -> bool:
+        return self.state in (State.LATCHED, State.STOPPING)
+
+    # ------------------------------------------------------------------ the one stop path
+    def request_stop(self, reason: str, detail: str = "", cut_power: bool = False) -> None:
+        """Stop the belt and latch. First reason wins; safe to call from anywhere, any time."""
+        now = self._clock.now_s()
+        if cut_power or self._link is None:
+            self._cut_power(now, reason)
+        if self.state in (State.RUNNING, State.READY):
+            self.stop_reason = reason
+            speed_kmh = abs(self._link.actual_speed_kmh or 0.0) if self._link else 0.0
+            speed_kmh = max(speed_kmh, self._commanded_kmh)
+            self._stop_deadline_s = (
+                now + speed_kmh / KMH_PER_MPS / self._limits.stop_decel_mps2 + STOP_MARGIN_S
+            )
+            self._set_state(now, State.STOPPING if self._link else State.LATCHED)
+            self._events.add(now, "stop", f"STOP: {reason}" + (f" — {detail}" if detail else ""))
+            self._later_reasons.clear()
+        elif reason != self.stop_reason and reason not in self._later_reasons:
+            self._later_reasons.add(reason)
+            self._events.add(now, "info", f"also: {reason}" + (f" — {detail}" if detail else ""))
+        if self._link is not None:
+            self._link.stop()
+        self._commanded_kmh = 0.0
+
+    def _cut_power(self, now: float, reason: str) -> None:
+        if not self.power_cut:
+            self.power_cut = True
+            self._events.add(now, "stop", f"relay opened: treadmill power cut ({reason})")
+
+    def on_decision(self, decision: Decision) -> None:
+        """Act on a detector's or health check's decision."""
+        if decision.level is Level.STOP:
+            self.request_stop(decision.reason, decision.detail)
+        elif decision.level is Level.CAUTION and self.state is State.RUNNING:
+            now = self._clock.now_s()
+            self.governor.caution(now)
+            if decision.reason != self._caution_reason:
+                self._caution_reason = decision.reason
+                self._events.add(now, "caution", f"caution: {decision.reason} — slowing down")
+
+    # ------------------------------------------------------------------ human actions
+    def reset(self) -> bool:
+        """A human held reset: clear the latch if the belt is confirmed stopped."""
+        now = self._clock.now_s()
+        if self.state is not State.LATCHED:
+            if self.state is State.STOPPING:
+                self._events.add(now, "input", "reset refused: belt not yet confirmed stopped")
+            return False
+        if self._link is not None and not self.power_cut and not self._link.belt_stopped:
+            self._events.add(now, "input", "reset refused: belt not confirmed stopped")
+            return False
+        if self._link is not None:
+            self.power_cut = False  # power returns; the link clears the treadmill's start lockout
+            self._link.reset()
+        self._events.add(now, "input", f"reset by operator (was: {self.stop_reason})")
+        self.stop_reason = ""
+        self._caution_reason = ""
+        self._set_state(now, State.READY)
+        return True
+
+    def request_start(self) -> bool:
+        """A human confirmed a start. Only from READY, and only if the arming checklist passes."""
+        now = self._clock.now_s()
+        if self.state is not State.READY:
+            self._events.add(now, "input", f"start refused: controller is {self.state.value}")
+            return False
+        problems = self._arming_problems()
+        if self._link is not None and self._link.fault:
+            problems.append(f"treadmill link: {self._link.fault}")
+        elif self._link is not None and not self._link.belt_stopped:
+            problems.append("treadmill has not confirmed the belt is stopped")
+        if problems:
+            self._events.add(now, "input", "start refused: " + "; ".join(problems))
+            return False
+        self._set_state(now, State.RUNNING)
+        if self._link is not None:
+            self._link.start()
+        self._commanded_kmh = self.governor.begin(now)
+        self._events.add(now, "speed", f"speed {self._commanded_kmh:.1f} km/h (start speed)")
+        return True
+
+    # ------------------------------------------------------------------ every tick
+    def tick(self) -> None:
+        """Called once per loop iteration after detectors and inputs have been handled."""
+        now = self._clock.now_s()
+        link = self._link
+        if link is not None and link.fault is not None and not self.power_cut:
+            self.request_stop("treadmill_link", link.fault, cut_power=True)
+        if self.state is State.RUNNING and link is not None:
+            speed = self.governor.speed_at(now)
+            if abs(speed - self._commanded_kmh) > 1e-9:
+                self._events.add(now, "speed", f"speed {speed:.1f} km/h")
+            self._commanded_kmh = speed
+            link.set_speed_kmh(speed)
+        elif self.state is State.STOPPING and link is not None:
+            if link.belt_stopped:
+                self._set_state(now, State.LATCHED)
+            elif now > self._stop_deadline_s:
+                self._cut_power(now, "belt_not_stopping")
+                self._set_state(now, State.LATCHED)
+        elif self.state is State.LATCHED and link is not None and not self.power_cut:
+            moving = abs(link.actual_speed_kmh or 0.0)
+            if moving > MOVING_WHILE_LATCHED_KMH:
+                self.request_stop("belt_moving_while_latched",
+                                  f"{moving:.1f} km/h read back", cut_power=True)
+
+    def _set_state(self, now: float, state: State) -> None:
+        if state is not self.state:
+            self.state = state
+            suffix = f" ({self.stop_reason})" if state in (State.LATCHED, State.STOPPING) else ""
+            self._events.add(now, "state", f"state → {state.value}{suffix}")

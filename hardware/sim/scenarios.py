@@ -1,0 +1,121 @@
+"""Scripted simulated sessions: what the runner does and which buttons a person presses.
+
+A :class:`Scenario` gives the IMU twin its motion and lists operator actions (button presses on
+the mock GPIO pins) at simulated times. Scenarios are the outside world; the controller under
+test only ever sees register reads, pin levels and serial bytes.
+
+``demo``: power on (latched) → the operator holds reset → presses start → the runner walks
+backward slowly while the belt ramps to the session speed → a backward slip at 8 s (trunk pitches
+at ~260 °/s, the feet shoot forward) → the controller stops the belt and stays latched.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Final
+
+from hardware.sim.motion import Motion, Vec3
+
+G: Final = 9.80665
+
+
+@dataclass(frozen=True)
+class Action:
+    """Press a button at ``t_s`` for ``hold_s`` (which: ``"reset"`` / ``"estop"``)."""
+
+    t_s: float
+    button: str
+    hold_s: float
+    note: str
+
+
+class BackwardWalkWithSlip:
+    """Waist IMU (clip upright: sensor z up, x forward) during slow backward walking, with a slip.
+
+    Args:
+        walk_from_s / walk_until_s: walking interval, seconds.
+        slip_at_s: when the slip starts (None: no slip); it lasts ``SLIP_S``.
+        cadence_hz: steps per second (backward walking at 1–2 km/h: ~1.5).
+    """
+
+    SLIP_S: Final = 0.35
+    SLIP_PITCH_RATE_RADS: Final = 4.5  # ≈ 260 °/s peak
+    SLIP_ACC_MPS2: Final = 12.0
+
+    def __init__(self, walk_from_s: float, walk_until_s: float, slip_at_s: float | None,
+                 cadence_hz: float = 1.5) -> None:
+        self.walk_from_s = walk_from_s
+        self.walk_until_s = walk_until_s
+        self.slip_at_s = slip_at_s
+        self.cadence_hz = cadence_hz
+
+    def at(self, t_s: float) -> tuple[Vec3, Vec3]:
+        if self.slip_at_s is not None and self.slip_at_s <= t_s < self.slip_at_s + self.SLIP_S:
+            phase = math.sin(math.pi * (t_s - self.slip_at_s) / self.SLIP_S)
+            return ((self.SLIP_ACC_MPS2 * phase, 0.3 * G * phase, G * (1.0 - 0.5 * phase)),
+                    (0.2 * phase, -self.SLIP_PITCH_RATE_RADS * phase, 0.3 * phase))
+        if self.slip_at_s is not None and t_s >= self.slip_at_s + self.SLIP_S:
+            return (0.0, 0.0, G), (0.0, 0.0, 0.0)  # caught by the rails, standing
+        if not self.walk_from_s <= t_s < self.walk_until_s:
+            return (0.0, 0.0, G), (0.0, 0.0, 0.0)
+        w = 2.0 * math.pi * self.cadence_hz * (t_s - self.walk_from_s)
+        acc = (1.2 * math.sin(w + 0.5), 0.6 * math.sin(0.5 * w), G + 2.0 * math.sin(w))
+        gyro = (0.4 * math.sin(0.5 * w), 0.3 * math.sin(w), 0.3 * math.sin(0.5 * w + 1.0))
+        return acc, gyro
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A scripted session.
+
+    Attributes:
+        name: as in ``[sim] scenario``.
+        duration_s: simulated length of the session.
+        target_speed_kmh: the speed the session asks for (the governor caps and ramps it).
+        motion: what the IMU feels.
+        actions: operator actions, in time order.
+        description: one line for the account.
+    """
+
+    name: str
+    duration_s: float
+    target_speed_kmh: float
+    motion: Motion
+    actions: tuple[Action, ...] = field(default_factory=tuple)
+    description: str = ""
+
+
+def demo() -> Scenario:
+    return Scenario(
+        name="demo",
+        duration_s=12.0,
+        target_speed_kmh=1.5,
+        motion=BackwardWalkWithSlip(walk_from_s=2.3, walk_until_s=12.0, slip_at_s=8.0),
+        actions=(
+            Action(0.5, "reset", 1.2, "operator holds reset"),
+            Action(2.0, "reset", 0.2, "operator presses start"),
+        ),
+        description="start, slow backward walking, a slip at 8 s, the stop, the latched state",
+    )
+
+
+def idle() -> Scenario:
+    """Power on and nothing else: the controller must stay latched with the belt stopped."""
+    return Scenario(name="idle", duration_s=3.0, target_speed_kmh=1.0,
+                    motion=BackwardWalkWithSlip(0.0, 0.0, None),
+                    description="power on, no operator: stays latched")
+
+
+def walk() -> Scenario:
+    """Start and walk backward without incident (for fault-injection tests and benchmarks)."""
+    return Scenario(
+        name="walk", duration_s=20.0, target_speed_kmh=1.5,
+        motion=BackwardWalkWithSlip(walk_from_s=2.3, walk_until_s=1e9, slip_at_s=None),
+        actions=(Action(0.5, "reset", 1.2, "operator holds reset"),
+                 Action(2.0, "reset", 0.2, "operator presses start")),
+        description="start and walk backward, no incident",
+    )
+
+
+SCENARIOS: Final = {"demo": demo, "idle": idle, "walk": walk}

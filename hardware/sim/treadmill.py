@@ -1,0 +1,247 @@
+"""The simulated treadmill as a separate process on a pseudo-terminal (or a real serial port).
+
+``SimTreadmill`` (controller side) starts ``python -m hardware.sim.treadmill`` and talks to it
+over a *control channel* (a socketpair carrying JSON lines) beside the pty. The pty carries only
+the bytes a real treadmill would see; the control channel carries what a real treadmill learns
+from the physical world — the passing of (simulated) time and the state of its safety-key loop —
+and the test hooks (fault injection, state, the recorded wire traffic).
+
+Lockstep: at each control-loop tick the controller calls :meth:`SimTreadmill.sync` with the new
+simulated time and the number of bytes it has written so far. The treadmill process reads
+exactly those bytes from the pty (they were written at the previous sync's time), runs its
+:class:`~hardware.sim.treadmill_model.TreadmillModel` up to the new time, writes the reply bytes
+due by then and answers with its own byte count; the controller side waits until those bytes are
+readable on its port. So a simulated session is deterministic at any speed, the treadmill's
+0.5 s watchdog runs in simulated time, and every byte still crosses a real tty.
+
+If the controller process dies, the control channel closes: the treadmill treats that as its
+safety-key loop opening (the controller's relay dropping out) and the belt coasts to a stop.
+
+Standalone: ``treadguard sim-treadmill --port URL`` runs the same model on a real serial port in
+real time, so a Pi can be tested against a PC playing the treadmill.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import select
+import socket
+import subprocess
+import sys
+import time
+import tty
+from collections import deque
+from typing import Any
+
+from hardware.sim.treadmill_model import TreadmillModel
+
+REAL_TIMEOUT_S = 5.0  # bound on every real-time wait of the lockstep (a hung peer is an error)
+WIRE_LOG_MAX = 500_000
+
+
+class SimTreadmillError(Exception):
+    """The simulated treadmill process failed or broke the lockstep."""
+
+
+class SimTreadmill:
+    """Controller-side handle of a simulated treadmill process.
+
+    Args:
+        units, baud, seed: passed to the :class:`TreadmillModel`.
+
+    Attributes:
+        port: path of the pty the controller opens as its serial port (``/dev/pts/N``).
+    """
+
+    def __init__(self, units: str, baud: int = 4800, seed: int = 0) -> None:
+        parent, child = socket.socketpair()
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "hardware.sim.treadmill", "--control-fd", str(child.fileno()),
+             "--units", units, "--baud", str(baud), "--seed", str(seed)],
+            pass_fds=[child.fileno()],
+        )
+        child.close()
+        self._sock = parent
+        self._sock.settimeout(REAL_TIMEOUT_S)
+        self._file = parent.makefile("rwb")
+        hello = self._receive()
+        self.port: str = hello["port"]
+        self.closed = False
+
+    def _receive(self) -> dict[str, Any]:
+        try:
+            line = self._file.readline()
+        except TimeoutError:
+            raise SimTreadmillError("simulated treadmill did not answer") from None
+        if not line:
+            raise SimTreadmillError("simulated treadmill process exited")
+        reply: dict[str, Any] = json.loads(line)
+        if "error" in reply:
+            raise SimTreadmillError(f"simulated treadmill: {reply['error']}")
+        return reply
+
+    def _request(self, **message: Any) -> dict[str, Any]:
+        if self.closed:
+            raise SimTreadmillError("simulated treadmill is closed")
+        self._file.write(json.dumps(message).encode() + b"\n")
+        self._file.flush()
+        return self._receive()
+
+    def sync(self, t_s: float, host_bytes_total: int, relay_closed: bool) -> int:
+        """Advance the treadmill to ``t_s``; return how many bytes it has written in total."""
+        reply = self._request(op="sync", t=t_s, tx=host_bytes_total, relay=relay_closed)
+        return int(reply["rx"])
+
+    def inject(self, fault: str, **params: float) -> None:
+        """Inject a fault (see :meth:`TreadmillModel.inject`; ``"unplug"`` closes the pty)."""
+        self._request(op="inject", fault=fault, params=params)
+
+    def state(self) -> dict[str, Any]:
+        """The unit's state: belt_kmh, running, status, set_tenths, powered, lockout, …"""
+        return self._request(op="state")
+
+    def wire_log(self) -> list[tuple[float, str, int]]:
+        """Every byte with its time: (t_s, "host" or "treadmill", byte)."""
+        return [(float(t), str(who), int(b)) for t, who, b in self._request(op="log")["log"]]
+
+    def close(self) -> None:
+        """End the process (its key loop opens, as if the controller died)."""
+        if self.closed:
+            return
+        self.closed = True
+        with contextlib.suppress(OSError):
+            self._file.close()
+            self._sock.close()
+        try:
+            self._proc.wait(timeout=REAL_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+
+
+# ---------------------------------------------------------------------- the process side
+
+
+def _read_exactly(fd: int, count: int) -> bytes:
+    """Read ``count`` bytes from ``fd`` within REAL_TIMEOUT_S (raises on timeout or hangup)."""
+    out = bytearray()
+    deadline = time.monotonic() + REAL_TIMEOUT_S
+    while len(out) < count:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            raise SimTreadmillError(f"expected {count} host bytes, got {len(out)}")
+        chunk = os.read(fd, count - len(out))
+        if not chunk:
+            raise SimTreadmillError("pty closed")
+        out += chunk
+    return bytes(out)
+
+
+def _state(model: TreadmillModel) -> dict[str, Any]:
+    return {
+        "t": model.t_s, "belt_kmh": model.belt_kmh, "running": model.running,
+        "status": model.status.name, "set_tenths": model.set_tenths, "powered": model.powered,
+        "lockout": model.lockout, "key_closed": model.key_closed, "cds": model.cds,
+        "power_cycles": model.power_cycles, "units": model.units,
+    }
+
+
+def serve_control(control_fd: int, units: str, baud: int, seed: int) -> None:
+    """Run the treadmill on a new pty, paced by the controller over ``control_fd``."""
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    model = TreadmillModel(units=units, baud=baud, seed=seed)
+    log: deque[tuple[float, str, int]] = deque(maxlen=WIRE_LOG_MAX)
+    sock = socket.socket(fileno=control_fd)
+    stream = sock.makefile("rwb")
+    host_bytes = treadmill_bytes = 0
+    prev_t = 0.0
+    plugged = True
+
+    def answer(message: dict[str, Any]) -> None:
+        stream.write(json.dumps(message).encode() + b"\n")
+        stream.flush()
+
+    answer({"port": os.ttyname(slave)})
+    try:
+        for line in stream:
+            msg = json.loads(line)
+            op = msg.get("op")
+            try:
+                if op == "sync":
+                    t, tx, relay = float(msg["t"]), int(msg["tx"]), bool(msg["relay"])
+                    if plugged and tx > host_bytes:
+                        data = _read_exactly(master, tx - host_bytes)
+                        model.send(prev_t, data)
+                        log.extend((prev_t, "host", b) for b in data)
+                    host_bytes = tx  # bytes written into an unplugged cable are lost
+                    model.set_key_loop(prev_t, relay)
+                    out = model.advance(t)
+                    if plugged and out:
+                        os.write(master, bytes(b for _, b in out))
+                        treadmill_bytes += len(out)
+                        log.extend((due, "treadmill", b) for due, b in out)
+                    prev_t = t
+                    answer({"rx": treadmill_bytes})
+                elif op == "inject":
+                    fault, params = str(msg["fault"]), dict(msg.get("params", {}))
+                    if fault == "unplug":
+                        plugged = False
+                        os.close(master)
+                        os.close(slave)
+                    else:
+                        model.inject(fault, **params)
+                    answer({"ok": True})
+                elif op == "state":
+                    answer(_state(model))
+                elif op == "log":
+                    answer({"log": list(log)})
+                else:
+                    answer({"error": f"unknown op {op!r}"})
+            except (SimTreadmillError, ValueError, KeyError) as exc:
+                answer({"error": str(exc)})
+    finally:
+        # The controller is gone: its relay has dropped out, the key loop is open.
+        model.set_key_loop(prev_t, False)
+
+
+def serve_port(url: str, units: str, baud: int, seed: int) -> None:  # pragma: no cover - manual
+    """Play the treadmill on a real serial port, in real time, until interrupted."""
+    import serial
+
+    port = serial.serial_for_url(url, baudrate=baud, timeout=0.01)
+    model = TreadmillModel(units=units, baud=baud, seed=seed)
+    origin = time.monotonic()
+    print(f"simulated {units} treadmill on {url} at {baud} baud; Ctrl-C to stop", file=sys.stderr)
+    while True:
+        data = port.read(64)
+        now = time.monotonic() - origin
+        if data:
+            model.send(now, data)
+        out = model.advance(now)
+        if out:
+            port.write(bytes(b for _, b in out))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="simulated Trackmaster treadmill")
+    parser.add_argument("--control-fd", type=int)
+    parser.add_argument("--port")
+    parser.add_argument("--units", choices=("mph", "kmh"), required=True)
+    parser.add_argument("--baud", type=int, default=4800)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    if args.control_fd is not None:
+        serve_control(args.control_fd, args.units, args.baud, args.seed)
+    elif args.port:
+        serve_port(args.port, args.units, args.baud, args.seed)
+    else:
+        parser.error("give --control-fd or --port")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,320 @@
+"""A simulated Trackmaster-protocol treadmill: the unit's behaviour, with no I/O and no clock.
+
+:class:`TreadmillModel` receives bytes with their arrival times and answers with timed reply
+bytes, as a real unit does on its serial port. :mod:`hardware.sim.treadmill` runs it in its own
+process on a pseudo-terminal; the tests also drive it directly.
+
+Modelled:
+- the command set of ``hardware.trackmaster_protocol`` (acks = command + 0x10, ``D0``/``D1``
+  data, ``BE`` for out-of-range data — including an elevation that is not a multiple of 0.5 % —
+  ``BF`` for unknown opcodes, the ``AC`` echo flag);
+- belt speed that follows the set speed with limited acceleration and deceleration;
+- the Communication Disconnect Stop: after ``A0`` the belt stops if no command arrives for 0.5 s;
+- the safety-key loop: when it opens (the controller's relay drops out), motor and console lose
+  power: the belt coasts down, the unit stops answering, and on power return it is in the
+  power-up start lockout (start commands are acknowledged but ignored until a stop command or
+  20 s of silence), with set speed reset to 0 — a TMX428's behaviour;
+- bytes take ``10 / baud`` seconds each on the line, in both directions.
+
+Fault injection (:meth:`TreadmillModel.inject`): ``silent`` (no replies), ``garbage`` (random
+bytes instead of replies), ``drop`` (each reply byte lost with probability ``rate``),
+``corrupt`` (each reply byte bit-flipped with probability ``rate``), ``delay_s`` (replies late
+by that many seconds), ``runaway`` (belt runs ``runaway_kmh`` above the set speed),
+``ignore_stop`` (stop commands acknowledged but ignored), ``power_cycle`` (the unit loses
+power for ``off_s`` seconds).
+
+Not modelled: elevation motion, the other C-commands' data (answered with zeros), belt load
+and motor current, the real units' exact acceleration curves, RS-232 electrical faults.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Final
+
+from hardware.trackmaster_protocol import (
+    ACK_OFFSET,
+    AUTO_STOP,
+    BITS_PER_BYTE,
+    GET_SPEED,
+    GET_STATUS,
+    KMH_PER_MPH,
+    NAK_OUT_OF_RANGE,
+    NAK_UNKNOWN,
+    SET_ELEVATION,
+    SET_SPEED,
+    START_CDS,
+    START_NO_CDS,
+    STOP,
+    TOGGLE_ACK_ECHO,
+    BeltStatus,
+)
+
+CDS_TIMEOUT_S: Final = 0.5
+LOCKOUT_SILENCE_S: Final = 20.0
+# Data bytes after each opcode the unit accepts. A5–A9: time, protocol, stage, reset, weight.
+DATA_LEN: Final = {
+    0xA0: 0, 0xA1: 0, 0xA2: 0, 0xA3: 4, 0xA4: 4, 0xA5: 4, 0xA6: 2, 0xA7: 2, 0xA8: 0, 0xA9: 4,
+    0xAA: 0, 0xAB: 0, 0xAC: 0,
+    **{op: 0 for op in range(0xC0, 0xCE)},
+}
+MAX_SPEED_TENTHS: Final = {"mph": 120, "kmh": 200}  # a 12 mph / 20 km/h unit
+MAX_ELEVATION_TENTHS: Final = 250
+
+
+@dataclass
+class Faults:
+    """Active injected faults."""
+
+    silent: bool = False
+    garbage: bool = False
+    drop_rate: float = 0.0
+    corrupt_rate: float = 0.0
+    delay_s: float = 0.0
+    runaway_kmh: float = 0.0
+    ignore_stop: bool = False
+
+
+@dataclass
+class TreadmillModel:
+    """The treadmill. Times are seconds on the simulation's clock.
+
+    Args:
+        units: ``"mph"`` or ``"kmh"`` — what its speed digits mean.
+        baud: line rate; each byte takes ``10 / baud`` s.
+        accel_mps2: how fast the belt follows a higher set speed (default 0.5 m/s²).
+        decel_mps2: how fast it follows a lower one or stops (default 1.0 m/s²).
+        coast_decel_mps2: deceleration with motor power cut (key loop open), default 1.5 m/s².
+        seed: seed for garbage / drop / corrupt faults.
+    """
+
+    units: str = "mph"
+    baud: int = 4800
+    accel_mps2: float = 0.5
+    decel_mps2: float = 1.0
+    coast_decel_mps2: float = 1.5
+    seed: int = 0
+
+    t_s: float = 0.0
+    powered: bool = True
+    key_closed: bool = True
+    lockout: bool = False
+    running: bool = False
+    cds: bool = False
+    echo: bool = False
+    set_tenths: int = 0
+    elevation_tenths: int = 0
+    belt_mps: float = 0.0
+    last_command_s: float = 0.0
+    power_off_until_s: float = -1.0
+    faults: Faults = field(default_factory=Faults)
+    power_cycles: int = 0
+
+    def __post_init__(self) -> None:
+        if self.units not in MAX_SPEED_TENTHS:
+            raise ValueError(f"units must be mph or kmh, got {self.units!r}")
+        self._rng = random.Random(self.seed)
+        self._pending = bytearray()
+        self._line_in_free_s = 0.0
+        self._line_out_free_s = 0.0
+        self._incoming: list[tuple[float, int]] = []
+        self._outgoing: list[tuple[float, int]] = []
+
+    # ------------------------------------------------------------------ units
+    @property
+    def byte_time_s(self) -> float:
+        return BITS_PER_BYTE / self.baud
+
+    def _tenths_to_mps(self, tenths: int) -> float:
+        unit = tenths / 10.0
+        kmh = unit * KMH_PER_MPH if self.units == "mph" else unit
+        return kmh / 3.6
+
+    def _mps_to_tenths(self, mps: float) -> int:
+        kmh = mps * 3.6
+        unit = kmh / KMH_PER_MPH if self.units == "mph" else kmh
+        return max(0, min(999, round(unit * 10.0)))
+
+    @property
+    def belt_kmh(self) -> float:
+        return self.belt_mps * 3.6
+
+    @property
+    def status(self) -> BeltStatus:
+        if not self.running:
+            return BeltStatus.STOPPED
+        return BeltStatus.RUNNING_CDS if self.cds else BeltStatus.RUNNING_NO_CDS
+
+    # ------------------------------------------------------------------ inputs
+    def send(self, t_s: float, data: bytes) -> None:
+        """Host wrote ``data`` at ``t_s``; each byte arrives one byte-time after the previous."""
+        for byte in data:
+            self._line_in_free_s = max(self._line_in_free_s, t_s) + self.byte_time_s
+            self._incoming.append((self._line_in_free_s, byte))
+
+    def set_key_loop(self, t_s: float, closed: bool) -> None:
+        """The safety-key loop (through the controller's relay) opened or closed at ``t_s``."""
+        self.advance(t_s)
+        if closed == self.key_closed:
+            return
+        self.key_closed = closed
+        if not closed:
+            self._power_off()
+        elif self.power_off_until_s < self.t_s:
+            self._power_on()
+
+    def inject(self, fault: str, **params: float) -> None:
+        """Switch a fault on (see the module docstring for names and parameters)."""
+        f = self.faults
+        if fault == "silent":
+            f.silent = bool(params.get("on", 1))
+        elif fault == "garbage":
+            f.garbage = bool(params.get("on", 1))
+        elif fault == "drop":
+            f.drop_rate = float(params.get("rate", 1.0))
+        elif fault == "corrupt":
+            f.corrupt_rate = float(params.get("rate", 1.0))
+        elif fault == "delay_s":
+            f.delay_s = float(params.get("seconds", 1.0))
+        elif fault == "runaway":
+            f.runaway_kmh = float(params.get("kmh", 2.0))
+        elif fault == "ignore_stop":
+            f.ignore_stop = bool(params.get("on", 1))
+        elif fault == "power_cycle":
+            self._power_off()
+            self.power_off_until_s = self.t_s + float(params.get("off_s", 1.0))
+        elif fault == "clear":
+            self.faults = Faults()
+        else:
+            raise ValueError(f"unknown treadmill fault {fault!r}")
+
+    # ------------------------------------------------------------------ time
+    def advance(self, t_s: float) -> list[tuple[float, int]]:
+        """Run the unit up to ``t_s``; return the reply bytes (with the time each finished
+        arriving at the host) that are complete by then."""
+        while self._incoming and self._incoming[0][0] <= t_s:
+            arrival_s, byte = self._incoming.pop(0)
+            self._run_until(arrival_s)
+            self._receive(byte)
+        self._run_until(t_s)
+        out: list[tuple[float, int]] = []
+        while self._outgoing and self._outgoing[0][0] <= t_s:
+            out.append(self._outgoing.pop(0))
+        return out
+
+    def _run_until(self, t_s: float) -> None:
+        if t_s <= self.t_s:
+            return
+        dt = t_s - self.t_s
+        if not self.powered and self.key_closed and 0 <= self.power_off_until_s <= t_s:
+            self._power_on()
+        if (self.running and self.cds and self.powered
+                and t_s - self.last_command_s > CDS_TIMEOUT_S):
+            self.running = False  # Communication Disconnect Stop
+        if (self.lockout and self.powered
+                and t_s - self.last_command_s > LOCKOUT_SILENCE_S):
+            self.lockout = False
+        if not self.powered:
+            target, rate = 0.0, self.coast_decel_mps2
+        elif self.running:
+            target = self._tenths_to_mps(self.set_tenths) + self.faults.runaway_kmh / 3.6
+            rate = self.accel_mps2 if target > self.belt_mps else self.decel_mps2
+        elif self.faults.runaway_kmh > 0:
+            target, rate = self.faults.runaway_kmh / 3.6, self.accel_mps2
+        else:
+            target, rate = 0.0, self.decel_mps2
+        step = rate * dt
+        if abs(target - self.belt_mps) <= step:
+            self.belt_mps = target
+        else:
+            self.belt_mps += step if target > self.belt_mps else -step
+        self.t_s = t_s
+
+    def _power_off(self) -> None:
+        if self.powered:
+            self.power_cycles += 1
+        self.powered = False
+        self.running = False
+        self.set_tenths = 0
+        self._pending.clear()
+
+    def _power_on(self) -> None:
+        self.powered = True
+        self.lockout = True
+        self.power_off_until_s = -1.0
+        self.last_command_s = self.t_s
+
+    # ------------------------------------------------------------------ protocol
+    def _receive(self, byte: int) -> None:
+        if not self.powered:
+            return
+        self._pending.append(byte)
+        opcode = self._pending[0]
+        need = DATA_LEN.get(opcode)
+        if need is None:
+            self._pending.clear()
+            self._reply(bytes([NAK_UNKNOWN]))
+            return
+        if len(self._pending) < 1 + need:
+            return
+        data = bytes(self._pending[1:])
+        self._pending.clear()
+        self.last_command_s = self.t_s
+        self._execute(opcode, data)
+
+    def _execute(self, opcode: int, data: bytes) -> None:
+        ack = bytes([opcode + ACK_OFFSET])
+        if data and not all(0x30 <= b <= 0x39 for b in data):
+            self._reply(bytes([NAK_OUT_OF_RANGE]))
+            return
+        if opcode in (START_CDS, START_NO_CDS):
+            if not self.lockout:
+                self.running = True
+                self.cds = opcode == START_CDS
+        elif opcode in (STOP, AUTO_STOP):
+            self.lockout = False
+            if not self.faults.ignore_stop:
+                self.running = False
+                self.set_tenths = 0
+        elif opcode == SET_SPEED:
+            lead, tenths = data[0] - 0x30, int(data[1:])
+            if lead not in (0, 3) or tenths > MAX_SPEED_TENTHS[self.units]:
+                self._reply(bytes([NAK_OUT_OF_RANGE]))
+                return
+            self.set_tenths = tenths
+        elif opcode == SET_ELEVATION:
+            tenths = int(data)
+            if tenths % 5 or tenths > MAX_ELEVATION_TENTHS:
+                self._reply(bytes([NAK_OUT_OF_RANGE]))
+                return
+            self.elevation_tenths = tenths
+        elif opcode == TOGGLE_ACK_ECHO:
+            self.echo = not self.echo
+        elif opcode == GET_STATUS:
+            self._reply(ack + bytes([self.status.value]))
+            return
+        elif opcode == GET_SPEED:
+            self._reply(ack + f"0{self._mps_to_tenths(self.belt_mps):03d}".encode())
+            return
+        elif opcode >= 0xC2:
+            value = self.elevation_tenths if opcode == 0xC2 else 0
+            self._reply(ack + f"{value:04d}".encode())
+            return
+        self._reply(ack + (data if self.echo else b""))
+
+    def _reply(self, data: bytes) -> None:
+        f = self.faults
+        if f.silent:
+            return
+        if f.garbage:
+            data = bytes(self._rng.randrange(256) for _ in range(max(1, len(data))))
+        start_s = max(self.t_s + f.delay_s, self._line_out_free_s)
+        for byte in data:
+            if f.drop_rate and self._rng.random() < f.drop_rate:
+                continue
+            if f.corrupt_rate and self._rng.random() < f.corrupt_rate:
+                byte ^= 1 << self._rng.randrange(8)
+            start_s += self.byte_time_s
+            self._outgoing.append((start_s, byte))
+        self._line_out_free_s = start_s

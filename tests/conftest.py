@@ -1,0 +1,38 @@
+"""Shared fixtures: a simulated system built from examples/sim.toml by the real composition root."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from controller import app
+from controller import config as cfg
+from controller.clock import SimClock
+from hardware.sim.scenarios import SCENARIOS, Scenario
+
+ROOT = Path(__file__).resolve().parents[1]
+SIM_TOML = ROOT / "examples" / "sim.toml"
+PI_TOML = ROOT / "examples" / "pi.toml"
+
+
+@pytest.fixture
+def sim_settings() -> cfg.Settings:
+    return cfg.load(SIM_TOML)
+
+
+@pytest.fixture
+def build_sim(sim_settings: cfg.Settings) -> Iterator[Callable[..., app.System]]:
+    """Build simulated systems (closed after the test, relay opened, treadmill process ended)."""
+    built: list[app.System] = []
+
+    def make(scenario: str | Scenario = "walk", settings: cfg.Settings | None = None) -> app.System:
+        scen = SCENARIOS[scenario]() if isinstance(scenario, str) else scenario
+        system = app.build(settings or sim_settings, SimClock(), scen)
+        built.append(system)
+        return system
+
+    yield make
+    for system in built:
+        system.shutdown()

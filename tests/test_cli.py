@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from controller.cli import main
+
+from .conftest import ROOT, SIM_TOML
+
+
+def test_help_lists_subcommands(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    for command in ("run", "sim"):
+        assert command in out
+
+
+def test_sim_prints_a_readable_account(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sim", "--fast", "--config", str(SIM_TOML)]) == 0
+    out = capsys.readouterr().out
+    assert "speed 0.5 km/h (start speed)" in out
+    assert "speed 1.5 km/h" in out
+    assert "STOP: trunk_rate" in out
+    assert "state → latched (trunk_rate)" in out
+    assert "controller at the end: latched (reason: trunk_rate) — needs a human reset" in out
+    assert "treadmill at the end: belt 0.0 km/h, status STOPPED" in out
+
+
+def test_console_script_runs_in_a_fresh_process() -> None:
+    """`python -m controller.cli` (what the console script calls) with stdout not a terminal."""
+    result = subprocess.run(
+        [sys.executable, "-m", "controller.cli", "sim", "--config", str(SIM_TOML)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "slip onset 8.000 s → stop byte" in result.stdout

@@ -1,0 +1,227 @@
+"""End to end on simulated hardware: register reads → detector → supervisor → bytes on a pty.
+
+Every test here builds the system with the real composition root from examples/sim.toml; the
+treadmill is a separate process on a pseudo-terminal and the IMU a register twin on the
+simulated bus. Faults are injected in the twins, never by calling the controller directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from controller import app
+from controller.clock import SimClock
+from controller.supervisor import State
+from hardware.sim.scenarios import Action, BackwardWalkWithSlip, Scenario
+from hardware.trackmaster_protocol import AUTO_STOP, SET_SPEED, START_CDS, START_NO_CDS, STOP
+
+Build = Callable[..., app.System]
+STOPS = (STOP, AUTO_STOP)
+
+
+def host_bytes(system: app.System) -> list[tuple[float, int]]:
+    assert system.world is not None and system.world.treadmill is not None
+    return [(t, b) for t, who, b in system.world.treadmill.wire_log() if who == "host"]
+
+
+def treadmill(system: app.System) -> dict[str, Any]:
+    assert system.world is not None and system.world.treadmill is not None
+    return system.world.treadmill.state()
+
+
+def run_until_walking(system: app.System) -> None:
+    system.loop.run(5.0)
+    assert system.supervisor.state is State.RUNNING
+    state = treadmill(system)
+    assert state["running"] is True
+    assert 1.0 < float(state["belt_kmh"]) <= 1.6  # ramped towards the session's 1.5 km/h
+
+
+def test_demo_slip_stops_the_belt_and_latches(build_sim: Build) -> None:
+    system = build_sim("demo")
+    system.loop.run(12.0)
+    sup = system.supervisor
+    assert sup.state is State.LATCHED
+    assert sup.stop_reason == "trunk_rate"
+    state = treadmill(system)
+    assert state["belt_kmh"] == 0.0 and state["status"] == "STOPPED"
+
+    wire = host_bytes(system)
+    starts = [t for t, b in wire if b == START_CDS]
+    stops_after_slip = [t for t, b in wire if b in STOPS and t >= 8.0]
+    assert len(starts) == 1 and 2.0 <= starts[0] < 2.5
+    assert stops_after_slip, "no stop byte on the wire after the slip"
+    # Slip onset at 8.0 s → stop byte within the 150 ms budget.
+    assert stops_after_slip[0] - 8.0 <= 0.150
+    # Nothing after the stop tries to move the belt again.
+    assert not [t for t, b in wire if b in (START_CDS, SET_SPEED) and t > stops_after_slip[0]]
+    assert START_NO_CDS not in {b for _, b in wire}  # never start with the watchdog off
+
+
+def test_power_on_is_latched_and_never_starts_by_itself(build_sim: Build) -> None:
+    system = build_sim("idle")
+    system.loop.run(3.0)
+    assert system.supervisor.state is State.LATCHED
+    assert system.supervisor.stop_reason == "power_on"
+    wire = host_bytes(system)
+    assert wire, "the controller must talk to the treadmill even when idle"
+    assert START_CDS not in {b for _, b in wire} and SET_SPEED not in {b for _, b in wire}
+    assert treadmill(system)["belt_kmh"] == 0.0
+
+
+def test_start_refused_without_reset(build_sim: Build) -> None:
+    scenario = Scenario("start-only", 4.0, 1.0, BackwardWalkWithSlip(0, 0, None),
+                        (Action(1.0, "reset", 0.2, "start without reset"),))
+    system = build_sim(scenario)
+    system.loop.run(4.0)
+    assert system.supervisor.state is State.LATCHED
+    assert START_CDS not in {b for _, b in host_bytes(system)}
+    assert any("start refused" in e.message for e in system.events)
+
+
+def test_imu_unplugged_stops_the_belt(build_sim: Build) -> None:
+    system = build_sim("walk")
+    run_until_walking(system)
+    assert system.world is not None and system.world.bus is not None
+    system.world.bus.unplug(0x6A)
+    t0 = system.clock.now_s()
+    system.loop.run(3.0)
+    assert system.supervisor.latched
+    assert system.supervisor.stop_reason in ("imu_stale", "i2c_error_budget")
+    stop_event = system.events.of_kind("stop")[0]
+    assert stop_event.t_s - t0 <= 0.055  # stale_after_s = 0.05 plus one tick
+    assert treadmill(system)["belt_kmh"] == 0.0
+
+
+def test_imu_that_stops_producing_samples_is_stale_not_calm(build_sim: Build) -> None:
+    """A sensor that stops producing data is "runner unknown" — a stop, never a calm runner."""
+    system = build_sim("walk")
+    run_until_walking(system)
+    assert system.world is not None and system.world.imu_model is not None
+    system.world.imu_model._regs[0x10] = 0  # accelerometer powered down behind our back
+    system.world.imu_model._regs[0x11] = 0
+    system.loop.run(2.0)
+    assert system.supervisor.latched and system.supervisor.stop_reason == "imu_stale"
+    assert treadmill(system)["belt_kmh"] == 0.0
+
+
+def test_treadmill_cable_pulled_cuts_power_and_latches(build_sim: Build) -> None:
+    system = build_sim("walk")
+    run_until_walking(system)
+    assert system.world is not None and system.world.treadmill is not None
+    system.world.treadmill.inject("unplug")
+    system.loop.run(3.0)
+    sup = system.supervisor
+    assert sup.latched and sup.stop_reason == "treadmill_link"
+    assert sup.power_cut and not system.panel.relay_closed
+    state = treadmill(system)
+    # The treadmill lost both the link (its watchdog fires) and key-loop power.
+    assert state["belt_kmh"] == 0.0 and state["running"] is False
+
+
+@pytest.mark.parametrize("fault", ["silent", "garbage"])
+def test_treadmill_link_faults_stop_and_cut_power(build_sim: Build, fault: str) -> None:
+    system = build_sim("walk")
+    run_until_walking(system)
+    assert system.world is not None and system.world.treadmill is not None
+    system.world.treadmill.inject(fault)
+    t0 = system.clock.now_s()
+    system.loop.run(3.0)
+    sup = system.supervisor
+    assert sup.latched and sup.stop_reason == "treadmill_link" and sup.power_cut
+    assert system.events.of_kind("stop")[0].t_s - t0 <= 0.25  # poll + ack timeout
+    assert treadmill(system)["belt_kmh"] == 0.0
+
+
+def test_runaway_belt_is_a_fault(build_sim: Build) -> None:
+    system = build_sim("walk")
+    run_until_walking(system)
+    assert system.world is not None and system.world.treadmill is not None
+    system.world.treadmill.inject("runaway", kmh=2.0)
+    system.loop.run(3.0)
+    sup = system.supervisor
+    assert sup.latched and sup.power_cut
+    assert system.link is not None and system.link.fault is not None
+    assert "runaway" in system.link.fault
+    assert treadmill(system)["belt_kmh"] <= 2.0  # motor power cut: the belt coasts down
+
+
+def test_treadmill_power_cycle_is_latched_never_restarted(build_sim: Build) -> None:
+    system = build_sim("walk")
+    run_until_walking(system)
+    assert system.world is not None and system.world.treadmill is not None
+    system.world.treadmill.inject("power_cycle", off_s=0.3)
+    system.loop.run(4.0)
+    sup = system.supervisor
+    assert sup.latched
+    wire = host_bytes(system)
+    starts = [t for t, b in wire if b == START_CDS]
+    assert len(starts) == 1  # only the operator's start, nothing after the power cycle
+    assert treadmill(system)["running"] is False
+
+
+def test_estop_stops_and_cuts_power(build_sim: Build) -> None:
+    system = build_sim("walk")
+    run_until_walking(system)
+    assert system.world is not None
+    system.world.estop_pressed = True
+    system.loop.run(1.0)
+    assert system.supervisor.stop_reason == "estop" and system.supervisor.power_cut
+    assert not system.panel.relay_closed
+    system.world.estop_pressed = False
+    system.loop.run(1.0)
+    assert system.supervisor.latched  # releasing the e-stop does not restart anything
+    assert not system.panel.relay_closed
+
+
+def test_controller_silence_lets_the_treadmill_watchdog_stop_the_belt(build_sim: Build) -> None:
+    """If the controller stops polling (hung process), the treadmill's own 0.5 s CDS fires."""
+    system = build_sim("walk")
+    run_until_walking(system)
+    assert system.world is not None and system.world.treadmill is not None
+    tm = system.world.treadmill
+    link = system.link
+    assert link is not None
+    sent = link.bytes_sent
+    t = system.clock.now_s()
+    for _ in range(60):  # 0.6 s of simulated time with the relay held closed, no bytes sent
+        t += 0.01
+        tm.sync(t, sent + 0, True)
+    state = tm.state()
+    assert state["running"] is False  # stopped by the treadmill's own watchdog
+    system.clock.sleep_until(t)
+
+
+def test_stalled_loop_is_a_stop(build_sim: Build) -> None:
+    system = build_sim("walk")
+    run_until_walking(system)
+    assert isinstance(system.clock, SimClock)
+    system.clock.advance_s(0.2)  # the loop did not run for 200 ms
+    system.loop.tick()
+    assert system.supervisor.stop_reason == "loop_stall" and system.supervisor.power_cut
+
+
+def test_a_crashing_detector_stops_the_belt_before_the_exception_escapes(
+    build_sim: Build,
+) -> None:
+    system = build_sim("walk")
+    run_until_walking(system)
+
+    class Broken:
+        name = "broken"
+
+        def update(self, sample: object) -> object:
+            raise ZeroDivisionError("bug in a detector")
+
+        def reset(self) -> None:
+            pass
+
+    system.loop._detector = Broken()  # type: ignore[assignment]
+    with pytest.raises(ZeroDivisionError):
+        system.loop.run(0.1)
+    sup = system.supervisor
+    assert sup.stop_reason == "internal_error" and sup.power_cut
+    assert not system.panel.relay_closed
