@@ -18,7 +18,7 @@ from controller.config import ConfigError
 def build_parser() -> argparse.ArgumentParser:
     # Imported here so that `treadguard --help` stays fast and a broken optional module
     # cannot stop the daemon's own subcommand from loading.
-    from controller import app
+    from controller import app, calibrate, check
 
     parser = argparse.ArgumentParser(
         prog="treadguard",
@@ -26,6 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     app.register(sub)
+    check.register(sub)
+    calibrate.register(sub)
     return parser
 
 

@@ -244,8 +244,8 @@ class ImuSettings:
     """``[imu]``: the belt-clip IMU.
 
     Attributes:
-        chip: ``"lsm6dsox"``.
-        address: 7-bit I²C address (LSM6DSOX 0x6A/0x6B).
+        chip: ``"lsm6dsox"`` (recommended) or ``"mpu6050"`` (the common hobby board).
+        address: 7-bit I²C address (LSM6DSOX 0x6A/0x6B; MPU-6050 0x68/0x69).
         accel_range_g: full scale, g (16 default: falls and impacts exceed ±8 g).
         gyro_range_dps: full scale, degrees/s (2000 default).
     """
@@ -440,7 +440,7 @@ class Settings:
         return self.i2c.simulated or self.treadmill.simulated or self.gpio.pin_factory == "mock"
 
 
-IMU_ADDRESSES: Final = {"lsm6dsox": (0x6A, 0x6B)}
+IMU_ADDRESSES: Final = {"lsm6dsox": (0x6A, 0x6B), "mpu6050": (0x68, 0x69)}
 # Real gpiozero backends. pigpio is left out on purpose: it talks to a daemon over a socket,
 # which would put a network service in the safety path.
 REAL_PIN_FACTORIES: Final = ("lgpio", "rpigpio")

@@ -37,6 +37,7 @@ class Handrails:
 
     def __init__(self, settings: RailsSettings, bus: I2CBus, clock: Clock) -> None:
         self._s = settings
+        self.settings = settings
         self._clock = clock
         self._seq = 0
         self.touch: Mpr121 | None = None
@@ -72,6 +73,10 @@ class Handrails:
         so the first :meth:`read` has both forces. Raises the drivers' errors or ``OSError``."""
         for chip in self.devices:
             chip.setup()
+        self.prime()
+
+    def prime(self) -> None:
+        """With one alternating ADS1115, read each rail once (after setup)."""
         if self._alternate:
             adc = self.force[0]
             for rail, channel in enumerate(self._channels()):

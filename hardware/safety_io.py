@@ -97,6 +97,11 @@ class SafetyIO(OperatorPanel):
         """True = safety key in; None = no key input fitted."""
         return None if self._key is None else bool(self._key.is_active)
 
+    @property
+    def reset_held(self) -> bool:
+        """The reset button is pressed right now."""
+        return bool(self._button.is_active)
+
     def poll_button(self) -> Press:
         """Call every tick. LONG once when the reset button has been held ``reset_hold_s``;
         SHORT on the release of a short press of the start button (or of the shared button);

@@ -1,0 +1,249 @@
+"""``treadguard check --config FILE``: is every configured part there and answering?
+
+One line per bus device and per pin, ``PASS`` or ``FAIL``, then exit status 0 only if every
+line passed. On a simulated configuration it lists each simulated device by chip name with
+the identity and configuration it reported, so the same command proves the drivers and twins
+agree. (The Raspberry Pi issue extends this into the full preflight.)
+
+What each line proves:
+
+- IMU: WHO_AM_I in the allow-list, reset done, every setting read back, and a live stream:
+  samples arriving at the chip's rate with |a| within 1 ± 0.3 g (keep the clip still).
+- Rails: MPR121 identified by CONFIG2 after reset, thresholds and ECR read back, one reading;
+  ADS1115 identified by its threshold registers, config read back, one conversion.
+- Pins: e-stop released (a pressed button or a cut wire fails), safety key in, stop relay
+  de-energised with its feedback contact open (a welded relay fails); with ``--cycle-relay``
+  the relay is also energised for 0.1 s and its feedback must close and reopen.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from collections.abc import Callable
+from typing import Any, TextIO
+
+from controller import config as cfg
+from controller.clock import Clock, MonotonicClock, SimClock
+from controller.devices import SETUP_ERRORS, Twins, attach_twins, make_imu, make_rails
+from hardware.i2c import I2CBus
+from hardware.imu import STANDARD_GRAVITY_MPS2
+from hardware.sim.bus import SimBus
+from hardware.sim.grip import Hands
+from hardware.sim.motion import Still
+
+IMU_LISTEN_S = 0.1
+RELAY_SETTLE_S = 0.1
+
+
+class Report:
+    """Collects PASS/FAIL lines and prints them as they come."""
+
+    def __init__(self, out: TextIO) -> None:
+        self._out = out
+        self.failed = 0
+        self.lines = 0
+
+    def line(self, ok: bool, item: str, text: str) -> None:
+        self.lines += 1
+        self.failed += not ok
+        print(f"{'PASS' if ok else 'FAIL'}  {item:<14} {text}", file=self._out, flush=True)
+
+
+def configured_chips(settings: cfg.Settings) -> list[tuple[str, str]]:
+    """(item, chip) for every configured bus device, for lines when the bus itself fails."""
+    chips = [(f"IMU {settings.imu.address:#04x}", settings.imu.chip.upper())]
+    r = settings.rails
+    if r is not None:
+        if r.touch_chip == "mpr121":
+            chips.append((f"rails {r.mpr121_address:#04x}", "MPR121"))
+        if r.force_chip == "ads1115":
+            addresses = [r.ads1115_left_address]
+            if r.ads1115_layout == "chip_per_rail":
+                addresses.append(r.ads1115_right_address)
+            chips += [(f"rails {a:#04x}", "ADS1115") for a in addresses]
+    return chips
+
+
+def check_bus(settings: cfg.Settings, clock: Clock, report: Report,
+              inject: Callable[[SimBus, Twins], None] | None = None) -> None:
+    from controller.app import HardwareError, open_bus
+
+    sim = " (simulated)" if settings.i2c.simulated else ""
+    bus: I2CBus
+    if settings.i2c.simulated:
+        sim_bus = SimBus(seed=1)
+        twins = attach_twins(sim_bus, settings, clock, Still(), Hands(), seed=1)
+        if inject is not None:
+            inject(sim_bus, twins)  # tests: break a twin on purpose
+        bus = sim_bus
+        report.line(True, "I2C", "simulated bus holding a twin of each configured chip")
+    else:
+        try:
+            bus = open_bus(settings, None)
+        except HardwareError as exc:
+            report.line(False, f"I2C bus {settings.i2c.bus}", str(exc))
+            for item, name in configured_chips(settings):
+                report.line(False, item, f"{name}: not checked, the bus is unavailable")
+            return
+        report.line(True, f"I2C bus {settings.i2c.bus}", f"/dev/i2c-{settings.i2c.bus} open")
+    try:
+        check_imu(settings, bus, clock, report, sim)
+        rails = make_rails(settings, bus, clock)
+        if rails is None:
+            return
+        for chip in rails.devices:
+            item = f"rails {chip.address:#04x}"
+            try:
+                chip.setup()
+            except SETUP_ERRORS as exc:
+                report.line(False, item, f"{chip.chip}: {exc}")
+                continue
+            report.line(True, item, chip.describe() + sim)
+        try:
+            rails.prime()
+            sample = rails.read()
+            report.line(True, "rails", f"reading: touch {sample.touch_left}/{sample.touch_right}"
+                                       f", force {_n(sample.force_left_n)}/"
+                                       f"{_n(sample.force_right_n)} (left/right)")
+        except (OSError, TypeError) as exc:
+            report.line(False, "rails", f"no reading: {exc}")
+    finally:
+        bus.close()
+
+
+def _n(force: float | None) -> str:
+    return "—" if force is None else f"{force:.1f} N"
+
+
+def check_imu(settings: cfg.Settings, bus: I2CBus, clock: Clock, report: Report,
+              sim: str) -> None:
+    imu = make_imu(settings, bus, clock)
+    item = f"IMU {settings.imu.address:#04x}"
+    try:
+        imu.setup()
+    except SETUP_ERRORS as exc:
+        report.line(False, item, f"{settings.imu.chip}: {exc}")
+        return
+    report.line(True, item, imu.describe() + sim)
+    samples = []
+    try:
+        end_s = clock.now_s() + IMU_LISTEN_S
+        while clock.now_s() < end_s:
+            clock.sleep_until(clock.now_s() + 0.005)
+            samples += imu.read()
+    except OSError as exc:
+        report.line(False, f"{item} data", f"read failed: {exc}")
+        return
+    expected = imu.rate_hz * IMU_LISTEN_S
+    if len(samples) < 0.8 * expected:
+        report.line(False, f"{item} data", f"{len(samples)} samples in {IMU_LISTEN_S:g} s, "
+                                           f"expected ≈ {expected:.0f}")
+        return
+    norm_g = sum(math.hypot(*s.acc_mps2) for s in samples) / len(samples) / STANDARD_GRAVITY_MPS2
+    ok = abs(norm_g - 1.0) <= 0.3
+    report.line(ok, f"{item} data", f"{len(samples)} samples in {IMU_LISTEN_S:g} s, "
+                                    f"|a| = {norm_g:.2f} g" + ("" if ok else
+                                    " (expected 1 ± 0.3 g with the clip still)"))
+
+
+def check_pins(settings: cfg.Settings, clock: Clock, report: Report, cycle_relay: bool,
+               inject: Callable[[Any], None] | None = None) -> None:
+    from controller.app import HardwareError, make_pin_factory
+    from hardware.safety_io import SafetyIO
+
+    g = settings.gpio
+    try:
+        factory: Any = make_pin_factory(settings)
+    except HardwareError as exc:
+        report.line(False, "GPIO", str(exc))
+        return
+    mock = g.pin_factory == "mock"
+    if mock:
+        from hardware.sim.panel import wire_after, wire_before
+
+        wire_before(factory, g)
+    try:
+        io = SafetyIO(factory, clock, g)
+    except Exception as exc:  # gpiozero raises assorted errors for a busy or invalid pin
+        report.line(False, "GPIO", f"cannot claim the pins: {type(exc).__name__}: {exc}")
+        return
+    try:
+        if mock:
+            wire_after(factory, g)
+            if inject is not None:
+                inject(factory)  # tests: press the e-stop, pull the key, weld the relay
+        report.line(True, "GPIO", f"{g.pin_factory} pin factory"
+                                  + (" (simulated machine)" if mock else ""))
+        report.line(not io.estop_pressed, f"GPIO{g.estop_pin}",
+                    "e-stop: " + ("pressed or its wire broken" if io.estop_pressed
+                                  else "released (contact closed)"))
+        if g.key_pin is not None:
+            report.line(bool(io.key_present), f"GPIO{g.key_pin}",
+                        "safety key: " + ("in" if io.key_present else "out"))
+        report.line(True, f"GPIO{g.reset_pin}", "reset" + ("" if g.start_pin else "/start")
+                    + " button: " + ("held" if io.reset_held else "released"))
+        if g.start_pin is not None:
+            report.line(True, f"GPIO{g.start_pin}", "start button")
+        check_relay(io, g, clock, report, cycle_relay)
+        for pin, name in ((g.heartbeat_pin, "heartbeat output (low)"),
+                          (g.buzzer_pin, "buzzer (off)"), (g.led_pin, "status LED (off)")):
+            if pin is not None:
+                report.line(True, f"GPIO{pin}", name)
+    finally:
+        io.close()
+
+
+def check_relay(io: Any, g: cfg.GpioSettings, clock: Clock, report: Report,
+                cycle_relay: bool) -> None:
+    item = f"GPIO{g.relay_pin}"
+    if g.relay_feedback_pin is None:
+        report.line(True, item, "stop relay: de-energised (no feedback contact configured: a "
+                                "welded relay cannot be detected)")
+        return
+    if io.relay_feedback_closed:
+        report.line(False, item, f"stop relay: de-energised but feedback GPIO"
+                                 f"{g.relay_feedback_pin} reads closed (welded?)")
+        return
+    if not cycle_relay:
+        report.line(True, item, f"stop relay: de-energised, feedback GPIO"
+                                f"{g.relay_feedback_pin} open")
+        return
+    io.set_relay(True)
+    clock.sleep_until(clock.now_s() + RELAY_SETTLE_S)
+    closed = io.relay_feedback_closed
+    io.set_relay(False)
+    clock.sleep_until(clock.now_s() + RELAY_SETTLE_S)
+    reopened = not io.relay_feedback_closed
+    ok = bool(closed) and reopened
+    report.line(ok, item, "stop relay: " + ("closes and opens, feedback follows" if ok else
+                "feedback did not close when energised" if not closed else
+                "feedback stayed closed after de-energising (welded?)"))
+
+
+def run_check(settings: cfg.Settings, out: TextIO, cycle_relay: bool = False,
+              inject_bus: Callable[[SimBus, Twins], None] | None = None,
+              inject_pins: Callable[[Any], None] | None = None) -> int:
+    """Check everything; print the lines; 0 if all passed, 1 otherwise.
+
+    ``inject_bus`` / ``inject_pins`` (simulated configurations only) let tests break twins and
+    mock pins after they are wired, to show each failure line."""
+    clock: Clock = SimClock() if settings.i2c.simulated else MonotonicClock()
+    report = Report(out)
+    check_bus(settings, clock, report, inject_bus)
+    check_pins(settings, clock, report, cycle_relay, inject_pins)
+    print(f"{report.lines - report.failed}/{report.lines} passed", file=out)
+    return 0 if report.failed == 0 else 1
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("check", help="check every configured sensor and pin (PASS/FAIL lines)")
+    p.add_argument("--config", required=True, help="configuration file (TOML)")
+    p.add_argument("--cycle-relay", action="store_true",
+                   help="also energise the stop relay for 0.1 s and check its feedback follows")
+    p.set_defaults(func=cmd_check)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    return run_check(cfg.load(args.config), sys.stdout, args.cycle_relay)

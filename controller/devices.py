@@ -1,0 +1,66 @@
+"""Building the sensor drivers (and, for simulated buses, their twins) from the configuration.
+
+Part of the composition root: :mod:`controller.app` and ``treadguard check`` / ``calibrate``
+call these so that "which chip, at which address, with which settings" is decided in one place.
+Drivers never choose their own hardware; twins are attached only to a :class:`SimBus`, which the
+root builds only when ``[i2c] simulated = true``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from controller import config as cfg
+from controller.clock import Clock
+from hardware.ads1115 import RailForceError
+from hardware.handrails import Handrails
+from hardware.i2c import I2CBus
+from hardware.lsm6dsox import ImuError, Lsm6dsox
+from hardware.mpr121 import RailTouchError
+from hardware.mpu6050 import Mpu6050
+from hardware.sim.bus import SimBus
+from hardware.sim.grip import Grip
+from hardware.sim.handrails import RailTwins, attach_rail_twins
+from hardware.sim.lsm6dsox import Lsm6dsoxModel
+from hardware.sim.motion import Motion
+from hardware.sim.mpu6050 import Mpu6050Model
+
+Imu = Lsm6dsox | Mpu6050
+ImuModel = Lsm6dsoxModel | Mpu6050Model
+
+SETUP_ERRORS = (ImuError, RailTouchError, RailForceError, OSError)
+"""What a driver's ``setup()`` raises when its chip is missing, wrong or unconfigurable."""
+
+
+def make_imu(settings: cfg.Settings, bus: I2CBus, clock: Clock) -> Imu:
+    """The ``[imu]`` driver (not yet set up)."""
+    s = settings.imu
+    if s.chip == "mpu6050":
+        return Mpu6050(bus, s.address, clock, s.accel_range_g, s.gyro_range_dps)
+    return Lsm6dsox(bus, s.address, clock, s.accel_range_g, s.gyro_range_dps)
+
+
+def make_rails(settings: cfg.Settings, bus: I2CBus, clock: Clock) -> Handrails | None:
+    """The ``[rails]`` sensors (not yet set up), or None when the section is absent."""
+    return Handrails(settings.rails, bus, clock) if settings.rails is not None else None
+
+
+@dataclass
+class Twins:
+    """The twins on a simulated bus, for fault injection and scripted hands."""
+
+    imu: ImuModel
+    rails: RailTwins | None
+
+
+def attach_twins(bus: SimBus, settings: cfg.Settings, clock: Clock, motion: Motion,
+                 grip: Grip, seed: int) -> Twins:
+    """Attach a twin for every configured chip: the IMU (fed by ``motion``) and the rail chips
+    (fed by ``grip``)."""
+    imu: ImuModel = (Mpu6050Model(clock, motion, seed=seed) if settings.imu.chip == "mpu6050"
+                     else Lsm6dsoxModel(clock, motion, seed=seed))
+    bus.attach(settings.imu.address, imu)
+    rails = None
+    if settings.rails is not None:
+        rails = attach_rail_twins(bus, settings.rails, clock, grip, seed=seed)
+    return Twins(imu, rails)
