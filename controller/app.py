@@ -26,18 +26,20 @@ import serial
 from controller import config as cfg
 from controller.clock import Clock, MonotonicClock, SimClock
 from controller.detect.simple import SimpleThresholdDetector
+from controller.devices import SETUP_ERRORS, Imu, ImuModel, attach_twins, make_imu, make_rails
 from controller.events import EventLog
 from controller.loop import ControlLoop
 from controller.supervisor import Supervisor
+from hardware.handrails import Handrails
 from hardware.i2c import I2CBus
-from hardware.lsm6dsox import ImuError, Lsm6dsox
 from hardware.operator_panel import OperatorPanel
+from hardware.safety_io import SafetyIO
 from hardware.sim.scenarios import SCENARIOS, Scenario
 from hardware.trackmaster import TrackmasterLink
 
 if TYPE_CHECKING:
     from hardware.sim.bus import SimBus
-    from hardware.sim.lsm6dsox import Lsm6dsoxModel
+    from hardware.sim.handrails import RailTwins
     from hardware.sim.treadmill import SimTreadmill
 
 SYNC_WAIT_S = 2.0  # real-time bound on waiting for simulated treadmill bytes to cross the pty
@@ -58,7 +60,8 @@ class SimWorld:
     estop_pin: int = 0
     treadmill: SimTreadmill | None = None
     bus: SimBus | None = None
-    imu_model: Lsm6dsoxModel | None = None
+    imu_model: ImuModel | None = None
+    rail_twins: RailTwins | None = None
     link: TrackmasterLink | None = None
     port: Any | None = None
     panel: OperatorPanel | None = None
@@ -107,19 +110,22 @@ class System:
     clock: Clock
     events: EventLog
     bus: I2CBus
-    imu: Lsm6dsox
+    imu: Imu
     link: TrackmasterLink | None
     port: Any | None
     panel: OperatorPanel
     supervisor: Supervisor
     loop: ControlLoop
     world: SimWorld | None
+    rails: Handrails | None = None
 
     def describe(self) -> list[str]:
         s = self.settings
         sim = " (simulated)"
         lines = [
             f"IMU: {self.imu.describe()}{sim if s.i2c.simulated else ''}",
+            *[f"rails: {line}{sim if s.i2c.simulated else ''}"
+              for line in (self.rails.describe() if self.rails else [])],
             (f"treadmill: {s.treadmill.protocol}, {s.treadmill.units}, {s.treadmill.baud} baud "
              f"on {self.link_port_name()}{sim if s.treadmill.simulated else ''}")
             if self.link else "treadmill: relay-only (protocol = \"none\"): stop by relay only",
@@ -156,13 +162,13 @@ class System:
 def open_bus(settings: cfg.Settings, world: SimWorld | None) -> I2CBus:
     if settings.i2c.simulated:
         from hardware.sim.bus import SimBus
-        from hardware.sim.lsm6dsox import Lsm6dsoxModel
+        from hardware.sim.grip import Hands
 
         assert world is not None
         seed = world_seed(settings)
         sim_bus = SimBus(seed=seed)
-        world.imu_model = Lsm6dsoxModel(world.clock, world.scenario.motion, seed=seed)
-        sim_bus.attach(settings.imu.address, world.imu_model)
+        twins = attach_twins(sim_bus, settings, world.clock, world.scenario.motion, Hands(), seed)
+        world.imu_model, world.rail_twins = twins.imu, twins.rails
         world.bus = sim_bus
         return sim_bus
     path = f"/dev/i2c-{settings.i2c.bus}"
@@ -238,13 +244,18 @@ def build(settings: cfg.Settings, clock: Clock, scenario: Scenario | None = None
     try:
         bus = open_bus(settings, world)
         opened.append(bus)
-        imu = Lsm6dsox(bus, settings.imu.address, clock, settings.imu.accel_range_g,
-                       settings.imu.gyro_range_dps)
+        imu = make_imu(settings, bus, clock)
         try:
             imu.setup()
-        except (ImuError, OSError) as exc:
+        except SETUP_ERRORS as exc:
             raise HardwareError(f"{settings.path}: [imu] {settings.imu.chip} at "
                                 f"{settings.imu.address:#04x}: {exc}") from None
+        rails = make_rails(settings, bus, clock)
+        try:
+            if rails is not None:
+                rails.setup()
+        except SETUP_ERRORS as exc:
+            raise HardwareError(f"{settings.path}: [rails]: {exc}") from None
         link = port = None
         if settings.treadmill.protocol == "trackmaster":
             port = open_port(settings, world)
@@ -254,7 +265,13 @@ def build(settings: cfg.Settings, clock: Clock, scenario: Scenario | None = None
                                    t.stop_mode, t.poll_interval_s, t.ack_timeout_s)
         pin_factory = make_pin_factory(settings)
         g = settings.gpio
-        panel = OperatorPanel(pin_factory, clock, g.relay_pin, g.estop_pin, g.reset_pin)
+        if g.pin_factory == "mock":
+            from hardware.sim.panel import wire_after, wire_before
+
+            wire_before(pin_factory, g)  # the simulated machine: relay feedback follows the coil
+        panel = SafetyIO(pin_factory, clock, g)
+        if g.pin_factory == "mock":
+            wire_after(pin_factory, g)  # e-stop released, key in
     except BaseException:
         for thing in reversed(opened):
             with contextlib.suppress(Exception):
@@ -284,7 +301,9 @@ def build(settings: cfg.Settings, clock: Clock, scenario: Scenario | None = None
         before_tick=world.before_tick if world is not None else None,
     )
     arming_checks.append(loop.arming_problems)
-    return System(settings, clock, events, bus, imu, link, port, panel, supervisor, loop, world)
+    arming_checks.append(panel.stop_chain_problems)
+    return System(settings, clock, events, bus, imu, link, port, panel, supervisor, loop, world,
+                  rails)
 
 
 # ---------------------------------------------------------------------- subcommands

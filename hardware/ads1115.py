@@ -81,8 +81,9 @@ class Ads1115:
         if got != self._config(self.channel) & 0x7FFF:
             raise RailForceError(f"ADS1115 at {self.address:#04x}: config reads {got:#06x} "
                                  f"after writing {self._config(self.channel):#06x}")
-        # The first result is ready one conversion after the config write.
-        self._clock.sleep_until(self._clock.now_s() + 2.0 / RATE_SPS)
+        # The first result is ready one conversion (1.16 ms) after the config write; until
+        # then the conversion register holds its power-on 0 (0 V: no grip), which is only
+        # ever seen while the controller is still latched at start-up.
 
     def select(self, channel: int) -> None:
         """Switch to AIN``channel``; the next result is valid 1/860 s later."""

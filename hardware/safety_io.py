@@ -177,11 +177,15 @@ class SafetyIO(OperatorPanel):
         return OK
 
     def arming_problems(self) -> list[str]:
-        """What forbids a start. Called while latched, i.e. with the relay open: a feedback
-        contact that reads open now is the positive test that the stop path can open."""
+        """What forbids a start: the e-stop, then :meth:`stop_chain_problems`."""
+        problems = ["e-stop pressed (or its wire broken)"] if self.estop_pressed else []
+        return problems + self.stop_chain_problems()
+
+    def stop_chain_problems(self) -> list[str]:
+        """Key and relay problems that forbid a start. Called while latched, i.e. with the relay
+        open: a feedback contact that reads open now is the positive test that the stop path
+        can open."""
         problems = []
-        if self.estop_pressed:
-            problems.append("e-stop pressed (or its wire broken)")
         if self.key_present is False:
             problems.append("safety key is out")
         if self._feedback is not None and not self.relay_closed and self._feedback.is_active:

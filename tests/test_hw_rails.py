@@ -139,12 +139,14 @@ def test_mpr121_read_is_one_transaction() -> None:
 def test_ads1115_converts_like_the_chip() -> None:
     rig = ads_twin(volts=1.5)
     rig.driver.setup()
+    rig.advance(1.0 / 860)  # the first conversion
     assert rig.driver.read_volts() == pytest.approx(1.5, abs=0.002)  # 2 LSB noise = 0.25 mV
 
 
 def test_ads1115_channel_switch_costs_one_conversion() -> None:
     rig = ads_twin(volts=2.0)
     rig.driver.setup()
+    rig.advance(1.0 / 860)
     rig.driver.select(1)
     assert rig.driver.read_volts() == pytest.approx(2.0, abs=0.002)  # still the old input
     rig.advance(1.0 / 860 + 1e-6)
@@ -154,6 +156,7 @@ def test_ads1115_channel_switch_costs_one_conversion() -> None:
 def test_ads1115_saturates_at_full_scale() -> None:
     rig = ads_twin(volts=9.0)
     rig.driver.setup()
+    rig.advance(1.0 / 860)
     assert rig.driver.read_volts() == pytest.approx(4.096 * 32767 / 32768)
 
 
