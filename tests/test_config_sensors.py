@@ -18,7 +18,8 @@ def parse_with(old: str, new: str) -> cfg.Settings:
 
 def test_sim_toml_sensor_sections() -> None:
     s = cfg.load(SIM_TOML)
-    assert s.rails is not None and s.rails.touch_chip == "mpr121" and s.rails.force_chip == "ads1115"
+    assert s.rails is not None
+    assert (s.rails.touch_chip, s.rails.force_chip) == ("mpr121", "ads1115")
     assert (s.gpio.key_pin, s.gpio.relay_feedback_pin, s.gpio.start_pin) == (23, 24, None)
     assert s.health.stuck_samples == 10 and s.health.i2c_errors_per_s == 5
 
@@ -53,7 +54,8 @@ def test_health_defaults_when_section_absent() -> None:
     ("ads1115_right_address = 0x49", "ads1115_right_address = 0x48",
      r"\[rails\] ads1115_right_address: expected a different address"),
     ("ads1115_range_v = 4.096", "ads1115_range_v = 5.0", r"\[rails\] ads1115_range_v"),
-    ("fsr_supply_v = 3.3", "fsr_supply_v = 3.3\nfsr_supplyv = 5", r"\[rails\] fsr_supplyv: unknown"),
+    ("fsr_supply_v = 3.3", "fsr_supply_v = 3.3\nfsr_supplyv = 5",
+     r"\[rails\] fsr_supplyv: unknown"),
 ])
 def test_bad_values_name_section_and_option(old: str, new: str, message: str) -> None:
     with pytest.raises(cfg.ConfigError, match=message):
