@@ -28,8 +28,9 @@ from controller.clock import Clock, MonotonicClock, SimClock
 from controller.detect.simple import SimpleThresholdDetector
 from controller.devices import SETUP_ERRORS, Imu, ImuModel, attach_twins, make_imu, make_rails
 from controller.events import EventLog
+from controller.health import HealthCheckedDetector, ImuHealth
 from controller.loop import ControlLoop
-from controller.supervisor import Supervisor
+from controller.supervisor import State, Supervisor
 from hardware.handrails import Handrails
 from hardware.i2c import I2CBus
 from hardware.operator_panel import OperatorPanel
@@ -294,7 +295,11 @@ def build(settings: cfg.Settings, clock: Clock, scenario: Scenario | None = None
             world.pin_factory = pin_factory
             world.button_pin, world.estop_pin = g.reset_pin, g.estop_pin
     loop = ControlLoop(
-        clock, imu, SimpleThresholdDetector(settings.detect), supervisor, link, panel, events,
+        clock, imu,
+        HealthCheckedDetector(SimpleThresholdDetector(settings.detect),
+                              ImuHealth(settings.health, clock, settings.imu.accel_range_g),
+                              lambda: supervisor.state is State.RUNNING),
+        supervisor, link, panel, events,
         rate_hz=settings.controller.loop_rate_hz,
         stall_after_s=settings.controller.stall_after_s,
         stale_after_s=settings.health.stale_after_s,

@@ -36,16 +36,22 @@ Usage from the loop, every cycle (all times from the injected clock)::
 
 The arming checklist calls ``check(now, belt_running=True)`` (the strict form) and then
 :meth:`ImuHealth.arm` to fix the body frame.
+
+For a loop that already checks freshness and the error budget itself and feeds a detector
+sample by sample, :class:`HealthCheckedDetector` wraps that detector so the sample-driven
+conditions (stuck, implausible, saturated, clip moved) travel the same path to the supervisor,
+arming the clip orientation when the belt starts.
 """
 
 from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Callable
 
 from controller.clock import Clock
 from controller.config import HealthSettings
-from controller.detect.base import OK, Decision, Level
+from controller.detect.base import OK, Decision, Detector, Level
 from hardware.imu import STANDARD_GRAVITY_MPS2, ImuSample
 from hardware.rails import RailSample
 
@@ -297,3 +303,46 @@ class RailsHealth:
             return Decision(Level.STOP, "rails_stuck",
                             f"rails: {self._identical + 1} identical force readings")
         return OK
+
+
+class HealthCheckedDetector:
+    """A :class:`~controller.detect.base.Detector` that runs :class:`ImuHealth` on every sample
+    beside an inner detector, returning the more severe decision (health first on a tie: a
+    detector's verdict on bad data is not worth reporting).
+
+    The body frame is armed when ``belt_running()`` becomes true and disarmed when it becomes
+    false, so ``clip_moved`` compares against the clip's orientation at the start of each run.
+    Freshness and the I²C error budget are time-driven: the loop checks those itself (or calls
+    :meth:`ImuHealth.check` every tick).
+
+    Args:
+        inner: the detector(s) the loop would otherwise call.
+        health: the IMU's health.
+        belt_running: True while the belt may be moving (e.g. supervisor state RUNNING).
+    """
+
+    def __init__(self, inner: Detector, health: ImuHealth,
+                 belt_running: Callable[[], bool]) -> None:
+        self.name = f"imu_health+{inner.name}"
+        self.inner = inner
+        self.health = health
+        self._belt_running = belt_running
+        self._was_running = False
+
+    def update(self, sample: ImuSample) -> Decision:
+        self.health.on_sample(sample)
+        running = self._belt_running()
+        armed = OK
+        if running and not self._was_running:
+            armed = self.health.arm()
+        elif self._was_running and not running:
+            self.health.disarm()
+        self._was_running = running
+        inner = self.inner.update(sample)
+        health = armed if armed is not OK else self.health.check(sample.t_s, running)
+        return health if health.level >= inner.level and health is not OK else inner
+
+    def reset(self) -> None:
+        self.inner.reset()
+        self.health.disarm()
+        self._was_running = False
