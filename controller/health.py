@@ -22,7 +22,8 @@ reason                    condition
 ``clip_moved``            the low-passed gravity direction moved more than ``clip_moved_deg``
                           from where it was at arming: the clip slipped or fell off
 ``rails_stale``           no handrail reading for ``stale_after_s`` (rails fitted)
-``rails_stuck``           ``stuck_samples`` identical grip-force readings while the belt runs
+``rails_stuck``           ``stuck_samples`` identical readings (forces and touch counts)
+                          while the belt runs
 ========================  ====================================================================
 
 Usage from the loop, every cycle (all times from the injected clock)::
@@ -280,9 +281,10 @@ class RailsHealth:
         if last is not None:
             if sample.seq <= last.seq:
                 return
-            forces = (sample.force_left_n, sample.force_right_n)
-            same = (forces == (last.force_left_n, last.force_right_n)
-                    and any(f is not None for f in forces))
+            # Everything the chips measured, identical: live ADCs and touch electrodes jitter.
+            now = (sample.force_left_n, sample.force_right_n, sample.touch_counts)
+            before = (last.force_left_n, last.force_right_n, last.touch_counts)
+            same = now == before and any(v is not None for v in now)
             self._identical = self._identical + 1 if same else 0
         self._last = sample
 
@@ -301,7 +303,7 @@ class RailsHealth:
             return budget
         if belt_running and self._identical + 1 >= s.stuck_samples:
             return Decision(Level.STOP, "rails_stuck",
-                            f"rails: {self._identical + 1} identical force readings")
+                            f"rails: {self._identical + 1} identical readings while running")
         return OK
 
 

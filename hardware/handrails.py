@@ -96,11 +96,14 @@ class Handrails:
         """One reading of both rails. Raises ``OSError`` on any bus failure (the sample is
         then not produced: rails health counts the error and, if it persists, goes stale)."""
         touch_left = touch_right = None
+        counts = None
         if self.touch is not None:
             reading = self.touch.read()
             self.last_touch = reading
             touch_left = bool(reading.touched >> self._s.left_electrode & 1)
             touch_right = bool(reading.touched >> self._s.right_electrode & 1)
+            counts = (reading.filtered_counts[self._s.left_electrode],
+                      reading.filtered_counts[self._s.right_electrode])
         if self._alternate:
             adc = self.force[0]
             rail = self._next_rail
@@ -118,4 +121,5 @@ class Handrails:
         self._seq += 1
         return RailSample(t_s=self._clock.now_s(), seq=self._seq,
                           touch_left=touch_left, touch_right=touch_right,
-                          force_left_n=force_left, force_right_n=force_right)
+                          force_left_n=force_left, force_right_n=force_right,
+                          touch_counts=counts)

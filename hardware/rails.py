@@ -18,6 +18,9 @@ class RailSample:
         seq: sequence number of the reading, +1 per reading.
         touch_left / touch_right: hand touching the rail (MPR121), or None if not fitted.
         force_left_n / force_right_n: grip force in newtons (ADS1115 + FSR), or None if not fitted.
+        touch_counts: the MPR121's filtered data of the (left, right) electrodes, or None —
+            raw evidence for sensor health (a live chip's counts jitter; frozen ones do not)
+            and for calibration.
     """
 
     t_s: float
@@ -26,3 +29,4 @@ class RailSample:
     touch_right: bool | None = None
     force_left_n: float | None = None
     force_right_n: float | None = None
+    touch_counts: tuple[int, int] | None = None

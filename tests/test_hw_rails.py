@@ -241,7 +241,7 @@ def run_rails(clock, rails, health, seconds: float, belt: bool = True):
 def test_rails_faults_reach_health_with_named_reasons() -> None:
     settings = HealthSettings(stale_after_s=0.05)
     hands = Hands(left=Hand(touch=True, force_n=10.0))
-    clock, bus, twins, rails = rails_rig(RAILS, hands)
+    clock, bus, _, rails = rails_rig(RAILS, hands)
     health = RailsHealth(settings, clock)
     assert run_rails(clock, rails, health, 1.0) is None  # healthy: never a stop
     t0 = clock.now_s()
@@ -250,12 +250,51 @@ def test_rails_faults_reach_health_with_named_reasons() -> None:
     assert hit is not None and hit[1].reason == "i2c_error_budget" and hit[1].level == Level.STOP
     assert hit[0] - t0 <= 6 * 0.005 + 1e-9
 
-    clock, bus, twins, rails = rails_rig(RAILS, hands)
+
+
+RAIL_CHIPS = {"mpr121": 0x5A, "ads1115-left": 0x48, "ads1115-right": 0x49}
+
+
+@pytest.mark.parametrize("chip", sorted(RAIL_CHIPS))
+@pytest.mark.parametrize(("fault", "within_s"), [
+    ("unplug", 6 * 0.005), ("timeout", 6 * 0.005), ("intermittent", 0.5),
+])
+def test_every_rail_chip_bus_fault_reaches_rails_health(chip: str, fault: str,
+                                                        within_s: float) -> None:
+    settings = HealthSettings(stale_after_s=0.05)
+    address = RAIL_CHIPS[chip]
+    clock, bus, _, rails = rails_rig(RAILS, Hands())
     health = RailsHealth(settings, clock)
-    run_rails(clock, rails, health, 0.1)
-    twins.force[0x49].freeze = True
-    twins.force[0x48].freeze = True
+    assert run_rails(clock, rails, health, 0.5) is None
     t0 = clock.now_s()
-    hit = run_rails(clock, rails, health, 1.0)
-    assert hit is not None and hit[1].reason == "rails_stuck"
-    assert hit[0] - t0 <= (settings.stuck_samples + 1) * 0.005 + 1e-9
+    if fault == "unplug":
+        bus.unplug(address)
+    elif fault == "timeout":
+        bus.set_timeout(address)
+    else:
+        bus.set_error_rate(address, 0.1)
+    hit = run_rails(clock, rails, health, 2.0)
+    assert hit is not None
+    t, d = hit
+    assert (d.level, d.reason) == (Level.STOP, "i2c_error_budget"), d.detail
+    assert t - t0 <= within_s + 1e-9
+
+
+def test_frozen_rail_readings_are_stuck_while_running() -> None:
+    settings = HealthSettings(stale_after_s=0.05)
+    clock, _, twins, rails = rails_rig(RAILS, Hands(left=Hand(touch=True, force_n=10.0)))
+    health = RailsHealth(settings, clock)
+    assert run_rails(clock, rails, health, 0.5) is None
+    # Only a whole frozen sample is evidence: one frozen ADC beside live ones is not (a rail
+    # at rest can legitimately read exactly 0 N several times in a row).
+    assert twins.touch is not None
+    twins.touch.freeze = True
+    for model in twins.force.values():
+        model.freeze = True
+    t0 = clock.now_s()
+    assert run_rails(clock, rails, health, 0.5, belt=False) is None  # stopped belt: no verdict
+    hit = run_rails(clock, rails, health, 0.5)
+    assert hit is not None
+    t, d = hit
+    assert (d.level, d.reason) == (Level.STOP, "rails_stuck")
+    assert t - (t0 + 0.5) <= 0.005 + 1e-9  # already 10+ identical: the first running check
