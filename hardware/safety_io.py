@@ -152,6 +152,15 @@ class SafetyIO(OperatorPanel):
         """Step buzzer and LED patterns (call every tick)."""
         self.annunciator.update()
 
+    def service(self, now_s: float, healthy: bool) -> Decision:
+        """Everything safety I/O needs once per loop tick: toggle the heartbeat (only if
+        ``healthy``: a sick loop must let the charge pump drop out), step buzzer and LED, and
+        return :meth:`check` for the supervisor."""
+        if healthy:
+            self.heartbeat()
+        self.update()
+        return self.check(now_s)
+
     # ------------------------------------------------------------------ verdicts
     def check(self, now_s: float) -> Decision:
         """The stop chain's health: STOP with ``estop``, ``safety_key_removed``,

@@ -239,3 +239,17 @@ def test_optional_parts_absent() -> None:
     assert b.io.check(0.0) is OK
     assert len(b.io.describe()) == 3
     b.io.close()
+
+
+def test_service_beats_only_while_healthy_and_reports_faults(bench: Bench) -> None:
+    assert GPIO.heartbeat_pin is not None
+    pin = bench.pin(GPIO.heartbeat_pin)
+    for _ in range(3):
+        bench.clock.advance_s(TICK)
+        assert bench.io.service(bench.clock.now_s(), healthy=True) is OK
+    for _ in range(3):
+        bench.clock.advance_s(TICK)
+        bench.io.service(bench.clock.now_s(), healthy=False)
+    assert [s.state for s in pin.states] == [False, True, False, True]  # stopped toggling
+    bench.pin(GPIO.estop_pin).drive_high()
+    assert bench.io.service(bench.clock.now_s(), healthy=True).reason == "estop"
