@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from controller.clock import SimClock
+from hardware.imu import ImuSample
 from hardware.lsm6dsox import Lsm6dsox
 from hardware.mpu6050 import Mpu6050
 from hardware.sim.bus import SimBus
@@ -21,7 +22,7 @@ PERIODS = st.lists(st.one_of(st.floats(0.004, 0.006), st.floats(0.0, 0.05),
                              st.floats(0.05, 0.6)), min_size=5, max_size=60)
 
 
-def drive(chip: str, periods: list[float]) -> tuple[list, int, float]:
+def drive(chip: str, periods: list[float]) -> tuple[list[ImuSample], int, float]:
     clock = SimClock()
     bus = SimBus()
     if chip == "lsm6dsox":
@@ -32,7 +33,7 @@ def drive(chip: str, periods: list[float]) -> tuple[list, int, float]:
         driver = Mpu6050(bus, 0x68, clock)
     driver.setup()
     start = clock.now_s()
-    samples = []
+    samples: list[ImuSample] = []
     for dt in [*periods, *[0.005] * 200]:  # then on time until the backlog is drained
         clock.advance_s(dt)
         samples += driver.read()
