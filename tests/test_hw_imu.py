@@ -57,9 +57,12 @@ def rig(request):
 
 
 def collect(rig: Rig, seconds: float, step_s: float = 0.005) -> list[ImuSample]:
+    """Read on an absolute ``step_s`` schedule for ``seconds`` of clock time (on real hardware
+    the reads' own duration must not stretch the window)."""
     samples: list[ImuSample] = []
-    for _ in range(round(seconds / step_s)):
-        rig.advance(step_s)
+    start = rig.clock.now_s()
+    for i in range(1, round(seconds / step_s) + 1):
+        rig.clock.sleep_until(start + i * step_s)
         samples += rig.driver.read()
     return samples
 
