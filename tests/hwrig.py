@@ -3,7 +3,8 @@
 The same driver tests take a :class:`Rig`. On the twin (always), ``model`` is the register
 model and faults can be injected; on a real chip (``@pytest.mark.hardware``, only when
 ``TREADGUARD_I2C_BUS`` names a bus, e.g. ``TREADGUARD_I2C_BUS=1``), ``model`` is None, time is
-the real monotonic clock and fault tests are skipped.
+the real monotonic clock and fault tests are skipped. ``TREADGUARD_I2C_BUS=sim`` rehearses
+the hardware tests on the twins in real time.
 """
 
 from __future__ import annotations
@@ -42,11 +43,33 @@ class Rig:
         self.clock.sleep_until(self.clock.now_s() + dt_s)
 
 
+def rehearsal_bus() -> I2CBus:
+    """``TREADGUARD_I2C_BUS=sim``: every twin at its default address on real (monotonic) time,
+    to rehearse the hardware tests' timing logic without a bench."""
+    from hardware.sim.ads1115 import Ads1115Model
+    from hardware.sim.grip import Hands
+    from hardware.sim.lsm6dsox import Lsm6dsoxModel
+    from hardware.sim.motion import Still
+    from hardware.sim.mpr121 import Mpr121Model
+    from hardware.sim.mpu6050 import Mpu6050Model
+
+    clock = MonotonicClock()
+    bus = SimBus()
+    bus.attach(0x6A, Lsm6dsoxModel(clock, Still()))
+    bus.attach(0x68, Mpu6050Model(clock, Still()))
+    bus.attach(0x5A, Mpr121Model(clock, Hands()))
+    bus.attach(0x48, Ads1115Model(clock))
+    return bus
+
+
 def real_bus() -> Iterator[I2CBus]:
-    """The real bus named by TREADGUARD_I2C_BUS, or skip."""
+    """The real bus named by TREADGUARD_I2C_BUS (a number), or skip."""
     name = os.environ.get(HW_ENV)
     if not name:
         pytest.skip(f"{HW_ENV} is not set: no real I²C bus to test against")
+    if name == "sim":
+        yield rehearsal_bus()
+        return
     from smbus2 import SMBus
 
     bus = SMBus(int(name))
