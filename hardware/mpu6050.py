@@ -42,6 +42,8 @@ WHO_AM_I: Final = 0x75
 
 CHIP_IDS: Final = {0x68: "MPU-6050", 0x70: "MPU-6500", 0x71: "MPU-9250"}
 """WHO_AM_I values accepted. The MPU-6500/9250 share every register this driver touches."""
+FIFO_SIZE_BYTES: Final = {0x68: 1024, 0x70: 512, 0x71: 512}
+"""The FIFO's size by identity: a full FIFO is how the driver recognises an overflow."""
 DEVICE_RESET: Final = 0x80
 CLKSEL_PLL_XGYRO: Final = 0x01  # awake (SLEEP = 0), clocked from the X gyro PLL (datasheet advice)
 RESET_WAIT_S: Final = 0.1  # the register map asks for 100 ms after DEVICE_RESET
@@ -162,7 +164,8 @@ class Mpu6050:
         hi, lo = self._bus.read_i2c_block_data(self.address, FIFO_COUNTH, 2)
         available = (hi << 8) | lo
         dt_s = 1.0 / self.rate_hz
-        if available >= FIFO_BYTES - FRAME_BYTES or available % FRAME_BYTES:
+        fifo_bytes = FIFO_SIZE_BYTES.get(self.identity, FIFO_BYTES)
+        if available >= fifo_bytes - FRAME_BYTES or available % FRAME_BYTES:
             # Overflowed (or misaligned): the byte stream no longer starts on a frame.
             self._bus.write_byte_data(
                 self.address, USER_CTRL, USER_CTRL_FIFO_EN | USER_CTRL_FIFO_RESET
