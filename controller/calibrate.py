@@ -17,7 +17,9 @@ from __future__ import annotations
 import argparse
 import datetime
 import sys
+import tomllib
 from collections.abc import Callable
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -45,7 +47,66 @@ SIM_HANDS = {"rest": (Hand(), Hand()), "left_light": (Hand(True, 5.0), Hand()),
 
 
 class CalibrationError(Exception):
-    """The rails could not be calibrated (missing chip, no readings)."""
+    """The rails could not be calibrated (missing chip, no readings), or a calibration file is
+    unreadable or inconsistent. ``str()`` is one line naming the file and the value."""
+
+
+@dataclass(frozen=True)
+class RailLevels:
+    """One rail's calibration; any quantity whose sensor is not fitted is None.
+
+    Attributes:
+        touch_rest_counts / touch_light_counts / touch_firm_counts: MPR121 filtered counts with
+            no hand, a light touch and a firm grip (they fall as the hand closes).
+        touch_baseline_counts: the MPR121's baseline at rest.
+        force_rest_n / force_light_n / force_firm_n: grip force, newtons, at the same three.
+    """
+
+    touch_rest_counts: float | None = None
+    touch_light_counts: float | None = None
+    touch_firm_counts: float | None = None
+    touch_baseline_counts: float | None = None
+    force_rest_n: float | None = None
+    force_light_n: float | None = None
+    force_firm_n: float | None = None
+
+
+@dataclass(frozen=True)
+class RailCalibration:
+    """What ``treadguard calibrate rails`` wrote, for the grab detector."""
+
+    left: RailLevels
+    right: RailLevels
+
+
+def load_rail_calibration(path: str | Path) -> RailCalibration:
+    """Read and check a rail calibration file (raises :class:`CalibrationError`)."""
+    p = Path(path)
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise CalibrationError(f"{p}: cannot read rail calibration: {exc}") from None
+    rails = []
+    for side in ("left", "right"):
+        table = data.get(side)
+        if not isinstance(table, dict):
+            raise CalibrationError(f"{p}: [{side}]: missing")
+        known = {f.name for f in fields(RailLevels)}
+        unknown = sorted(set(table) - known)
+        if unknown:
+            raise CalibrationError(f"{p}: [{side}] {unknown[0]}: unknown option")
+        for key, value in table.items():
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                raise CalibrationError(f"{p}: [{side}] {key}: expected a number ≥ 0, got "
+                                       f"{value!r}")
+        levels = RailLevels(**{k: float(v) for k, v in table.items()})
+        if (levels.force_rest_n is not None and levels.force_firm_n is not None
+                and levels.force_light_n is not None
+                and not levels.force_rest_n < levels.force_light_n < levels.force_firm_n):
+            raise CalibrationError(f"{p}: [{side}]: forces must rise rest < light < firm "
+                                   f"(was the grip done on the {side} rail?)")
+        rails.append(levels)
+    return RailCalibration(left=rails[0], right=rails[1])
 
 
 def measure(rails: Handrails, clock: Clock, seconds: float) -> dict[str, float]:

@@ -116,3 +116,25 @@ def test_calibrate_refuses_without_rails(tmp_path: Path) -> None:
     config.write_text(text[:start] + text[end + 1:], encoding="utf-8")
     with pytest.raises(CalibrationError, match="no \\[rails\\]"):
         run_calibrate_rails(cfg.load(config), tmp_path / "x.toml", io.StringIO())
+
+
+def test_calibration_file_round_trips_and_is_checked(tmp_path: Path) -> None:
+    from controller.calibrate import load_rail_calibration
+
+    out_file = tmp_path / "rails.toml"
+    assert cli.main(["calibrate", "rails", "--config", str(SIM_TOML), "--out",
+                     str(out_file)]) == 0
+    cal = load_rail_calibration(out_file)
+    assert cal.left.force_firm_n is not None and cal.left.force_firm_n > 100
+    assert cal.right.touch_light_counts is not None
+    text = out_file.read_text(encoding="utf-8")
+    swapped = tmp_path / "swapped.toml"
+    swapped.write_text(text.replace("force_light_n", "force_x").replace("force_firm_n",
+                                                                        "force_light_n")
+                       .replace("force_x", "force_firm_n"), encoding="utf-8")
+    with pytest.raises(CalibrationError, match=r"\[left\]: forces must rise"):
+        load_rail_calibration(swapped)
+    typo = tmp_path / "typo.toml"
+    typo.write_text(text.replace("force_rest_n", "force_rst_n"), encoding="utf-8")
+    with pytest.raises(CalibrationError, match=r"\[left\] force_rst_n: unknown"):
+        load_rail_calibration(typo)
