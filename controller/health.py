@@ -162,7 +162,8 @@ class ImuHealth:
                 self._implausible_since = s.t_s
         else:
             self._implausible_since = None
-        pinned = max(abs(a) for a in s.acc_mps2) >= 0.999 * self._full_scale_mps2
+        # 0.995: the most positive count is 32767 × LSB, a little under the nominal range.
+        pinned = max(abs(a) for a in s.acc_mps2) >= 0.995 * self._full_scale_mps2
         if pinned:
             if self._saturated_since is None:
                 self._saturated_since = s.t_s
