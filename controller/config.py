@@ -347,12 +347,15 @@ class DetectSettings:
         orientation_tau_s: time constant pulling the tracked up direction toward the
             accelerometer (default 1.0 s).
         velocity_leak_s: leak time constant of the vertical-velocity integrator (default 1.0 s).
-        fall_velocity_mps: downward waist speed beyond this … (default 1.0 m/s)
-        fall_tilt_deg: … with the trunk tilted beyond this from upright … (default 10°)
-        fall_rate_dps: … and still tipping faster than this … (default 90 °/s)
-        fall_hold_s: … for this long is a STOP ``fall`` (default 0.05 s).
+        model_logit: the learned fall score's logit above this … (default 7.0; lower = earlier
+            stops and more false stops)
+        model_hold_s: … for this long is a STOP ``pre_impact`` (default 0.03 s).
+        fall_velocity_mps: rule backstop: downward waist speed beyond this … (default 1.5 m/s)
+        fall_tilt_deg: … with the trunk tilted beyond this from upright … (default 45°)
+        fall_rate_dps: … and tipping faster than this (default 0 °/s: not required) …
+        fall_hold_s: … for this long is a STOP ``fall`` (default 0.01 s).
         free_fall_hold_s: ``free_fall_g`` for this long is a STOP ``free_fall``
-            (default 0.25 s: longer than a jogging flight phase or a hop).
+            (default 0.4 s, a 0.8 m drop: far longer than a jogging flight phase or a hop).
         impact_tilt_deg: tilt needed for an impact to count (default 45°).
         slip_rate_dps: while stepping, tipping faster than this … (default 150 °/s)
         slip_tilt_deg: … with tilt beyond this … (default 25°)
@@ -385,11 +388,13 @@ class DetectSettings:
     arm_s: float = 0.1
     orientation_tau_s: float = 1.0
     velocity_leak_s: float = 1.0
-    fall_velocity_mps: float = 1.0
-    fall_tilt_deg: float = 10.0
-    fall_rate_dps: float = 90.0
-    fall_hold_s: float = 0.05
-    free_fall_hold_s: float = 0.25
+    model_logit: float = 7.0
+    model_hold_s: float = 0.03
+    fall_velocity_mps: float = 1.5
+    fall_tilt_deg: float = 45.0
+    fall_rate_dps: float = 0.0
+    fall_hold_s: float = 0.01
+    free_fall_hold_s: float = 0.4
     impact_tilt_deg: float = 45.0
     slip_rate_dps: float = 150.0
     slip_tilt_deg: float = 25.0
@@ -550,6 +555,8 @@ def _detect(doc: Document) -> DetectSettings:
         orientation_tau_s=f("orientation_tau_s", d.orientation_tau_s, min_value=0.2,
                             max_value=10.0),
         velocity_leak_s=f("velocity_leak_s", d.velocity_leak_s, min_value=0.2, max_value=10.0),
+        model_logit=f("model_logit", d.model_logit, min_value=-5.0, max_value=30.0),
+        model_hold_s=f("model_hold_s", d.model_hold_s, min_value=0.0, max_value=0.3),
         fall_velocity_mps=f("fall_velocity_mps", d.fall_velocity_mps, min_value=0.2,
                             max_value=3.0),
         fall_tilt_deg=f("fall_tilt_deg", d.fall_tilt_deg, min_value=0.0, max_value=90.0),

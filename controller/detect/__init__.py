@@ -56,7 +56,7 @@ def build_default(settings: DetectSettings | None = None) -> TreadguardDetector:
     steps = StepCounter(threshold_mps2=s.step_threshold_mps2,
                         min_interval_s=s.step_min_interval_s)
     fall = FallDetector(FallThresholds(
-        velocity_mps=s.fall_velocity_mps, tilt_deg=s.fall_tilt_deg, rate_dps=s.fall_rate_dps,
+        model_logit=s.model_logit, model_hold_s=s.model_hold_s, velocity_mps=s.fall_velocity_mps, tilt_deg=s.fall_tilt_deg, rate_dps=s.fall_rate_dps,
         hold_s=s.fall_hold_s, free_fall_g=s.free_fall_g, free_fall_hold_s=s.free_fall_hold_s,
         impact_g=s.impact_g, impact_tilt_deg=s.impact_tilt_deg))
     return TreadguardDetector(
