@@ -56,7 +56,8 @@ def build_default(settings: DetectSettings | None = None) -> TreadguardDetector:
     steps = StepCounter(threshold_mps2=s.step_threshold_mps2,
                         min_interval_s=s.step_min_interval_s)
     fall = FallDetector(FallThresholds(
-        model_logit=s.model_logit, model_hold_s=s.model_hold_s, velocity_mps=s.fall_velocity_mps, tilt_deg=s.fall_tilt_deg, rate_dps=s.fall_rate_dps,
+        model_logit=s.model_logit, model_hold_s=s.model_hold_s,
+        velocity_mps=s.fall_velocity_mps, tilt_deg=s.fall_tilt_deg, rate_dps=s.fall_rate_dps,
         hold_s=s.fall_hold_s, free_fall_g=s.free_fall_g, free_fall_hold_s=s.free_fall_hold_s,
         impact_g=s.impact_g, impact_tilt_deg=s.impact_tilt_deg))
     return TreadguardDetector(
@@ -66,7 +67,8 @@ def build_default(settings: DetectSettings | None = None) -> TreadguardDetector:
         SlipTripDetector(steps, rate_dps=s.slip_rate_dps, tilt_deg=s.slip_tilt_deg,
                          hold_s=s.slip_hold_s),
         InstabilityDetector(steps, sway_ratio=s.sway_ratio, sway_min_dps=s.sway_min_dps,
-                            stumble_rate_dps=s.stumble_rate_dps, step_cv=s.step_interval_cv),
+                            stumble_rate_dps=s.stumble_rate_dps,
+                            stumble_ratio=s.stumble_ratio, step_cv=s.step_interval_cv),
     )
 
 

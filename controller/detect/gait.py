@@ -117,7 +117,9 @@ class InstabilityDetector:
         ``trunk_sway`` — short-term RMS tipping rate (time constant ``sway_short_s``) above
             ``sway_ratio`` × the long-term RMS (``sway_long_s``, the runner's own baseline)
             and above ``sway_min_dps``;
-        ``stumble`` — tipping rate above ``stumble_rate_dps`` while stepping;
+        ``stumble`` — while stepping, tipping rate above both ``stumble_rate_dps`` and
+            ``stumble_ratio`` × the runner's own long-term RMS tipping rate (jogging tips the
+            trunk faster than walking; a stumble stands out from the runner's own gait);
         ``step_irregularity`` — step-interval coefficient of variation above
             ``step_cv`` while stepping.
     A CAUTION slows the belt; it never stops it on its own.
@@ -127,13 +129,15 @@ class InstabilityDetector:
 
     def __init__(self, steps: StepCounter, *, sway_ratio: float = 2.5, sway_min_dps: float = 40.0,
                  sway_short_s: float = 1.0, sway_long_s: float = 30.0,
-                 stumble_rate_dps: float = 120.0, step_cv: float = 0.3) -> None:
+                 stumble_rate_dps: float = 150.0, stumble_ratio: float = 4.0,
+                 step_cv: float = 0.3) -> None:
         self.steps = steps
         self.sway_ratio = sway_ratio
         self.sway_min_dps = sway_min_dps
         self.sway_short_s = sway_short_s
         self.sway_long_s = sway_long_s
         self.stumble_rate_dps = stumble_rate_dps
+        self.stumble_ratio = stumble_ratio
         self.step_cv = step_cv
         self.reset()
 
@@ -151,7 +155,9 @@ class InstabilityDetector:
         tau = min(self.sway_long_s, max(self.sway_short_s, self._elapsed_s))
         self._long2 += (r2 - self._long2) * (dt / tau)
         stepping = self.steps.stepping(o.t_s)
-        if stepping and o.tilt_rate_dps > self.stumble_rate_dps:
+        rate = o.tilt_rate_dps
+        if stepping and rate > self.stumble_rate_dps \
+                and rate * rate > self.stumble_ratio ** 2 * self._long2:
             return Decision(Level.CAUTION, "stumble", f"tipping {o.tilt_rate_dps:.0f}°/s")
         short = math.sqrt(self._short2)
         if short > self.sway_min_dps and self._elapsed_s > self.sway_short_s \
