@@ -347,9 +347,9 @@ class DetectSettings:
         orientation_tau_s: time constant pulling the tracked up direction toward the
             accelerometer (default 1.0 s).
         velocity_leak_s: leak time constant of the vertical-velocity integrator (default 1.0 s).
-        model_logit: the learned fall score's logit above this … (default 7.0; lower = earlier
+        model_logit: the learned fall score's logit above this … (default 8.5; lower = earlier
             stops and more false stops)
-        model_hold_s: … for this long is a STOP ``pre_impact`` (default 0.03 s).
+        model_hold_s: … for this long is a STOP ``pre_impact`` (default 0.02 s).
         fall_velocity_mps: rule backstop: downward waist speed beyond this … (default 1.5 m/s)
         fall_tilt_deg: … with the trunk tilted beyond this from upright … (default 45°)
         fall_rate_dps: … and tipping faster than this (default 0 °/s: not required) …
@@ -389,8 +389,8 @@ class DetectSettings:
     arm_s: float = 0.1
     orientation_tau_s: float = 1.0
     velocity_leak_s: float = 1.0
-    model_logit: float = 7.0
-    model_hold_s: float = 0.03
+    model_logit: float = 8.5
+    model_hold_s: float = 0.02
     fall_velocity_mps: float = 1.5
     fall_tilt_deg: float = 45.0
     fall_rate_dps: float = 0.0

@@ -223,3 +223,21 @@ def test_state_stays_bounded_over_a_long_run() -> None:
         det.update(s)
     assert _sizes(det) == before
     assert 95 <= det.steps.steps <= 103  # 1.7 steps/s for 60 s
+
+
+def test_long_jogging_with_gyro_bias_does_not_drift_the_tilt() -> None:
+    """100 s of jogging-like bouncing (±1.2 g) with a 2 °/s gyro bias: up stays up."""
+    bias = math.radians(2.0)
+
+    def jog(t: float) -> tuple[float, float, float]:
+        phase = 2 * math.pi * 2.7 * t
+        return 0.0, 0.0, (1.2 * G * math.sin(phase) if t > 1.0 else 0.0)
+
+    o = Orientation()
+    worst = 0.0
+    for s in stream(jog, 100.0, KFALL_LIKE):
+        gx, gy, gz = s.gyro_rads
+        o.update(ImuSample(s.t_s, s.seq, s.acc_mps2, (gx + bias, gy + bias, gz)))
+        if s.t_s > 5.0:
+            worst = max(worst, o.tilt_deg())
+    assert worst < 5.0

@@ -38,8 +38,8 @@ GATE_ACC_G = 0.8
 class FallThresholds:
     """Thresholds of :class:`FallDetector` (see :class:`controller.config.DetectSettings`)."""
 
-    model_logit: float = 7.0
-    model_hold_s: float = 0.03
+    model_logit: float = 8.5
+    model_hold_s: float = 0.02
     velocity_mps: float = 1.5
     tilt_deg: float = 45.0
     rate_dps: float = 0.0

@@ -4,8 +4,12 @@ The clip may be worn either way up and recordings come from devices with differe
 axis is assumed. At start (arming) the mean specific force over the first ``arm_s`` seconds
 defines "up" in the sensor frame (the runner stands upright and still while arming). From then
 on a complementary filter tracks the current up direction in the sensor frame: the gyro rotates
-it every sample and, whenever the specific-force norm is close to 1 g, it is pulled gently
-toward the measured specific force (time constant ``tau_s``) so gyro drift cannot accumulate.
+it every sample, and it is pulled gently (time constant ``tau_s``) toward the *low-passed*
+specific force (time constant ``lowpass_s``, itself turned by the gyro so rotation does not
+lag it) whenever that is close to 1 g. Over a stride the
+accelerations of walking and jogging average out, so the low-passed vector is gravity even
+during long jogging (the instantaneous one rarely is), and gyro drift cannot accumulate; during
+a fall the low-passed norm drops below 1 g and the gyro alone carries the estimate.
 
 Per sample it provides, in plain attributes (no allocation in the per-sample path):
 
@@ -35,22 +39,26 @@ class Orientation:
         tau_s: time constant pulling the tracked up direction toward the accelerometer,
             seconds (default 1.0). Longer = trusts the gyro longer during fast motion.
         leak_s: leak time constant of the vertical-velocity integrator, seconds (default 1.0).
-        gate_g: the accelerometer corrects the up direction only while the specific-force norm
-            is within this of 1 g (default 0.15 g), so dynamic acceleration does not tilt it.
+        gate_g: the accelerometer corrects the up direction only while the low-passed
+            specific-force norm is within this of 1 g (default 0.15 g).
+        lowpass_s: time constant of the low-passed specific force, seconds (default 0.5:
+            longer than a stride).
     """
 
-    __slots__ = ("_ax", "_ay", "_az", "_gate_mps2", "_k_per_s", "_leak_per_s", "_n", "_t0",
+    __slots__ = ("_ax", "_ay", "_az", "_gate_mps2", "_k_per_s", "_leak_per_s", "_lp_per_s",
+                 "_lx", "_ly", "_lz", "_n", "_t0",
                  "_t_prev", "a_up_mps2", "acc_norm_g", "arm_s", "armed", "cos_tilt", "dt_s",
                  "g_ref_mps2", "gx", "gy", "gz", "leak_s", "t_s", "tau_s", "tilt_rate_dps",
                  "ux", "uy", "uz", "v_up_mps")
 
     def __init__(self, arm_s: float = 0.1, tau_s: float = 1.0, leak_s: float = 1.0,
-                 gate_g: float = 0.15) -> None:
+                 gate_g: float = 0.15, lowpass_s: float = 0.5) -> None:
         self.arm_s = arm_s
         self.tau_s = tau_s
         self.leak_s = leak_s
         self._k_per_s = 1.0 / tau_s
         self._leak_per_s = 1.0 / leak_s
+        self._lp_per_s = 1.0 / lowpass_s
         self._gate_mps2 = gate_g * STANDARD_GRAVITY_MPS2
         self.reset()
 
@@ -62,6 +70,7 @@ class Orientation:
         self._t0 = self._t_prev = self.t_s = 0.0
         self.ux, self.uy, self.uz = 0.0, 1.0, 0.0
         self.gx, self.gy, self.gz = 0.0, 1.0, 0.0
+        self._lx, self._ly, self._lz = 0.0, 0.0, 0.0
         self.g_ref_mps2 = STANDARD_GRAVITY_MPS2
         self.acc_norm_g = 1.0
         self.cos_tilt = 1.0
@@ -95,6 +104,8 @@ class Orientation:
                 if m > 0.3 * STANDARD_GRAVITY_MPS2:
                     self.ux, self.uy, self.uz = self._ax / m, self._ay / m, self._az / m
                     self.gx, self.gy, self.gz = self.ux, self.uy, self.uz
+                    self._lx, self._ly, self._lz = self._ax / self._n, self._ay / self._n, \
+                        self._az / self._n
                     self.g_ref_mps2 = m / self._n
                     self.armed = True
                 else:  # not a plausible standing pose: try again
@@ -112,11 +123,21 @@ class Orientation:
         ny = gy + dt * (gz * wx - gx * wz)
         nz = gz + dt * (gx * wy - gy * wx)
         g_ref = self.g_ref_mps2
-        if norm > 0.0 and abs(norm - g_ref) < self._gate_mps2:
-            k = dt * self._k_per_s
-            nx += k * (ax / norm - nx)
-            ny += k * (ay / norm - ny)
-            nz += k * (az / norm - nz)
+        # The low-passed specific force turns with the body too (so rotation does not lag it).
+        lx, ly, lz = self._lx, self._ly, self._lz
+        lx, ly, lz = (lx + dt * (ly * wz - lz * wy), ly + dt * (lz * wx - lx * wz),
+                      lz + dt * (lx * wy - ly * wx))
+        kl = dt * self._lp_per_s
+        lx += kl * (ax - lx)
+        ly += kl * (ay - ly)
+        lz += kl * (az - lz)
+        self._lx, self._ly, self._lz = lx, ly, lz
+        lnorm = math.sqrt(lx * lx + ly * ly + lz * lz)
+        if lnorm > 0.0 and abs(lnorm - g_ref) < self._gate_mps2:
+            k = dt * self._k_per_s / lnorm
+            nx += k * lx - dt * self._k_per_s * nx
+            ny += k * ly - dt * self._k_per_s * ny
+            nz += k * lz - dt * self._k_per_s * nz
         inv = 1.0 / math.sqrt(nx * nx + ny * ny + nz * nz)
         gx, gy, gz = nx * inv, ny * inv, nz * inv
         self.gx, self.gy, self.gz = gx, gy, gz
