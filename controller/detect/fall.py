@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from operator import mul
 
 from controller.detect import fall_model_weights as weights
 from controller.detect.base import OK, Decision, Level
@@ -82,11 +83,9 @@ class FallDetector:
         if -o.v_up_mps > GATE_DOWN_MPS or o.tilt_rate_dps > GATE_RATE_DPS \
                 or o.acc_norm_g < GATE_ACC_G:
             logit = weights.B2
+            tanh = math.tanh
             for w_row, b, w_out in self._hidden:
-                a = b
-                for x, w in zip(values, w_row, strict=False):
-                    a += x * w
-                logit += w_out * math.tanh(a)
+                logit += w_out * tanh(b + sum(map(mul, values, w_row)))
             self.last_logit = logit
         else:
             self.last_logit = logit = float("-inf")

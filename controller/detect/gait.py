@@ -55,6 +55,7 @@ class StepCounter:
         self._n = 0
         self._i = 0
         self._t = 0.0
+        self._cv = 0.0
         for k in range(INTERVALS):
             self._intervals[k] = 0.0
 
@@ -83,6 +84,7 @@ class StepCounter:
             self._n = min(self._n + 1, INTERVALS)
         else:
             self._n = 0
+        self._cv = self._compute_cv()
         return True
 
     def stepping(self, t_s: float | None = None) -> bool:
@@ -100,7 +102,12 @@ class StepCounter:
         return 60.0 / mean if mean > 0 else 0.0
 
     def irregularity(self) -> float:
-        """Coefficient of variation (std/mean) of the recent step intervals; 0 with < 4."""
+        """Coefficient of variation (std/mean) of the recent step intervals; 0 with < 4.
+
+        Computed once per step (not per sample)."""
+        return self._cv
+
+    def _compute_cv(self) -> float:
         n = self._n
         if n < 4:
             return 0.0
