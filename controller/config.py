@@ -365,9 +365,9 @@ class DetectSettings:
         sway_ratio: CAUTION ``trunk_sway`` when short-term tipping RMS exceeds this multiple of
             the runner's own long-term baseline (default 2.5) …
         sway_min_dps: … and exceeds this absolute level (default 40 °/s).
-        stumble_rate_dps: while stepping, tipping faster than this … (default 150 °/s)
+        stumble_rate_dps: while stepping, tipping faster than this … (default 120 °/s)
         stumble_ratio: … and faster than this multiple of the runner's own long-term RMS
-            tipping rate is a CAUTION ``stumble`` (default 4).
+            tipping rate is a CAUTION ``stumble`` (default 8).
         step_interval_cv: step-interval coefficient of variation above this is a CAUTION
             ``step_irregularity`` (default 0.3).
         rail_light_touch_n: grip force above this counts as rail contact (default 5 N).
@@ -404,8 +404,8 @@ class DetectSettings:
     step_min_interval_s: float = 0.25
     sway_ratio: float = 2.5
     sway_min_dps: float = 40.0
-    stumble_rate_dps: float = 150.0
-    stumble_ratio: float = 4.0
+    stumble_rate_dps: float = 120.0
+    stumble_ratio: float = 8.0
     step_interval_cv: float = 0.3
     rail_light_touch_n: float = 5.0
     rail_overload_n: float = 150.0

@@ -25,6 +25,7 @@ class StepCounter:
 
     Query API (for the interval program: bouts of N backward steps):
         ``steps`` — steps counted since :meth:`reset` (int);
+        ``bout_steps`` — steps in the current bout (a gap over ``max_gap_s`` starts a new one);
         :meth:`cadence_spm` — steps per minute over the recent intervals, 0 when not stepping;
         :meth:`irregularity` — coefficient of variation of the recent step intervals;
         :meth:`stepping` — True while steps keep coming (last one within ``max_gap_s``).
@@ -49,6 +50,7 @@ class StepCounter:
 
     def reset(self) -> None:
         self.steps = 0
+        self.bout_steps = 0
         self.last_step_s: float | None = None
         self._lp = 0.0
         self._primed = True
@@ -79,11 +81,13 @@ class StepCounter:
         self.steps += 1
         self.last_step_s = t
         if last is not None and t - last <= self.max_gap_s:
+            self.bout_steps += 1
             self._intervals[self._i] = t - last
             self._i = (self._i + 1) % INTERVALS
             self._n = min(self._n + 1, INTERVALS)
         else:
             self._n = 0
+            self.bout_steps = 1
         self._cv = self._compute_cv()
         return True
 
@@ -129,15 +133,17 @@ class InstabilityDetector:
             trunk faster than walking; a stumble stands out from the runner's own gait);
         ``step_irregularity`` — step-interval coefficient of variation above
             ``step_cv`` while stepping.
-    A CAUTION slows the belt; it never stops it on its own.
+    ``stumble`` and ``step_irregularity`` may be held back until the current bout has
+    ``min_bout_steps`` steps (default 0: a stumble often comes in the first steps). A CAUTION slows
+    the belt; it never stops it on its own.
     """
 
     name = "instability"
 
     def __init__(self, steps: StepCounter, *, sway_ratio: float = 2.5, sway_min_dps: float = 40.0,
                  sway_short_s: float = 1.0, sway_long_s: float = 30.0,
-                 stumble_rate_dps: float = 150.0, stumble_ratio: float = 4.0,
-                 step_cv: float = 0.3) -> None:
+                 stumble_rate_dps: float = 120.0, stumble_ratio: float = 8.0,
+                 step_cv: float = 0.3, min_bout_steps: int = 0) -> None:
         self.steps = steps
         self.sway_ratio = sway_ratio
         self.sway_min_dps = sway_min_dps
@@ -146,6 +152,7 @@ class InstabilityDetector:
         self.stumble_rate_dps = stumble_rate_dps
         self.stumble_ratio = stumble_ratio
         self.step_cv = step_cv
+        self.min_bout_steps = min_bout_steps
         self.reset()
 
     def reset(self) -> None:
@@ -161,7 +168,7 @@ class InstabilityDetector:
         # The baseline learns faster at first (time constant grows with elapsed time).
         tau = min(self.sway_long_s, max(self.sway_short_s, self._elapsed_s))
         self._long2 += (r2 - self._long2) * (dt / tau)
-        stepping = self.steps.stepping(o.t_s)
+        stepping = self.steps.stepping(o.t_s) and self.steps.bout_steps >= self.min_bout_steps
         rate = o.tilt_rate_dps
         if stepping and rate > self.stumble_rate_dps \
                 and rate * rate > self.stumble_ratio ** 2 * self._long2:
