@@ -241,3 +241,33 @@ def test_long_jogging_with_gyro_bias_does_not_drift_the_tilt() -> None:
         if s.t_s > 5.0:
             worst = max(worst, o.tilt_deg())
     assert worst < 5.0
+
+
+def test_hold_times_need_consecutive_samples_even_after_another_stop() -> None:
+    """A free-fall run interrupted by a rule STOP must start again from zero."""
+    from controller.detect.fall import FallDetector
+
+    det = FallDetector()
+    o = Orientation()
+    o.armed = True
+    o.dt_s = 1 / RATE_HZ
+
+    def step(t: float, acc_g: float, v_up: float, tilt_deg: float, rate_dps: float = 0.0) -> Level:
+        o.t_s = t
+        o.tilt_rate_dps = rate_dps
+        o.acc_norm_g = acc_g
+        o.v_up_mps = v_up
+        o.cos_tilt = math.cos(math.radians(tilt_deg))
+        return det.check(o).level
+
+    t = 0.0
+    levels = []
+    for _ in range(20):  # 0.1 s: low support while the rule sees a fall
+        levels.append(step(t, 0.1, -2.0, 60.0, 50.0))
+        t += 0.005
+    for _ in range(100):  # 0.5 s: the fall goes on with support back to 1 g
+        levels.append(step(t, 1.0, -2.0, 60.0, 50.0))
+        t += 0.005
+    assert Level.STOP in levels
+    # One sample of low support again: a new run, not the stale one from t = 0.
+    assert step(t, 0.1, 0.0, 0.0) is Level.OK

@@ -45,7 +45,7 @@ class FallThresholds:
     tilt_deg: float = 45.0
     rate_dps: float = 0.0
     hold_s: float = 0.01
-    free_fall_g: float = 0.3
+    free_fall_g: float = 0.4
     free_fall_hold_s: float = 0.35
     impact_g: float = 3.0
     impact_tilt_deg: float = 45.0
@@ -89,36 +89,34 @@ class FallDetector:
             self.last_logit = logit
         else:
             self.last_logit = logit = float("-inf")
-        if logit > th.model_logit:
-            if self._since_model_s is None:
-                self._since_model_s = t
-            if t - self._since_model_s >= th.model_hold_s - 1e-9:
-                return Decision(Level.STOP, "pre_impact",
-                                f"fall score {logit:.1f} > {th.model_logit:.1f}: falling "
-                                f"{-o.v_up_mps:.2f} m/s, tilt {o.tilt_deg():.0f}°, "
-                                f"tipping {o.tilt_rate_dps:.0f}°/s")
-        else:
-            self._since_model_s = None
-        if o.v_up_mps < -th.velocity_mps and o.cos_tilt < self._cos_tilt \
-                and o.tilt_rate_dps > th.rate_dps:
-            if self._since_fall_s is None:
-                self._since_fall_s = t
-            if t - self._since_fall_s >= th.hold_s - 1e-9:
-                return Decision(Level.STOP, "fall",
-                                f"falling {-o.v_up_mps:.2f} m/s, tilt {o.tilt_deg():.0f}°, "
-                                f"tipping {o.tilt_rate_dps:.0f}°/s")
-        else:
-            self._since_fall_s = None
-        if o.acc_norm_g < th.free_fall_g:
-            if self._since_free_fall_s is None:
-                self._since_free_fall_s = t
-            if t - self._since_free_fall_s >= th.free_fall_hold_s - 1e-9:
-                return Decision(Level.STOP, "free_fall",
-                                f"specific force {o.acc_norm_g:.2f} g for "
-                                f"{t - self._since_free_fall_s:.2f} s")
-        else:
-            self._since_free_fall_s = None
+        # Every timer is updated on every sample (no early return), so a hold always means
+        # consecutive samples, also after an earlier STOP.
+        model_held = self._since_model_s = _hold(logit > th.model_logit, self._since_model_s, t)
+        fall_held = self._since_fall_s = _hold(
+            o.v_up_mps < -th.velocity_mps and o.cos_tilt < self._cos_tilt
+            and o.tilt_rate_dps > th.rate_dps, self._since_fall_s, t)
+        ff_held = self._since_free_fall_s = _hold(o.acc_norm_g < th.free_fall_g,
+                                                  self._since_free_fall_s, t)
+        if model_held is not None and t - model_held >= th.model_hold_s - 1e-9:
+            return Decision(Level.STOP, "pre_impact",
+                            f"fall score {logit:.1f} > {th.model_logit:.1f}: falling "
+                            f"{-o.v_up_mps:.2f} m/s, tilt {o.tilt_deg():.0f}°, "
+                            f"tipping {o.tilt_rate_dps:.0f}°/s")
+        if fall_held is not None and t - fall_held >= th.hold_s - 1e-9:
+            return Decision(Level.STOP, "fall",
+                            f"falling {-o.v_up_mps:.2f} m/s, tilt {o.tilt_deg():.0f}°, "
+                            f"tipping {o.tilt_rate_dps:.0f}°/s")
+        if ff_held is not None and t - ff_held >= th.free_fall_hold_s - 1e-9:
+            return Decision(Level.STOP, "free_fall",
+                            f"specific force {o.acc_norm_g:.2f} g for {t - ff_held:.2f} s")
         if o.acc_norm_g > th.impact_g and o.cos_tilt < self._cos_impact_tilt:
             return Decision(Level.STOP, "impact",
                             f"impact {o.acc_norm_g:.1f} g at tilt {o.tilt_deg():.0f}°")
         return OK
+
+
+def _hold(condition: bool, since_s: float | None, t_s: float) -> float | None:
+    """Start time of the current run of ``condition`` (None when it is false)."""
+    if not condition:
+        return None
+    return t_s if since_s is None else since_s
