@@ -104,8 +104,8 @@ def test_report_groups_by_task_and_gait() -> None:
           adl((1.0,), code="D06"), adl((), code="D09"), adl((4.0,), code="D10"),
           adl((), code="D01")]
     out = report(rs, detector="treadguard", dataset="kfall", cost_us_per_sample=3.14159)
-    assert {"detector", "dataset", "falls", "adl", "by_task", "gait",
-            "cost_us_per_sample"} <= set(out)
+    assert set(out) == {"detector", "dataset", "falls", "adl", "by_task", "gait",
+                        "cost_us_per_sample"}
     assert out["gait"]["falls"]["trials"] == 2  # F09, F15; not F01
     assert out["gait"]["falls"]["detected"] == 2
     assert out["gait"]["adl"]["trials"] == 2  # D06, D09; not D10 or D01

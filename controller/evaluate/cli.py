@@ -58,6 +58,10 @@ def run(args: argparse.Namespace) -> int:
     except (DatasetError, OSError) as exc:
         print(f"treadguard evaluate: {exc}", file=sys.stderr)
         return 2
+    except ImportError as exc:  # openpyxl for the KFall label spreadsheets
+        print(f"treadguard evaluate: {exc} (install the extra: pip install '.[eval]')",
+              file=sys.stderr)
+        return 2
     if not results:
         print(f"treadguard evaluate: no trials found under {args.path}", file=sys.stderr)
         return 2

@@ -194,7 +194,6 @@ def report(
     return {
         "detector": detector,
         "dataset": dataset,
-        "subjects": sorted({r.subject for r in results}),
         "falls": fall_metrics(results),
         "adl": adl_metrics(results),
         "by_task": by_task,
