@@ -25,7 +25,7 @@ import serial
 
 from controller import config as cfg
 from controller.clock import Clock, MonotonicClock, SimClock
-from controller.detect.simple import SimpleThresholdDetector
+from controller.detect import build_default
 from controller.events import EventLog
 from controller.loop import ControlLoop
 from controller.supervisor import Supervisor
@@ -277,7 +277,7 @@ def build(settings: cfg.Settings, clock: Clock, scenario: Scenario | None = None
             world.pin_factory = pin_factory
             world.button_pin, world.estop_pin = g.reset_pin, g.estop_pin
     loop = ControlLoop(
-        clock, imu, SimpleThresholdDetector(settings.detect), supervisor, link, panel, events,
+        clock, imu, build_default(settings.detect), supervisor, link, panel, events,
         rate_hz=settings.controller.loop_rate_hz,
         stall_after_s=settings.controller.stall_after_s,
         stale_after_s=settings.health.stale_after_s,

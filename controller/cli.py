@@ -26,6 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     app.register(sub)
+    from controller.evaluate import cli as evaluate_cli
+    evaluate_cli.register(sub)
     return parser
 
 

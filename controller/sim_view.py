@@ -13,6 +13,29 @@ from controller.supervisor import State
 from hardware.trackmaster_protocol import AUTO_STOP, SET_SPEED, STOP
 
 
+def first_slowing_byte_s(wire: list[tuple[float, str, int]], after_s: float) -> float | None:
+    """Time of the first host byte after ``after_s`` that lowers the belt speed or stops it:
+    a stop opcode, or the opcode of an ``A3`` whose speed is below the previous ``A3``."""
+    host = [(t, b) for t, who, b in wire if who == "host"]
+    previous_tenths: int | None = None
+    i = 0
+    while i < len(host):
+        t, byte = host[i]
+        if byte in (STOP, AUTO_STOP) and t >= after_s:
+            return t
+        if byte == SET_SPEED and i + 4 < len(host):
+            digits = bytes(b for _, b in host[i + 1 : i + 5])
+            if digits.isdigit():
+                tenths = int(digits[1:])
+                if t >= after_s and previous_tenths is not None and tenths < previous_tenths:
+                    return t
+                previous_tenths = tenths
+                i += 5
+                continue
+        i += 1
+    return None
+
+
 def _format(event: Event) -> str:
     return f"{event.t_s:8.3f} s  {event.kind:<7}  {event.message}"
 
@@ -80,6 +103,10 @@ def run_simulation(system: System, live: bool, out: TextIO) -> int:
                   f"({(stop_bytes[0] - first.t_s) * 1000:.0f} ms after the decision)", file=out)
         slip_at = getattr(scenario.motion, "slip_at_s", None)
         if slip_at is not None and stop_bytes:
+            slower = first_slowing_byte_s(wire, slip_at)
+            if slower is not None:
+                print(f"  slip onset {slip_at:.3f} s → first byte lowering the speed "
+                      f"{slower:.3f} s: {(slower - slip_at) * 1000:.0f} ms", file=out)
             print(f"  slip onset {slip_at:.3f} s → stop byte {stop_bytes[0]:.3f} s: "
                   f"{(stop_bytes[0] - slip_at) * 1000:.0f} ms", file=out)
     if final_state:

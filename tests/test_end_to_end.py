@@ -14,6 +14,7 @@ import pytest
 
 from controller import app
 from controller.clock import SimClock
+from controller.sim_view import first_slowing_byte_s
 from controller.supervisor import State
 from hardware.sim.scenarios import Action, BackwardWalkWithSlip, Scenario
 from hardware.trackmaster_protocol import AUTO_STOP, SET_SPEED, START_CDS, START_NO_CDS, STOP
@@ -45,7 +46,7 @@ def test_demo_slip_stops_the_belt_and_latches(build_sim: Build) -> None:
     system.loop.run(12.0)
     sup = system.supervisor
     assert sup.state is State.LATCHED
-    assert sup.stop_reason == "trunk_rate"
+    assert sup.stop_reason in ("slip_trip", "pre_impact", "fall")
     state = treadmill(system)
     assert state["belt_kmh"] == 0.0 and state["status"] == "STOPPED"
 
@@ -54,8 +55,12 @@ def test_demo_slip_stops_the_belt_and_latches(build_sim: Build) -> None:
     stops_after_slip = [t for t, b in wire if b in STOPS and t >= 8.0]
     assert len(starts) == 1 and 2.0 <= starts[0] < 2.5
     assert stops_after_slip, "no stop byte on the wire after the slip"
-    # Slip onset at 8.0 s → stop byte within the 150 ms budget.
-    assert stops_after_slip[0] - 8.0 <= 0.150
+    # Onset of instability → first byte that lowers the speed or stops: ≤ 150 ms (the
+    # requirement); the stop itself well before a backward slip's median 630 ms to impact.
+    assert system.world is not None and system.world.treadmill is not None
+    slower = first_slowing_byte_s(system.world.treadmill.wire_log(), 8.0)
+    assert slower is not None and slower - 8.0 <= 0.150
+    assert stops_after_slip[0] - 8.0 <= 0.300
     # Nothing after the stop tries to move the belt again.
     assert not [t for t, b in wire if b in (START_CDS, SET_SPEED) and t > stops_after_slip[0]]
     assert START_NO_CDS not in {b for _, b in wire}  # never start with the watchdog off
