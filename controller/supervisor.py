@@ -54,7 +54,7 @@ class TreadmillLink(Protocol):
 
     def set_speed_kmh(self, speed_kmh: float) -> None: ...
 
-    def stop(self) -> None: ...
+    def stop(self, decel_mps2: float | None = None) -> None: ...
 
     def reset(self) -> None: ...
 
@@ -127,7 +127,9 @@ class Supervisor:
             self._later_reasons.add(reason)
             self._events.add(now, "info", f"also: {reason}" + (f" — {detail}" if detail else ""))
         if self._link is not None:
-            self._link.stop()
+            # Software stops are controlled stops at [limits] stop_decel_mps2; a stop that cuts
+            # power (link fault, e-stop, stall, belt not stopping) goes out at once.
+            self._link.stop(None if cut_power else self._limits.stop_decel_mps2)
         self._commanded_kmh = 0.0
 
     def _cut_power(self, now: float, reason: str) -> None:
@@ -157,8 +159,11 @@ class Supervisor:
         if self._link is not None and not self.power_cut and not self._link.belt_stopped:
             self._events.add(now, "input", "reset refused: belt not confirmed stopped")
             return False
+        # Power returns. With a link, the link's reset clears the treadmill's start lockout; in
+        # relay-only mode the treadmill itself must not restart on power return (see
+        # docs/treadmill-link.md) — the runner starts it from its console.
+        self.power_cut = False
         if self._link is not None:
-            self.power_cut = False  # power returns; the link clears the treadmill's start lockout
             self._link.reset()
         self._events.add(now, "input", f"reset by operator (was: {self.stop_reason})")
         self.stop_reason = ""

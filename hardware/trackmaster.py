@@ -102,6 +102,7 @@ class _ControlledStop:
     start_s: float
     from_kmh: float
     decel_mps2: float
+    from_tenths: int
 
 
 class TrackmasterLink:
@@ -321,7 +322,8 @@ class TrackmasterLink:
                 and self._want_running and self._sent_tenths > 0):
             self._want_running = False
             self._start_pending = False
-            self._controlled = _ControlledStop(now, self.commanded_kmh, decel_mps2)
+            self._controlled = _ControlledStop(now, self.commanded_kmh, decel_mps2,
+                                               self._sent_tenths)
             self._begin_stop_envelope(now, moving_kmh)
             return
         if self._controlled is not None and decel_mps2 is not None:
@@ -497,8 +499,11 @@ class TrackmasterLink:
         if controlled is not None:
             elapsed = now - controlled.start_s
             kmh = controlled.from_kmh - controlled.decel_mps2 * KMH_PER_MPS * elapsed
-            # Round down: a controlled stop may be a touch quicker, never slower, than asked.
-            return max(0, min(self._sent_tenths, math.floor(kmh * per + 1e-9)))
+            # One step below the profile: the first lowered A3 goes out the moment the stop is
+            # asked for (the latency budget counts the first byte that lowers the speed), and
+            # the stop is at most one 0.1-unit step quicker than asked, never slower.
+            profile = math.ceil(kmh * per - 1e-9) - 1
+            return max(0, min(self._sent_tenths, controlled.from_tenths - 1, profile))
         if not self._want_running:
             return 0
         if self._ramp_kmh == self.target_kmh:

@@ -37,4 +37,4 @@ def test_console_script_runs_in_a_fresh_process() -> None:
         cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert "slip onset 8.000 s → stop byte" in result.stdout
+    assert "slip onset 8.000 s → first slowing byte 8.140 s: 140 ms" in result.stdout

@@ -344,3 +344,37 @@ class TreadmillModel:
             start_s += self.byte_time_s
             self._outgoing.append((start_s, byte))
         self._line_out_free_s = start_s
+
+
+def decode_host_commands(wire: list[tuple[float, str, int]]) -> list[tuple[float, int, bytes]]:
+    """Group the host's bytes of a wire log into commands: (time of the opcode byte, opcode,
+    data). Unknown opcodes come out alone with no data (as the treadmill would read them)."""
+    commands: list[tuple[float, int, bytes]] = []
+    need = 0
+    for t_s, who, byte in wire:
+        if who != "host":
+            continue
+        if need:
+            t0, opcode, data = commands[-1]
+            commands[-1] = (t0, opcode, data + bytes([byte]))
+            need -= 1
+            continue
+        commands.append((t_s, byte, b""))
+        need = DATA_LEN.get(byte, 0)
+    return commands
+
+
+def first_slowing_command_s(wire: list[tuple[float, str, int]], after_s: float) -> float | None:
+    """Time of the first host command at or after ``after_s`` that stops the belt (``A2``,
+    ``AA``) or lowers its set speed (an ``A3`` below the previous one): the end of the
+    "onset → first byte that slows the belt" latency."""
+    previous: int | None = None
+    for t_s, opcode, data in decode_host_commands(wire):
+        lowered = False
+        if opcode == SET_SPEED and len(data) == 4 and data.isdigit():
+            tenths = int(data[1:])
+            lowered = previous is not None and tenths < previous
+            previous = tenths
+        if t_s >= after_s and (opcode in (STOP, AUTO_STOP) or lowered):
+            return t_s
+    return None
