@@ -18,7 +18,7 @@ from controller.config import ConfigError
 def build_parser() -> argparse.ArgumentParser:
     # Imported here so that `treadguard --help` stays fast and a broken optional module
     # cannot stop the daemon's own subcommand from loading.
-    from controller import app
+    from controller import app, treadmill_cli
 
     parser = argparse.ArgumentParser(
         prog="treadguard",
@@ -26,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     app.register(sub)
+    treadmill_cli.register(sub)
     return parser
 
 
