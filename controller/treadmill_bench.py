@@ -16,7 +16,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Final, TextIO
+from typing import Any, Final, Self, TextIO
 
 import serial
 
@@ -106,7 +106,7 @@ class SimRig:
         finally:
             self.treadmill.close()
 
-    def __enter__(self) -> SimRig:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -211,6 +211,8 @@ class TrackmasterLink:
         self._pc_until_s: float | None = None
         self._pc_lost = False
         self._pc_stop_sent = False
+        self._abandoned_until_s = -math.inf
+        self._speed_at_stop_ack_kmh = 0.0
 
     # ------------------------------------------------------------------ read-outs
     @property
@@ -365,7 +367,6 @@ class TrackmasterLink:
         """Clear a fault after a human reset: forget what we knew and start with a stop command
         (which also clears a treadmill's power-up start lockout). Never starts the belt."""
         self.fault = None
-        self._in_flight = None
         self.belt_status = None
         self.actual_speed_kmh = None
         self.set_speed_read_kmh = None
@@ -376,7 +377,13 @@ class TrackmasterLink:
         self._reverse = False
         self.stop()
         self._stop_from_kmh = 0.0
+        if self._in_flight is not None:
+            # Whatever is in flight was sent before the reset (maybe a stop retried into a
+            # dead line): its reply, or its silence, is not judged. Wait it out quietly.
+            self._abandoned_until_s = self._sent_at_s + self.ack_timeout_s
+            self._in_flight = None
         self._discard_input()
+        self._stop_pending = True  # always: it also clears a power-up start lockout
 
     def _fail(self, reason: str) -> None:
         """Latch the first fault and send a stop now (again, even if one was acknowledged)."""
@@ -399,6 +406,9 @@ class TrackmasterLink:
         """Advance the link: collect a reply, check timeouts, send the next command."""
         now = self._clock.now_s()
         self._advance_ramp(now)
+        if now <= self._abandoned_until_s:
+            self._discard_input()  # the transaction abandoned by reset() may still answer
+            return
         if self._in_flight is not None:
             self._collect(now)
         else:
@@ -542,7 +552,10 @@ class TrackmasterLink:
                 self._last_was_speed = True
                 return set_speed(tenths, self._reverse)
         if poll_due:
-            self._next_poll_s = now + self.poll_interval_s
+            # A fixed grid keeps the average poll rate even when speed commands cut in; after a
+            # long gap (a fault, a power cycle) it restarts from now rather than bursting.
+            self._next_poll_s = max(self._next_poll_s + self.poll_interval_s,
+                                    now + self.poll_interval_s / 2)
             opcode = POLL_CYCLE[self._poll_index % len(POLL_CYCLE)]
             self._poll_index += 1
             self._last_was_speed = False
@@ -567,6 +580,7 @@ class TrackmasterLink:
         op = reply.command.opcode
         if op in (STOP, AUTO_STOP):
             self._stop_acked_s = now
+            self._speed_at_stop_ack_kmh = abs(self.actual_speed_kmh or 0.0)
             self._stop_unacked = False
             self._acked_tenths = 0
             if self._pc_until_s is not None and self._pc_lost:
@@ -603,6 +617,17 @@ class TrackmasterLink:
         if self.belt_status is BeltStatus.RUNNING_NO_CDS:
             self._fail("treadmill runs with its communication watchdog disabled (A1 state)")
             return
+        stop_acked_s = self._stop_acked_s
+        if (not self._want_running and self._controlled is None and stop_acked_s is not None
+                and not self._stop_unacked and self.belt_status is not BeltStatus.STOPPED):
+            # The stop was acknowledged; the status must say "stopped" by the time the stop
+            # envelope (see _check_speed) has reached zero.
+            envelope_s = (self._speed_at_stop_ack_kmh / (MIN_STOP_DECEL_MPS2 * KMH_PER_MPS)
+                          + self.readback_time_s)
+            if now - stop_acked_s > envelope_s:
+                self._fail("treadmill still reports the belt running after the stop was "
+                           "acknowledged (it ignores stop commands)")
+                return
         started_s = self._start_acked_s
         if (self._want_running and started_s is not None
                 and now - started_s > self.readback_time_s

@@ -22,7 +22,8 @@ bytes instead of replies), ``drop`` (each reply byte lost with probability ``rat
 by that many seconds), ``runaway`` (belt runs ``runaway_kmh`` above the set speed),
 ``ignore_stop`` (stop commands acknowledged but ignored), ``power_cycle`` (the unit loses
 power for ``off_s`` seconds), ``nak`` (every command answered with the byte ``code``: ``0xBD``,
-``0xBE`` or ``0xBF``). The process adds ``unplug`` (its pty closes).
+``0xBE`` or ``0xBF``), ``echo`` (the ``AC`` echo flag switched on behind the host's back).
+The process adds ``unplug`` (its pty closes).
 
 Reverse: a set speed with a leading ``'3'`` (Woodway style) runs the belt backward, and ``D1``
 then carries the same leading ``'3'``; the direction only changes through standstill.
@@ -195,6 +196,8 @@ class TreadmillModel:
             f.runaway_kmh = float(params.get("kmh", 2.0))
         elif fault == "ignore_stop":
             f.ignore_stop = bool(params.get("on", 1))
+        elif fault == "echo":
+            self.echo = bool(params.get("on", 1))  # as if someone had sent AC
         elif fault == "nak":
             code = int(params.get("code", NAK_OUT_OF_RANGE))
             if code not in (0, 0xBD, NAK_OUT_OF_RANGE, NAK_UNKNOWN):
@@ -237,7 +240,8 @@ class TreadmillModel:
         if not self.powered:
             target, rate = 0.0, self.coast_decel_mps2
         elif self.running:
-            target = self._tenths_to_mps(self.set_tenths) + self.faults.runaway_kmh / 3.6
+            # A negative runaway is a belt that lags the set speed (overload, slipping belt).
+            target = max(0.0, self._tenths_to_mps(self.set_tenths) + self.faults.runaway_kmh / 3.6)
             if self.reverse != self.belt_reverse:
                 target = 0.0  # a direction change goes through standstill
             rate = self.accel_mps2 if target > self.belt_mps else self.decel_mps2
