@@ -146,7 +146,8 @@ class Supervisor:
             self.governor.caution(now)
             if decision.reason != self._caution_reason:
                 self._caution_reason = decision.reason
-                self._events.add(now, "caution", f"caution: {decision.reason} — slowing down")
+                action = "slowing down" if self._link else "warning only (relay-only: no slow-down)"
+                self._events.add(now, "caution", f"caution: {decision.reason} — {action}")
 
     # ------------------------------------------------------------------ human actions
     def reset(self) -> bool:
@@ -189,7 +190,12 @@ class Supervisor:
         if self._link is not None:
             self._link.start()
         self._commanded_kmh = self.governor.begin(now)
-        self._events.add(now, "speed", f"speed {self._commanded_kmh:.1f} km/h (start speed)")
+        if self._link is None:
+            self._events.add(now, "state", "armed, relay closed: start the belt on the "
+                                           "treadmill's console (relay-only: stop = power cut)")
+        else:
+            self._events.add(now, "speed",
+                             f"speed {self._commanded_kmh:.1f} km/h (start speed)")
         return True
 
     # ------------------------------------------------------------------ every tick
