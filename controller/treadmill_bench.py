@@ -205,8 +205,8 @@ def summary(link: TrackmasterLink, speeds: list[tuple[float, float]],
     read = [v for _, v in speeds]
     # Thin the read-back trace to one value per 0.1 s so the summary stays readable.
     trace: list[list[float]] = []
-    for t, v in speeds:
-        if not trace or t - trace[-1][0] >= 0.1:
+    for i, (t, v) in enumerate(speeds):
+        if not trace or t - trace[-1][0] >= 0.1 or i == len(speeds) - 1:
             trace.append([round(t, 2), round(v, 2)])
     return {
         "units": link.units,
@@ -225,8 +225,10 @@ def summary(link: TrackmasterLink, speeds: list[tuple[float, float]],
 # ---------------------------------------------------------------------- commands
 
 
-def cmd_treadmill_test(args: Any, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+def cmd_treadmill_test(args: Any, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """``treadguard treadmill-test``: see :func:`treadmill_test`. Exit 0 ok, 1 on a fault."""
+    out = out or sys.stdout
+    err = err or sys.stderr
     speed = float(args.speed_kmh)
     if not 0.1 <= speed <= 3.0:
         print(f"treadguard treadmill-test: --speed-kmh must be 0.1–3.0, got {speed:g}", file=err)
@@ -413,8 +415,9 @@ def bench_realtime(units: str, baud: int, hold_s: float, period_s: float) -> dic
         proc.wait(timeout=5)
 
 
-def cmd_bench_link(args: Any, out: TextIO = sys.stdout) -> int:
+def cmd_bench_link(args: Any, out: TextIO | None = None) -> int:
     """``treadguard bench-link``: print measured link figures as JSON."""
+    out = out or sys.stdout
     figures: dict[str, Any] = {
         "python": sys.version.split()[0],
         "simulated": bench_simulated(args.units, args.baud, args.hold_s, args.stop_cycles),

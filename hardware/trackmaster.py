@@ -243,6 +243,8 @@ class TrackmasterLink:
             and not self._want_running
             and self._controlled is None
             and self._pc_until_s is None
+            and not self._stop_unacked
+            and not self._stop_pending
             and acked is not None
             and self._status_at_s > acked
             and self._speed_at_s > acked
@@ -574,7 +576,10 @@ class TrackmasterLink:
         self._sent_at_s = now
         if command.opcode in (STOP, AUTO_STOP):
             self._sent_tenths = 0
-            self._stop_unacked = True
+        # Invariant: anything that may have moved the belt since the last acknowledged stop —
+        # or a stop not yet acknowledged — means a later stop() must reach the wire.
+        self._stop_unacked = self._stop_unacked or command.opcode in (
+            STOP, AUTO_STOP, START_CDS, SET_SPEED)
 
     def _handle(self, reply: Reply, now: float) -> None:
         op = reply.command.opcode

@@ -195,3 +195,47 @@ def test_fuzz_driver_any_bad_reply_faults_and_stops(garbage_at: int, garbage: by
         assert later[0] not in (START_CDS, START_NO_CDS)
     ups = [int(w[2:]) for w in port.writes[garbage_at + 1:] if w[0] == SET_SPEED]
     assert ups == sorted(ups, reverse=True)  # never a speed increase after the fault
+
+
+ACTIONS = st.lists(
+    st.tuples(st.integers(min_value=0, max_value=200),
+              st.sampled_from(["start", "stop", "controlled_stop", "speed", "reset"]),
+              st.floats(min_value=0.0, max_value=3.0)),
+    max_size=12)
+
+
+@settings(max_examples=150, deadline=None)
+@given(actions=ACTIONS)
+def test_fuzz_driver_api_sequences_always_end_stopped(
+        actions: list[tuple[int, str, float]]) -> None:
+    """Any sequence of start / stop / controlled stop / speed / reset calls at any ticks: the
+    treadmill never sees A1, never a speed above the cap, and a final stop always stops it."""
+    clock = SimClock()
+    port = FakeTreadmillPort(garbage_at=10**9, garbage=b"")
+    link = TrackmasterLink(port, clock, "kmh", max_speed_kmh=3.0)
+    schedule = sorted(actions)
+    for tick in range(260):
+        clock.advance_s(0.005)
+        for _, action, value in [a for a in schedule if a[0] == tick]:
+            if action == "start" and link.fault is None:
+                link.start()
+            elif action == "stop":
+                link.stop()
+            elif action == "controlled_stop":
+                link.stop(decel_mps2=0.5 + value / 3)
+            elif action == "speed":
+                link.set_speed_kmh(value)
+            else:
+                link.reset()
+        link.step()
+    link.stop()
+    for _ in range(300):  # 1.5 s: any controlled stop is over, the stop acknowledged
+        clock.advance_s(0.005)
+        link.step()
+    assert link.fault is None
+    assert not port._running and port._set == 0
+    assert link.belt_stopped
+    for write in port.writes:
+        assert write[0] != START_NO_CDS
+        if write[0] == SET_SPEED:
+            assert int(write[2:]) <= 30
