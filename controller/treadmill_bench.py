@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
+import platform
 import statistics
 import subprocess
 import sys
@@ -383,6 +385,9 @@ def bench_realtime(units: str, baud: int, hold_s: float, period_s: float) -> dic
                 tick()
             link.start()
             link.set_speed_kmh(1.0)
+            end = clock.now_s() + 1.0 / link.ramp_kmh_per_s + 0.5  # ramp up, then measure
+            while clock.now_s() < end and link.fault is None:
+                tick()
             end = clock.now_s() + hold_s
             first_tr = len(link.transaction_log)
             while clock.now_s() < end and link.fault is None:
@@ -394,6 +399,7 @@ def bench_realtime(units: str, baud: int, hold_s: float, period_s: float) -> dic
                 link.step()
                 costs.append(time.perf_counter() - t)
             hold = list(link.transaction_log)[first_tr:]
+            sent = [tr.sent_s for tr in hold]
             link.stop()
             end = clock.now_s() + 5.0
             while not link.belt_stopped and clock.now_s() < end and link.fault is None:
@@ -405,6 +411,10 @@ def bench_realtime(units: str, baud: int, hold_s: float, period_s: float) -> dic
                 "fault": link.fault,
                 "round_trip_real": _rtt_summary(hold),
                 "polls_per_s": round(len(hold) / hold_s, 2),
+                "speed_reads_per_s": round(
+                    sum(1 for tr in hold if tr.opcode == GET_SPEED) / hold_s, 2),
+                "max_gap_between_host_commands_ms": round(
+                    max(b - a for a, b in itertools.pairwise(sent)) * 1000.0, 2),
                 "step_wakeup_lateness": _stats_ms(late),
                 "wall_clock_step": _stats_ms(costs),
             }
@@ -420,6 +430,7 @@ def cmd_bench_link(args: Any, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     figures: dict[str, Any] = {
         "python": sys.version.split()[0],
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}",
         "simulated": bench_simulated(args.units, args.baud, args.hold_s, args.stop_cycles),
     }
     if not args.no_realtime:
