@@ -171,6 +171,12 @@ def treadmill_test(link: TrackmasterLink, clock: Clock, tick: Callable[[], None]
 
     ramp_s = speed_kmh / link.ramp_kmh_per_s
     try:
+        # The link's first command is a stop (and it clears a power-up lockout); the first
+        # speed read after it tells whether the belt was moving when we came.
+        wait("first speed read-back", lambda: link.actual_speed_kmh is not None, 1.0)
+        if abs(link.actual_speed_kmh or 0.0) > 0.0:
+            raise BenchError(f"the belt was moving ({link.actual_speed_kmh:.1f} km/h) when the "
+                             f"test began; nothing started")
         wait("belt confirmed stopped before the start", lambda: link.belt_stopped, 3.0)
         link.start()
         link.set_speed_kmh(speed_kmh)

@@ -272,7 +272,9 @@ class TrackmasterLink:
         self._start_pending = True  # a stop still pending goes out first, then the start
         self._stop_unacked = True  # from now on a stop() must reach the wire
         self._start_acked_s = None
-        self._ramp_kmh = 0.0
+        # From the speed on the wire (non-zero only if a controlled stop is interrupted): a
+        # new start never drops the belt to 0 abruptly, nor jumps it up.
+        self._ramp_kmh = self.commanded_kmh
         self._ramp_at_s = now
         self.target_kmh = 0.0
         self._violation_since_s = None
@@ -367,7 +369,8 @@ class TrackmasterLink:
 
     def reset(self) -> None:
         """Clear a fault after a human reset: forget what we knew and start with a stop command
-        (which also clears a treadmill's power-up start lockout). Never starts the belt."""
+        (which also clears a treadmill's power-up start lockout). Never starts the belt; the
+        direction goes back to forward."""
         self.fault = None
         self.belt_status = None
         self.actual_speed_kmh = None

@@ -92,3 +92,16 @@ def test_bench_simulated_figures_are_sane() -> None:
     assert figures["max_gap_between_host_commands_ms"] <= 100.0
     assert figures["stop_request_to_stop_byte"]["max_ms"] <= 14.0
     assert figures["round_trip_sim"]["C1"]["median_ms"] == pytest.approx(13.0, abs=0.6)
+
+
+def test_treadmill_test_refuses_a_belt_that_is_already_moving() -> None:
+    from controller.treadmill_bench import BenchError, SimRig, treadmill_test
+
+    with SimRig(units="kmh", tick_s=0.001) as rig:
+        rig.treadmill.inject("runaway", kmh=1.0)  # someone left it running
+        rig.clock.advance_s(1.0)
+        rig.treadmill.sync(1.0, 0, True)
+        with pytest.raises(BenchError, match="moving"):
+            treadmill_test(rig.link, rig.clock, rig.tick, 1.0, 0.2)
+        assert 0xA0 not in {b for _, who, b in rig.treadmill.wire_log() if who == "host"}
+        assert rig.treadmill.wire_log()[0][2] == 0xA2  # the stop went out first
