@@ -185,7 +185,9 @@ def test_estop_stops_and_cuts_power(build_sim: Build) -> None:
 
 
 def test_controller_silence_lets_the_treadmill_watchdog_stop_the_belt(build_sim: Build) -> None:
-    """If the controller stops polling (hung process), the treadmill's own 0.5 s CDS fires."""
+    """If the controller stops polling (hung process, relay still closed), the treadmill's own
+    0.5 s watchdog (CDS, armed by A0) stops the belt: running until 0.5 simulated seconds after
+    the last byte reached it, stopped from then on."""
     system = build_sim("walk")
     run_until_walking(system)
     assert system.world is not None and system.world.treadmill is not None
@@ -193,12 +195,18 @@ def test_controller_silence_lets_the_treadmill_watchdog_stop_the_belt(build_sim:
     link = system.link
     assert link is not None
     sent = link.bytes_sent
-    t = system.clock.now_s()
-    for _ in range(60):  # 0.6 s of simulated time with the relay held closed, no bytes sent
-        t += 0.01
-        tm.sync(t, sent + 0, True)
-    state = tm.state()
-    assert state["running"] is False  # stopped by the treadmill's own watchdog
+    t = round(system.clock.now_s() + 0.005, 6)
+    tm.sync(t, sent, True)  # delivers what the last tick wrote; from now on, silence
+    last_host_s = max(t_s for t_s, who, _ in tm.wire_log() if who == "host")
+    cds_s = last_host_s + 10 / 4800 + 0.5  # its last byte arrives one byte time after writing
+    running_at: list[tuple[float, bool]] = []
+    while t < cds_s + 1.0:  # no bytes sent, relay held closed
+        t = round(t + 0.005, 6)
+        tm.sync(t, sent, True)
+        running_at.append((t, bool(tm.state()["running"])))
+    assert all(running for at, running in running_at if at < cds_s - 0.005)
+    assert not any(running for at, running in running_at if at > cds_s + 0.005)
+    assert tm.state()["belt_kmh"] == 0.0
     system.clock.sleep_until(t)
 
 

@@ -168,8 +168,9 @@ def test_controller_silence_stops_the_belt_after_half_a_simulated_second(bench: 
     armed by A0) stops the belt 0.5 s after the last byte it received."""
     bench.walk()
     bench.run(0.2)
+    t = round(bench.clock.now_s() + 0.005, 6)
+    bench.treadmill.sync(t, bench.link.bytes_sent, True)  # delivers the last step's bytes
     last_host_s = max(t for t, who, _ in bench.treadmill.wire_log() if who == "host")
-    t = bench.clock.now_s()
     running_at: dict[float, bool] = {}
     while t < last_host_s + 1.5:
         t = round(t + 0.005, 6)
@@ -216,8 +217,12 @@ def test_every_fault_stops_the_belt_and_latches(bench: Bench, fault: str,
     assert sup.stop_reason == "treadmill_link" and sup.power_cut  # link fault ⇒ relay opened
     assert not bench.relay_closed
     if fault != "unplug":
-        # The driver sent a stop after the fault (the pty was gone after an unplug).
+        # The driver sent a stop after the fault (the pty was gone after an unplug), and at
+        # once: a link fault is never a controlled stop (no lowered A3s before the A2).
         assert stop_bytes_after(bench, t_fault)
+        first = next(op for t, op, _ in bench.commands()
+                     if t >= t_fault and op in (STOP, AUTO_STOP, SET_SPEED))
+        assert first == STOP
     bench.assert_stopped_for_good(t_fault)
     with pytest.raises(RuntimeError):
         link.start()  # latched: no start until a human reset

@@ -105,3 +105,31 @@ def test_treadmill_test_refuses_a_belt_that_is_already_moving() -> None:
             treadmill_test(rig.link, rig.clock, rig.tick, 1.0, 0.2)
         assert 0xA0 not in {b for _, who, b in rig.treadmill.wire_log() if who == "host"}
         assert rig.treadmill.wire_log()[0][2] == 0xA2  # the stop went out first
+
+
+def test_sim_treadmill_answers_on_a_serial_port_url() -> None:
+    """``treadguard sim-treadmill --port URL``: the real-time treadmill on a port it opens by
+    URL (here the far end of a pty pair, as a null-modem cable would be)."""
+    import os
+    import select
+    import tty
+
+    master, slave = os.openpty()
+    tty.setraw(master)
+    tty.setraw(slave)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "controller.cli", "sim-treadmill", "--port", os.ttyname(slave),
+         "--units", "kmh"], cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stderr is not None
+        assert "simulated kmh treadmill" in proc.stderr.readline()
+        os.write(master, b"\xc0")
+        reply = b""
+        while len(reply) < 2 and select.select([master], [], [], 5.0)[0]:
+            reply += os.read(master, 16)
+        assert reply == b"\xd0\x31"  # status: stopped
+    finally:
+        proc.terminate()
+        proc.wait(timeout=5)
+        os.close(master)
+        os.close(slave)
