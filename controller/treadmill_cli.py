@@ -42,6 +42,9 @@ def register(sub: Any) -> None:
     sim.add_argument("--units", choices=("mph", "kmh"), required=True)
     sim.add_argument("--baud", type=int, default=4800, help="default 4800")
     sim.add_argument("--seed", type=int, default=0)
+    sim.add_argument("--fault", choices=[f for f in FAULTS if f != "unplug"], default=None,
+                     help="inject this fault (default parameters) after --fault-after-s")
+    sim.add_argument("--fault-after-s", type=float, default=10.0, help="default 10")
     sim.set_defaults(func=_sim_treadmill)
 
     bench = sub.add_parser("bench-link",
@@ -65,11 +68,12 @@ def _treadmill_test(args: argparse.Namespace) -> int:
 def _sim_treadmill(args: argparse.Namespace) -> int:
     from hardware.sim.treadmill import serve_port, serve_pty
 
+    fault = (args.fault, args.fault_after_s) if args.fault else None
     try:
         if args.pty:
-            serve_pty(args.units, args.baud, args.seed)
+            serve_pty(args.units, args.baud, args.seed, fault=fault)
         else:
-            serve_port(args.port, args.units, args.baud, args.seed)
+            serve_port(args.port, args.units, args.baud, args.seed, fault)
     except KeyboardInterrupt:
         return 0
     return 0

@@ -56,20 +56,38 @@ def test_treadmill_test_missing_port_is_one_line(capsys: pytest.CaptureFixture[s
     assert code == 1 and len(err) == 1 and "cannot open /dev/does-not-exist" in err[0]
 
 
-@pytest.fixture
-def realtime_sim_pty() -> Iterator[str]:
+def _start_realtime_sim(*extra: str) -> tuple[subprocess.Popen[str], str]:
     """``treadguard sim-treadmill --pty``: the simulated treadmill in real time on a pty."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "controller.cli", "sim-treadmill", "--pty", "--units", "kmh"],
-        cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        [sys.executable, "-m", "controller.cli", "sim-treadmill", "--pty", "--units", "kmh",
+         *extra], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    assert proc.stdout is not None
+    path = proc.stdout.readline().strip()
+    assert path.startswith("/dev/")
+    return proc, path
+
+
+@pytest.fixture
+def realtime_sim_pty() -> Iterator[str]:
+    proc, path = _start_realtime_sim()
     try:
-        assert proc.stdout is not None
-        path = proc.stdout.readline().strip()
-        assert path.startswith("/dev/")
         yield path
     finally:
         proc.terminate()
         proc.wait(timeout=5)
+
+
+def test_treadmill_test_in_real_time_sees_an_injected_fault(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    proc, path = _start_realtime_sim("--fault", "silent", "--fault-after-s", "1.0")
+    try:
+        code = main(["treadmill-test", "--port", path, "--units", "kmh", "--speed-kmh", "0.5",
+                     "--hold-s", "3"])
+    finally:
+        proc.terminate()
+        proc.wait(timeout=5)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and len(err) == 1 and "no acknowledgement" in err[0]
 
 
 def test_treadmill_test_in_real_time_over_a_pty(realtime_sim_pty: str,

@@ -18,7 +18,9 @@ If the controller process dies, the control channel closes: the treadmill treats
 safety-key loop opening (the controller's relay dropping out) and the belt coasts to a stop.
 
 Standalone: ``treadguard sim-treadmill --port URL`` runs the same model on a real serial port in
-real time, so a Pi can be tested against a PC playing the treadmill.
+real time, so a Pi can be tested against a PC playing the treadmill; ``--pty`` creates a
+pseudo-terminal instead and prints its path. ``--fault NAME --fault-after-s S`` injects one of
+the model's faults S seconds after the start (a test engineer's way to watch the Pi react).
 """
 
 from __future__ import annotations
@@ -209,8 +211,13 @@ def serve_control(control_fd: int, units: str, baud: int, seed: int) -> None:
         model.set_key_loop(prev_t, False)
 
 
+Fault = tuple[str, float]
+"""A fault to inject in real time: (model fault name, seconds after the start)."""
+
+
 def serve_realtime(read: Callable[[], bytes], write: Callable[[bytes], object],
-                   model: TreadmillModel, stop_after_s: float | None = None) -> None:
+                   model: TreadmillModel, stop_after_s: float | None = None,
+                   fault: Fault | None = None) -> None:
     """Play the treadmill in real time: ``read()`` returns the host's bytes (waiting at most
     ~1 ms), ``write`` sends the reply bytes when they are due. Runs until interrupted (or for
     ``stop_after_s``). Replies are late by at most one ~1 ms turn of this loop."""
@@ -218,6 +225,11 @@ def serve_realtime(read: Callable[[], bytes], write: Callable[[bytes], object],
     while stop_after_s is None or time.monotonic() - origin < stop_after_s:
         data = read()
         now = time.monotonic() - origin
+        if fault is not None and now >= fault[1]:
+            model.advance(now)
+            model.inject(fault[0])
+            print(f"fault injected at {now:.3f} s: {fault[0]}", file=sys.stderr, flush=True)
+            fault = None
         if data:
             model.send(now, data)
         out = model.advance(now)
@@ -225,17 +237,18 @@ def serve_realtime(read: Callable[[], bytes], write: Callable[[bytes], object],
             write(bytes(b for _, b in out))
 
 
-def serve_port(url: str, units: str, baud: int, seed: int) -> None:  # pragma: no cover - manual
+def serve_port(url: str, units: str, baud: int, seed: int, fault: Fault | None = None) -> None:
     """Play the treadmill on a real serial port, in real time, until interrupted."""
     import serial
 
     port = serial.serial_for_url(url, baudrate=baud, timeout=0.001)
     model = TreadmillModel(units=units, baud=baud, seed=seed)
     print(f"simulated {units} treadmill on {url} at {baud} baud; Ctrl-C to stop", file=sys.stderr)
-    serve_realtime(lambda: port.read(64), port.write, model)
+    serve_realtime(lambda: port.read(64), port.write, model, fault=fault)
 
 
-def serve_pty(units: str, baud: int, seed: int, stop_after_s: float | None = None) -> None:
+def serve_pty(units: str, baud: int, seed: int, stop_after_s: float | None = None,
+              fault: Fault | None = None) -> None:
     """Play the treadmill in real time on a new pseudo-terminal; its path is printed on stdout
     (one line) so another process can open it as ``--port``. Ends when the host side hangs up
     after having opened it, or after ``stop_after_s``."""
@@ -252,7 +265,7 @@ def serve_pty(units: str, baud: int, seed: int, stop_after_s: float | None = Non
                 time.sleep(0.001)
         return b""
 
-    serve_realtime(read, lambda data: os.write(master, data), model, stop_after_s)
+    serve_realtime(read, lambda data: os.write(master, data), model, stop_after_s, fault)
 
 
 def main(argv: list[str] | None = None) -> int:
