@@ -398,3 +398,23 @@ def test_model_start_lockout_after_power_return() -> None:
     model.send(0.7, b"\xa2\xa0")  # a stop clears it
     model.advance(0.8)
     assert (model.lockout, model.running) == (False, True)
+
+
+@pytest.mark.parametrize("decel_mps2", [0.5, 1.5])
+def test_supervisor_software_stop_uses_the_configured_deceleration(decel_mps2: float) -> None:
+    import dataclasses
+
+    with Bench(units="kmh") as bench:
+        limits = dataclasses.replace(LIMITS, stop_decel_mps2=decel_mps2)
+        bench.sup = Supervisor(bench.clock, bench.link, limits, 1.5, bench.events, lambda: [])
+        bench.walk()
+        t_stop = bench.clock.now_s()
+        bench.sup.request_stop("test", "software stop")
+        assert bench.run_until(lambda: bench.sup.state is State.LATCHED, 4.0)
+        assert not bench.sup.power_cut
+        stop_s = stop_bytes_after(bench, t_stop)[0]
+        # The ramp runs one 0.1 km/h step below the 1.5 km/h → 0 profile, so the stop command
+        # is due when the profile reaches 0.1 km/h: (1.5 - 0.1) / 3.6 / decel, plus at most one
+        # transaction on the line.
+        assert stop_s - t_stop == pytest.approx(1.4 / 3.6 / decel_mps2, abs=0.02)
+        assert bench.state()["belt_kmh"] == 0.0
