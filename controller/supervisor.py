@@ -160,11 +160,8 @@ class Supervisor:
         if self._link is not None and not self.power_cut and not self._link.belt_stopped:
             self._events.add(now, "input", "reset refused: belt not confirmed stopped")
             return False
-        # Power returns. With a link, the link's reset clears the treadmill's start lockout; in
-        # relay-only mode the treadmill itself must not restart on power return (see
-        # docs/treadmill-link.md) — the runner starts it from its console.
-        self.power_cut = False
         if self._link is not None:
+            self.power_cut = False  # power returns; the link clears the treadmill's start lockout
             self._link.reset()
         self._events.add(now, "input", f"reset by operator (was: {self.stop_reason})")
         self.stop_reason = ""
@@ -187,7 +184,12 @@ class Supervisor:
             self._events.add(now, "input", "start refused: " + "; ".join(problems))
             return False
         self._set_state(now, State.RUNNING)
-        if self._link is not None:
+        if self._link is None:
+            # Relay-only: power returns only on a confirmed, checked start; the runner then
+            # starts the belt on the console (the treadmill must not restart by itself on
+            # power return — see docs/treadmill-link.md).
+            self.power_cut = False
+        else:
             self._link.start()
         self._commanded_kmh = self.governor.begin(now)
         if self._link is None:

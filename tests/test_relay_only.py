@@ -78,7 +78,7 @@ def test_slip_opens_the_relay_in_the_same_tick_and_the_belt_coasts_to_a_stop(
     opened = [t for t, closed in console.relay_log if not closed and t > 2.0]
     assert opened == [stop_event.t_s]  # opened in the decision's tick, and only once
     assert opened[0] - 8.0 <= 0.150  # slip onset → relay open within the latency budget
-    # Relay: open at power-on, closed by the human reset, open at the stop, nothing else.
+    # Relay: open at power-on, closed by the confirmed start, open at the stop, nothing else.
     assert [closed for _, closed in console.relay_log] == [False, True, False]
     assert console.model.belt_kmh == 0.0 and not console.model.running
     assert not relay(system)
@@ -126,13 +126,17 @@ def test_every_stop_opens_the_relay(build_sim: Build, relay_only: cfg.Settings,
     assert console.model.belt_kmh == 0.0
 
 
-def test_reset_closes_the_relay_and_the_treadmill_does_not_restart_by_itself(
+def test_only_a_confirmed_start_closes_the_relay_and_the_treadmill_stays_still(
         build_sim: Build, relay_only: cfg.Settings) -> None:
     system = build_sim("demo", relay_only)
     console = ConsoleTreadmill(system)
     system.loop.run(12.0, on_tick=console.after_tick)
     assert system.supervisor.state is State.LATCHED
+    console.started = True  # the runner does not press the console's start this time
     assert system.supervisor.reset()
+    system.loop.run(1.0, on_tick=console.after_tick)
+    assert not relay(system)  # reset alone: READY, relay still open
+    assert system.supervisor.request_start()
     system.loop.run(1.0, on_tick=console.after_tick)
     assert relay(system)
     # Power is back: the (modelled) treadmill is in its power-up start lockout, belt at rest.
