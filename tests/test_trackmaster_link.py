@@ -418,3 +418,16 @@ def test_supervisor_software_stop_uses_the_configured_deceleration(decel_mps2: f
         # transaction on the line.
         assert stop_s - t_stop == pytest.approx(1.4 / 3.6 / decel_mps2, abs=0.02)
         assert bench.state()["belt_kmh"] == 0.0
+
+
+def test_wire_log_records_every_byte_with_its_line_time(bench: Bench) -> None:
+    """Host bytes carry the time they were written; treadmill bytes the time each finished
+    arriving, 10 bits per byte at 4800 baud: a C1 answer ends 6 byte times after the C1."""
+    bench.walk()
+    wire = bench.treadmill.wire_log()
+    byte_s = 10 / 4800
+    c1_s = next(t for t, who, b in wire if who == "host" and b == GET_SPEED and t > 1.0)
+    reply = [(t, b) for t, who, b in wire if who == "treadmill" and c1_s < t <= c1_s + 0.02]
+    assert reply[0][1] == 0xD1 and len(reply) == 5
+    for k, (t, _) in enumerate(reply, start=2):
+        assert t == pytest.approx(c1_s + k * byte_s, abs=1e-9)
