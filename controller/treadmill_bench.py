@@ -116,18 +116,31 @@ class SimRig:
 
 
 class RealTimeStepper:
-    """Steps a link on the real clock every ``period_s`` (bench use only)."""
+    """Steps a link on the real clock every ``period_s`` (bench use only).
+
+    With ``measure`` on, each tick records how late it woke up and what ``step()`` cost
+    (wall-clock seconds) in :attr:`lateness_s` and :attr:`step_cost_s`.
+    """
 
     def __init__(self, link: TrackmasterLink, clock: Clock, period_s: float = 0.001) -> None:
         self.link = link
         self.clock = clock
         self.period_s = period_s
+        self.measure = False
+        self.lateness_s: list[float] = []
+        self.step_cost_s: list[float] = []
         self._next_s = clock.now_s()
 
     def tick(self) -> None:
         self._next_s += self.period_s
         self.clock.sleep_until(self._next_s)
+        if not self.measure:
+            self.link.step()
+            return
+        self.lateness_s.append(self.clock.now_s() - self._next_s)
+        t = time.perf_counter()
         self.link.step()
+        self.step_cost_s.append(time.perf_counter() - t)
 
 
 def _rtt_summary(log: list[Transaction]) -> dict[str, dict[str, float]]:
@@ -380,11 +393,7 @@ def bench_realtime(units: str, baud: int, hold_s: float, period_s: float) -> dic
             clock = MonotonicClock()
             link = TrackmasterLink(port, clock, units, max_speed_kmh=3.0)
             stepper = RealTimeStepper(link, clock, period_s)
-            costs: list[float] = []
-            late: list[float] = []
-
-            def tick() -> None:
-                stepper.tick()
+            tick = stepper.tick
 
             end = clock.now_s() + 2.0
             while not link.belt_stopped and clock.now_s() < end:
@@ -396,14 +405,10 @@ def bench_realtime(units: str, baud: int, hold_s: float, period_s: float) -> dic
                 tick()
             end = clock.now_s() + hold_s
             first_tr = len(link.transaction_log)
+            stepper.measure = True
             while clock.now_s() < end and link.fault is None:
-                target = stepper._next_s + period_s
-                stepper._next_s = target
-                clock.sleep_until(target)
-                late.append(clock.now_s() - target)
-                t = time.perf_counter()
-                link.step()
-                costs.append(time.perf_counter() - t)
+                stepper.tick()
+            stepper.measure = False
             hold = list(link.transaction_log)[first_tr:]
             sent = [tr.sent_s for tr in hold]
             link.stop()
@@ -421,8 +426,8 @@ def bench_realtime(units: str, baud: int, hold_s: float, period_s: float) -> dic
                     sum(1 for tr in hold if tr.opcode == GET_SPEED) / hold_s, 2),
                 "max_gap_between_host_commands_ms": round(
                     max(b - a for a, b in itertools.pairwise(sent)) * 1000.0, 2),
-                "step_wakeup_lateness": _stats_ms(late),
-                "wall_clock_step": _stats_ms(costs),
+                "step_wakeup_lateness": _stats_ms(stepper.lateness_s),
+                "wall_clock_step": _stats_ms(stepper.step_cost_s),
             }
         finally:
             port.close()
