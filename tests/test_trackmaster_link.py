@@ -431,3 +431,23 @@ def test_wire_log_records_every_byte_with_its_line_time(bench: Bench) -> None:
     assert reply[0][1] == 0xD1 and len(reply) == 5
     for k, (t, _) in enumerate(reply, start=2):
         assert t == pytest.approx(c1_s + k * byte_s, abs=1e-9)
+
+
+def test_fault_during_a_controlled_stop_stops_at_once(bench: Bench) -> None:
+    bench.walk()
+    bench.sup.request_stop("test", "software stop")
+    bench.run(0.1)
+    stopping_at_first = bench.link.stopping
+    assert stopping_at_first  # lowering the speed under control
+    t_fault = bench.clock.now_s()
+    bench.treadmill.inject("nak", code=0xBE)
+    bench.run(0.3)
+    assert bench.link.fault is not None and "BE" in bench.link.fault
+    assert not bench.link.stopping
+    after = [op for t, op, _ in bench.commands() if t >= t_fault and op != GET_SPEED
+             and op not in POLLS]
+    # At most the A3 that got the BE, then A2 (repeated while the treadmill NAKs it).
+    assert after[0] == STOP or after[:2] == [SET_SPEED, STOP]
+    assert bench.sup.power_cut
+    bench.run(2.0)
+    bench.assert_stopped_for_good(t_fault)
