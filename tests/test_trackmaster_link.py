@@ -451,3 +451,15 @@ def test_fault_during_a_controlled_stop_stops_at_once(bench: Bench) -> None:
     assert bench.sup.power_cut
     bench.run(2.0)
     bench.assert_stopped_for_good(t_fault)
+
+
+def test_model_powers_up_in_its_start_lockout() -> None:
+    from hardware.sim.treadmill_model import TreadmillModel
+
+    model = TreadmillModel(units="kmh")
+    model.send(0.0, b"\xa0")
+    model.advance(0.1)
+    assert not model.running  # a fresh unit ignores a start until it has seen a stop
+    model.send(0.1, b"\xa2\xa0")
+    model.advance(0.2)
+    assert model.running

@@ -105,7 +105,7 @@ class TreadmillModel:
     t_s: float = 0.0
     powered: bool = True
     key_closed: bool = True
-    lockout: bool = False
+    lockout: bool = True  # it has just powered up: starts are ignored until a stop
     running: bool = False
     cds: bool = False
     echo: bool = False
