@@ -251,7 +251,11 @@ def build(settings: cfg.Settings, clock: Clock, scenario: Scenario | None = None
             opened.append(port)
             t = settings.treadmill
             link = TrackmasterLink(port, clock, t.units, settings.limits.max_speed_kmh,
-                                   t.stop_mode, t.poll_interval_s, t.ack_timeout_s)
+                                   t.stop_mode, t.poll_interval_s, t.ack_timeout_s,
+                                   ramp_mps2=settings.limits.ramp_mps2,
+                                   readback_tolerance_kmh=t.readback_tolerance_kmh,
+                                   readback_time_s=t.readback_time_s,
+                                   allow_reverse=t.allow_reverse)
         pin_factory = make_pin_factory(settings)
         g = settings.gpio
         panel = OperatorPanel(pin_factory, clock, g.relay_pin, g.estop_pin, g.reset_pin)

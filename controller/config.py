@@ -271,6 +271,13 @@ class TreadmillSettings:
         poll_interval_s: time between status polls while the belt may move (default 0.05;
             must stay well under the treadmill's 0.5 s communication watchdog).
         ack_timeout_s: how long a command may wait for its acknowledgement (default 0.1).
+        readback_tolerance_kmh: how far the read-back belt speed may be from the command
+            (default 0.5). Beyond it for ``readback_time_s`` is a link fault (relay opened).
+        readback_time_s: how long a read-back deviation may last (default 0.5, 0.1–2.0).
+        allow_reverse: Woodway-style reverse (leading '3' in the speed digits). Default false;
+            most setups run backward by facing the rear of a forward-running belt.
+
+    With ``protocol = "none"`` (relay-only) ``simulated``, ``port`` and ``units`` are not needed.
     """
 
     protocol: str
@@ -281,6 +288,9 @@ class TreadmillSettings:
     stop_mode: str
     poll_interval_s: float
     ack_timeout_s: float
+    readback_tolerance_kmh: float = 0.5
+    readback_time_s: float = 0.5
+    allow_reverse: bool = False
 
 
 @dataclass(frozen=True)
@@ -497,17 +507,23 @@ def _imu(doc: Document) -> ImuSettings:
 def _treadmill(doc: Document) -> TreadmillSettings:
     s = doc.require("treadmill")
     protocol = s.get_str("protocol", choices=("trackmaster", "none"))
-    simulated = s.get_bool("simulated")
-    port = s.get_str("port", "sim" if simulated else REQUIRED)
+    relay_only = protocol == "none"  # no serial link: port and units mean nothing
+    simulated = s.get_bool("simulated", False if relay_only else REQUIRED)
+    port = s.get_str("port", "sim" if simulated else "none" if relay_only else REQUIRED)
     return TreadmillSettings(
         protocol=protocol,
         simulated=simulated,
         port=port,
         baud=_baud(s),
-        units=s.get_str("units", choices=("mph", "kmh")),
+        units=s.get_str("units", "none" if relay_only else REQUIRED,
+                        choices=("mph", "kmh", "none") if relay_only else ("mph", "kmh")),
         stop_mode=s.get_str("stop_mode", "A2", choices=("A2", "AA")),
         poll_interval_s=s.get_float("poll_interval_s", 0.05, min_value=0.02, max_value=0.1),
         ack_timeout_s=s.get_float("ack_timeout_s", 0.1, min_value=0.02, max_value=0.25),
+        readback_tolerance_kmh=s.get_float("readback_tolerance_kmh", 0.5, min_value=0.1,
+                                           max_value=1.0),
+        readback_time_s=s.get_float("readback_time_s", 0.5, min_value=0.1, max_value=2.0),
+        allow_reverse=s.get_bool("allow_reverse", False),
     )
 
 

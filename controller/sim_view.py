@@ -10,30 +10,8 @@ from typing import TextIO
 from controller.app import System
 from controller.events import Event
 from controller.supervisor import State
+from hardware.sim.treadmill_model import first_slowing_command_s
 from hardware.trackmaster_protocol import AUTO_STOP, SET_SPEED, STOP
-
-
-def first_slowing_byte_s(wire: list[tuple[float, str, int]], after_s: float) -> float | None:
-    """Time of the first host byte after ``after_s`` that lowers the belt speed or stops it:
-    a stop opcode, or the opcode of an ``A3`` whose speed is below the previous ``A3``."""
-    host = [(t, b) for t, who, b in wire if who == "host"]
-    previous_tenths: int | None = None
-    i = 0
-    while i < len(host):
-        t, byte = host[i]
-        if byte in (STOP, AUTO_STOP) and t >= after_s:
-            return t
-        if byte == SET_SPEED and i + 4 < len(host):
-            digits = bytes(b for _, b in host[i + 1 : i + 5])
-            if digits.isdigit():
-                tenths = int(digits[1:])
-                if t >= after_s and previous_tenths is not None and tenths < previous_tenths:
-                    return t
-                previous_tenths = tenths
-                i += 5
-                continue
-        i += 1
-    return None
 
 
 def _format(event: Event) -> str:
@@ -98,16 +76,20 @@ def run_simulation(system: System, live: bool, out: TextIO) -> int:
         print(f"  stop: {first.message} at {first.t_s:.3f} s", file=out)
         stop_bytes = [t for t, who, b in wire
                       if who == "host" and b in (STOP, AUTO_STOP) and t >= first.t_s]
+        slowing_s = first_slowing_command_s(wire, first.t_s)
+        if slowing_s is not None:
+            print(f"  first byte that slows the belt on the wire at {slowing_s:.3f} s "
+                  f"({(slowing_s - first.t_s) * 1000:.0f} ms after the decision)", file=out)
         if stop_bytes:
-            print(f"  first stop byte on the wire at {stop_bytes[0]:.3f} s "
+            print(f"  stop command on the wire at {stop_bytes[0]:.3f} s "
                   f"({(stop_bytes[0] - first.t_s) * 1000:.0f} ms after the decision)", file=out)
         slip_at = getattr(scenario.motion, "slip_at_s", None)
+        onset_slowing_s = first_slowing_command_s(wire, slip_at) if slip_at is not None else None
+        if slip_at is not None and onset_slowing_s is not None:
+            print(f"  slip onset {slip_at:.3f} s → first slowing byte {onset_slowing_s:.3f} s: "
+                  f"{(onset_slowing_s - slip_at) * 1000:.0f} ms", file=out)
         if slip_at is not None and stop_bytes:
-            slower = first_slowing_byte_s(wire, slip_at)
-            if slower is not None:
-                print(f"  slip onset {slip_at:.3f} s → first byte lowering the speed "
-                      f"{slower:.3f} s: {(slower - slip_at) * 1000:.0f} ms", file=out)
-            print(f"  slip onset {slip_at:.3f} s → stop byte {stop_bytes[0]:.3f} s: "
+            print(f"  slip onset {slip_at:.3f} s → stop command {stop_bytes[0]:.3f} s: "
                   f"{(stop_bytes[0] - slip_at) * 1000:.0f} ms", file=out)
     if final_state:
         print(f"  treadmill at the end: belt {final_state['belt_kmh']:.1f} km/h, status "
