@@ -25,7 +25,7 @@ import serial
 
 from controller import config as cfg
 from controller.clock import Clock, MonotonicClock, SimClock
-from controller.detect.simple import SimpleThresholdDetector
+from controller.detect import build_default
 from controller.devices import SETUP_ERRORS, Imu, ImuModel, attach_twins, make_imu, make_rails
 from controller.events import EventLog
 from controller.health import HealthCheckedDetector, ImuHealth
@@ -263,7 +263,11 @@ def build(settings: cfg.Settings, clock: Clock, scenario: Scenario | None = None
             opened.append(port)
             t = settings.treadmill
             link = TrackmasterLink(port, clock, t.units, settings.limits.max_speed_kmh,
-                                   t.stop_mode, t.poll_interval_s, t.ack_timeout_s)
+                                   t.stop_mode, t.poll_interval_s, t.ack_timeout_s,
+                                   ramp_mps2=settings.limits.ramp_mps2,
+                                   readback_tolerance_kmh=t.readback_tolerance_kmh,
+                                   readback_time_s=t.readback_time_s,
+                                   allow_reverse=t.allow_reverse)
         pin_factory = make_pin_factory(settings)
         g = settings.gpio
         if g.pin_factory == "mock":
@@ -296,7 +300,7 @@ def build(settings: cfg.Settings, clock: Clock, scenario: Scenario | None = None
             world.button_pin, world.estop_pin = g.reset_pin, g.estop_pin
     loop = ControlLoop(
         clock, imu,
-        HealthCheckedDetector(SimpleThresholdDetector(settings.detect),
+        HealthCheckedDetector(build_default(settings.detect),
                               ImuHealth(settings.health, clock, settings.imu.accel_range_g),
                               lambda: supervisor.state is State.RUNNING),
         supervisor, link, panel, events,

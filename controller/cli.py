@@ -18,7 +18,8 @@ from controller.config import ConfigError
 def build_parser() -> argparse.ArgumentParser:
     # Imported here so that `treadguard --help` stays fast and a broken optional module
     # cannot stop the daemon's own subcommand from loading.
-    from controller import app, calibrate, check
+    from controller import app, calibrate, check, treadmill_cli
+    from controller.evaluate import cli as evaluate_cli
 
     parser = argparse.ArgumentParser(
         prog="treadguard",
@@ -26,6 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     app.register(sub)
+    evaluate_cli.register(sub)
+    treadmill_cli.register(sub)
     check.register(sub)
     calibrate.register(sub)
     return parser

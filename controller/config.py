@@ -271,6 +271,13 @@ class TreadmillSettings:
         poll_interval_s: time between status polls while the belt may move (default 0.05;
             must stay well under the treadmill's 0.5 s communication watchdog).
         ack_timeout_s: how long a command may wait for its acknowledgement (default 0.1).
+        readback_tolerance_kmh: how far the read-back belt speed may be from the command
+            (default 0.5). Beyond it for ``readback_time_s`` is a link fault (relay opened).
+        readback_time_s: how long a read-back deviation may last (default 0.5, 0.1–2.0).
+        allow_reverse: Woodway-style reverse (leading '3' in the speed digits). Default false;
+            most setups run backward by facing the rear of a forward-running belt.
+
+    With ``protocol = "none"`` (relay-only) ``simulated``, ``port`` and ``units`` are not needed.
     """
 
     protocol: str
@@ -281,6 +288,9 @@ class TreadmillSettings:
     stop_mode: str
     poll_interval_s: float
     ack_timeout_s: float
+    readback_tolerance_kmh: float = 0.5
+    readback_time_s: float = 0.5
+    allow_reverse: bool = False
 
 
 @dataclass(frozen=True)
@@ -389,20 +399,83 @@ class HealthSettings:
 
 @dataclass(frozen=True)
 class DetectSettings:
-    """``[detect]``: thresholds of the first, simple detector (``controller.detect.simple``).
+    """``[detect]``: detector thresholds (``controller.detect``; see ``docs/detection.md``).
+
+    Raising a STOP threshold makes false stops rarer and real falls later or missed; lowering it
+    does the reverse. Defaults were tuned on KFall development subjects only.
 
     Attributes:
         free_fall_g: specific-force norm below this is loss of support (default 0.4 g).
-        impact_g: specific-force norm above this is an impact or a hard slip (default 3.0 g).
-        max_rate_dps: trunk angular rate above this is a fall or slip (default 200 °/s).
-        hold_s: a condition must last this long to count (default 0.03 s), so single noisy
-            samples do not stop the belt.
+        impact_g: specific-force norm above this is an impact (default 3.0 g); the fall
+            detector stops on it only with the trunk tilted beyond ``impact_tilt_deg``.
+        arm_s: at start, the mean specific force over this long defines "up" (default 0.1 s).
+        orientation_tau_s: time constant pulling the tracked up direction toward the
+            accelerometer (default 1.0 s).
+        velocity_leak_s: leak time constant of the vertical-velocity integrator (default 1.0 s).
+        model_logit: the learned fall score's logit above this … (default 8.5; lower = earlier
+            stops and more false stops)
+        model_hold_s: … for this long is a STOP ``pre_impact`` (default 0.02 s).
+        fall_velocity_mps: rule backstop: downward waist speed beyond this … (default 1.5 m/s)
+        fall_tilt_deg: … with the trunk tilted beyond this from upright … (default 45°)
+        fall_rate_dps: … and tipping faster than this (default 0 °/s: not required) …
+        fall_hold_s: … for this long is a STOP ``fall`` (default 0.01 s).
+        free_fall_hold_s: ``free_fall_g`` for this long is a STOP ``free_fall``
+            (default 0.4 s, a 0.8 m drop: far longer than a jogging flight phase or a hop).
+        impact_tilt_deg: tilt needed for an impact to count (default 45°).
+        slip_rate_dps: while stepping, tipping faster than this … (default 150 °/s)
+        slip_tilt_deg: … with tilt beyond this … (default 25°)
+        slip_hold_s: … for this long is a STOP ``slip_trip`` (default 0.05 s).
+        step_threshold_mps2: vertical-acceleration peak that counts as a step (default 1.0).
+        step_min_interval_s: steps closer than this count once (default 0.25 s).
+        sway_ratio: CAUTION ``trunk_sway`` when short-term tipping RMS exceeds this multiple of
+            the runner's own long-term baseline (default 2.5) …
+        sway_min_dps: … and exceeds this absolute level (default 40 °/s).
+        stumble_rate_dps: while stepping, tipping faster than this … (default 120 °/s)
+        stumble_ratio: … and faster than this multiple of the runner's own long-term RMS
+            tipping rate is a CAUTION ``stumble`` (default 8).
+        step_interval_cv: step-interval coefficient of variation above this is a CAUTION
+            ``step_irregularity`` (default 0.3).
+        rail_light_touch_n: grip force above this counts as rail contact (default 5 N).
+        rail_overload_n: total rail force above this is a STOP ``rail_overload`` (default 150 N).
+        rail_grab_rise_n: total rail force rising by more than this within ~0.2 s is a STOP
+            ``rail_grab`` (default 80 N).
+        rail_hands_off_s: in hands-on mode, a hand off a rail this long is a STOP ``hands_off``
+            (default 0.5 s).
+        no_runner_s: no steps and no rail contact this long while the belt runs starts the
+            countdown (default 30 s) …
+        no_runner_countdown_s: … a CAUTION countdown this long, then a STOP ``no_runner``
+            (default 10 s).
     """
 
-    free_fall_g: float
-    impact_g: float
-    max_rate_dps: float
-    hold_s: float
+    free_fall_g: float = 0.4
+    impact_g: float = 3.0
+    arm_s: float = 0.1
+    orientation_tau_s: float = 1.0
+    velocity_leak_s: float = 1.0
+    model_logit: float = 8.5
+    model_hold_s: float = 0.02
+    fall_velocity_mps: float = 1.5
+    fall_tilt_deg: float = 45.0
+    fall_rate_dps: float = 0.0
+    fall_hold_s: float = 0.01
+    free_fall_hold_s: float = 0.4
+    impact_tilt_deg: float = 45.0
+    slip_rate_dps: float = 150.0
+    slip_tilt_deg: float = 25.0
+    slip_hold_s: float = 0.05
+    step_threshold_mps2: float = 1.0
+    step_min_interval_s: float = 0.25
+    sway_ratio: float = 2.5
+    sway_min_dps: float = 40.0
+    stumble_rate_dps: float = 120.0
+    stumble_ratio: float = 8.0
+    step_interval_cv: float = 0.3
+    rail_light_touch_n: float = 5.0
+    rail_overload_n: float = 150.0
+    rail_grab_rise_n: float = 80.0
+    rail_hands_off_s: float = 0.5
+    no_runner_s: float = 30.0
+    no_runner_countdown_s: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -480,17 +553,23 @@ def _imu(doc: Document) -> ImuSettings:
 def _treadmill(doc: Document) -> TreadmillSettings:
     s = doc.require("treadmill")
     protocol = s.get_str("protocol", choices=("trackmaster", "none"))
-    simulated = s.get_bool("simulated")
-    port = s.get_str("port", "sim" if simulated else REQUIRED)
+    relay_only = protocol == "none"  # no serial link: port and units mean nothing
+    simulated = s.get_bool("simulated", False if relay_only else REQUIRED)
+    port = s.get_str("port", "sim" if simulated else "none" if relay_only else REQUIRED)
     return TreadmillSettings(
         protocol=protocol,
         simulated=simulated,
         port=port,
         baud=_baud(s),
-        units=s.get_str("units", choices=("mph", "kmh")),
+        units=s.get_str("units", "none" if relay_only else REQUIRED,
+                        choices=("mph", "kmh", "none") if relay_only else ("mph", "kmh")),
         stop_mode=s.get_str("stop_mode", "A2", choices=("A2", "AA")),
         poll_interval_s=s.get_float("poll_interval_s", 0.05, min_value=0.02, max_value=0.1),
         ack_timeout_s=s.get_float("ack_timeout_s", 0.1, min_value=0.02, max_value=0.25),
+        readback_tolerance_kmh=s.get_float("readback_tolerance_kmh", 0.5, min_value=0.1,
+                                           max_value=1.0),
+        readback_time_s=s.get_float("readback_time_s", 0.5, min_value=0.1, max_value=2.0),
+        allow_reverse=s.get_bool("allow_reverse", False),
     )
 
 
@@ -678,11 +757,50 @@ def _rails(doc: Document) -> RailsSettings | None:
 
 def _detect(doc: Document) -> DetectSettings:
     s = doc.section("detect", required=False) or Section(doc.path, "detect", {})
+    d = DetectSettings()
+    f = s.get_float
     return DetectSettings(
-        free_fall_g=s.get_float("free_fall_g", 0.4, min_value=0.1, max_value=0.9),
-        impact_g=s.get_float("impact_g", 3.0, min_value=1.5, max_value=8.0),
-        max_rate_dps=s.get_float("max_rate_dps", 200.0, min_value=50.0, max_value=1000.0),
-        hold_s=s.get_float("hold_s", 0.03, min_value=0.0, max_value=0.1),
+        free_fall_g=f("free_fall_g", d.free_fall_g, min_value=0.1, max_value=0.9),
+        impact_g=f("impact_g", d.impact_g, min_value=1.5, max_value=8.0),
+        arm_s=f("arm_s", d.arm_s, min_value=0.02, max_value=2.0),
+        orientation_tau_s=f("orientation_tau_s", d.orientation_tau_s, min_value=0.2,
+                            max_value=10.0),
+        velocity_leak_s=f("velocity_leak_s", d.velocity_leak_s, min_value=0.2, max_value=10.0),
+        model_logit=f("model_logit", d.model_logit, min_value=-5.0, max_value=30.0),
+        model_hold_s=f("model_hold_s", d.model_hold_s, min_value=0.0, max_value=0.3),
+        fall_velocity_mps=f("fall_velocity_mps", d.fall_velocity_mps, min_value=0.2,
+                            max_value=3.0),
+        fall_tilt_deg=f("fall_tilt_deg", d.fall_tilt_deg, min_value=0.0, max_value=90.0),
+        fall_rate_dps=f("fall_rate_dps", d.fall_rate_dps, min_value=0.0, max_value=500.0),
+        fall_hold_s=f("fall_hold_s", d.fall_hold_s, min_value=0.0, max_value=0.3),
+        free_fall_hold_s=f("free_fall_hold_s", d.free_fall_hold_s, min_value=0.05,
+                           max_value=1.0),
+        impact_tilt_deg=f("impact_tilt_deg", d.impact_tilt_deg, min_value=10.0, max_value=90.0),
+        slip_rate_dps=f("slip_rate_dps", d.slip_rate_dps, min_value=30.0, max_value=1000.0),
+        slip_tilt_deg=f("slip_tilt_deg", d.slip_tilt_deg, min_value=0.0, max_value=90.0),
+        slip_hold_s=f("slip_hold_s", d.slip_hold_s, min_value=0.0, max_value=0.3),
+        step_threshold_mps2=f("step_threshold_mps2", d.step_threshold_mps2, min_value=0.2,
+                              max_value=10.0),
+        step_min_interval_s=f("step_min_interval_s", d.step_min_interval_s, min_value=0.1,
+                              max_value=1.0),
+        sway_ratio=f("sway_ratio", d.sway_ratio, min_value=1.2, max_value=10.0),
+        sway_min_dps=f("sway_min_dps", d.sway_min_dps, min_value=5.0, max_value=500.0),
+        stumble_rate_dps=f("stumble_rate_dps", d.stumble_rate_dps, min_value=30.0,
+                           max_value=1000.0),
+        stumble_ratio=f("stumble_ratio", d.stumble_ratio, min_value=1.5, max_value=20.0),
+        step_interval_cv=f("step_interval_cv", d.step_interval_cv, min_value=0.05,
+                           max_value=2.0),
+        rail_light_touch_n=f("rail_light_touch_n", d.rail_light_touch_n, min_value=0.5,
+                             max_value=50.0),
+        rail_overload_n=f("rail_overload_n", d.rail_overload_n, min_value=20.0,
+                          max_value=1000.0),
+        rail_grab_rise_n=f("rail_grab_rise_n", d.rail_grab_rise_n, min_value=10.0,
+                           max_value=1000.0),
+        rail_hands_off_s=f("rail_hands_off_s", d.rail_hands_off_s, min_value=0.1,
+                           max_value=5.0),
+        no_runner_s=f("no_runner_s", d.no_runner_s, min_value=5.0, max_value=120.0),
+        no_runner_countdown_s=f("no_runner_countdown_s", d.no_runner_countdown_s,
+                                min_value=0.0, max_value=60.0),
     )
 
 

@@ -1,10 +1,17 @@
 """The speed envelope: turns "what the session wants" into "what the wire may see".
 
 The governor starts every run at ``start_speed_kmh``, approaches the session's target at no
-more than ``ramp_mps2`` in 0.1 km/h steps, never exceeds ``max_speed_kmh``, and on a caution
-falls back to the start speed for ``CAUTION_HOLD_S`` (the runner felt unsteady: slow down
-first, then build up again). It never produces a speed by itself when not running: the
-supervisor only asks it while the belt is meant to run.
+more than ``ramp_mps2`` in 0.1 km/h steps, and never exceeds ``max_speed_kmh``.
+
+On a caution (the runner is unsteady: slow down first, then build up again) it drops the speed
+at once by ``CAUTION_STEP_KMH`` — so a byte that lowers the speed is on the wire in the same
+tick, within the 150 ms budget from onset — then decelerates at the controlled-stop rate
+(``stop_decel_mps2``) to the start speed and holds there for ``CAUTION_HOLD_S`` after the last
+caution. 0.2 km/h is more than one 0.1 mph step, so it always changes the digits sent, and it
+is far below the 0→0.89 m/s belt steps that perturbation studies use to *cause* a stumble.
+
+It never produces a speed by itself when not running: the supervisor only asks it while the
+belt is meant to run.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from controller.config import LimitsSettings
 KMH_PER_MPS: Final = 3.6
 STEP_KMH: Final = 0.1
 CAUTION_HOLD_S: Final = 5.0
+CAUTION_STEP_KMH: Final = 0.2
 
 
 class Governor:
@@ -33,6 +41,7 @@ class Governor:
         self._limits = limits
         self.target_kmh = min(target_kmh, limits.max_speed_kmh)
         self._ramp_kmh_per_s = limits.ramp_mps2 * KMH_PER_MPS
+        self._caution_kmh_per_s = limits.stop_decel_mps2 * KMH_PER_MPS
         self.speed_kmh = 0.0
         self._last_s = 0.0
         self._caution_until_s = -math.inf
@@ -45,15 +54,22 @@ class Governor:
         return self.speed_kmh
 
     def caution(self, now_s: float) -> None:
-        """Slow to the start speed and hold there for CAUTION_HOLD_S."""
+        """Step down at once, slow to the start speed and hold there for CAUTION_HOLD_S."""
+        if now_s >= self._caution_until_s:  # a new caution, not one already being acted on
+            self.speed_at(now_s)
+            floor = min(self._limits.start_speed_kmh, self.target_kmh)
+            self.speed_kmh = max(floor, self.speed_kmh - CAUTION_STEP_KMH)
         self._caution_until_s = now_s + CAUTION_HOLD_S
 
     def speed_at(self, now_s: float) -> float:
         """The speed to command now, km/h: a multiple of 0.1, ramp-limited, never above the cap."""
-        goal = self._limits.start_speed_kmh if now_s < self._caution_until_s else self.target_kmh
-        goal = min(goal, self._limits.max_speed_kmh)
+        cautious = now_s < self._caution_until_s
+        goal = self._limits.start_speed_kmh if cautious else self.target_kmh
+        goal = min(goal, self.target_kmh, self._limits.max_speed_kmh)
         dt = max(0.0, now_s - self._last_s)
-        max_change = self._ramp_kmh_per_s * dt
+        slowing = cautious and goal < self.speed_kmh
+        rate = self._caution_kmh_per_s if slowing else self._ramp_kmh_per_s
+        max_change = rate * dt
         if abs(goal - self.speed_kmh) <= max_change:
             self.speed_kmh = goal
         elif goal > self.speed_kmh:

@@ -10,6 +10,7 @@ from typing import TextIO
 from controller.app import System
 from controller.events import Event
 from controller.supervisor import State
+from hardware.sim.treadmill_model import first_slowing_command_s
 from hardware.trackmaster_protocol import AUTO_STOP, SET_SPEED, STOP
 
 
@@ -75,12 +76,20 @@ def run_simulation(system: System, live: bool, out: TextIO) -> int:
         print(f"  stop: {first.message} at {first.t_s:.3f} s", file=out)
         stop_bytes = [t for t, who, b in wire
                       if who == "host" and b in (STOP, AUTO_STOP) and t >= first.t_s]
+        slowing_s = first_slowing_command_s(wire, first.t_s)
+        if slowing_s is not None:
+            print(f"  first byte that slows the belt on the wire at {slowing_s:.3f} s "
+                  f"({(slowing_s - first.t_s) * 1000:.0f} ms after the decision)", file=out)
         if stop_bytes:
-            print(f"  first stop byte on the wire at {stop_bytes[0]:.3f} s "
+            print(f"  stop command on the wire at {stop_bytes[0]:.3f} s "
                   f"({(stop_bytes[0] - first.t_s) * 1000:.0f} ms after the decision)", file=out)
         slip_at = getattr(scenario.motion, "slip_at_s", None)
+        onset_slowing_s = first_slowing_command_s(wire, slip_at) if slip_at is not None else None
+        if slip_at is not None and onset_slowing_s is not None:
+            print(f"  slip onset {slip_at:.3f} s → first slowing byte {onset_slowing_s:.3f} s: "
+                  f"{(onset_slowing_s - slip_at) * 1000:.0f} ms", file=out)
         if slip_at is not None and stop_bytes:
-            print(f"  slip onset {slip_at:.3f} s → stop byte {stop_bytes[0]:.3f} s: "
+            print(f"  slip onset {slip_at:.3f} s → stop command {stop_bytes[0]:.3f} s: "
                   f"{(stop_bytes[0] - slip_at) * 1000:.0f} ms", file=out)
     if final_state:
         print(f"  treadmill at the end: belt {final_state['belt_kmh']:.1f} km/h, status "

@@ -54,7 +54,7 @@ class TreadmillLink(Protocol):
 
     def set_speed_kmh(self, speed_kmh: float) -> None: ...
 
-    def stop(self) -> None: ...
+    def stop(self, decel_mps2: float | None = None) -> None: ...
 
     def reset(self) -> None: ...
 
@@ -127,7 +127,9 @@ class Supervisor:
             self._later_reasons.add(reason)
             self._events.add(now, "info", f"also: {reason}" + (f" — {detail}" if detail else ""))
         if self._link is not None:
-            self._link.stop()
+            # Software stops are controlled stops at [limits] stop_decel_mps2; a stop that cuts
+            # power (link fault, e-stop, stall, belt not stopping) goes out at once.
+            self._link.stop(None if cut_power else self._limits.stop_decel_mps2)
         self._commanded_kmh = 0.0
 
     def _cut_power(self, now: float, reason: str) -> None:
@@ -144,7 +146,8 @@ class Supervisor:
             self.governor.caution(now)
             if decision.reason != self._caution_reason:
                 self._caution_reason = decision.reason
-                self._events.add(now, "caution", f"caution: {decision.reason} — slowing down")
+                action = "slowing down" if self._link else "warning only (relay-only: no slow-down)"
+                self._events.add(now, "caution", f"caution: {decision.reason} — {action}")
 
     # ------------------------------------------------------------------ human actions
     def reset(self) -> bool:
@@ -181,10 +184,20 @@ class Supervisor:
             self._events.add(now, "input", "start refused: " + "; ".join(problems))
             return False
         self._set_state(now, State.RUNNING)
-        if self._link is not None:
+        if self._link is None:
+            # Relay-only: power returns only on a confirmed, checked start; the runner then
+            # starts the belt on the console (the treadmill must not restart by itself on
+            # power return — see docs/treadmill-link.md).
+            self.power_cut = False
+        else:
             self._link.start()
         self._commanded_kmh = self.governor.begin(now)
-        self._events.add(now, "speed", f"speed {self._commanded_kmh:.1f} km/h (start speed)")
+        if self._link is None:
+            self._events.add(now, "state", "armed, relay closed: start the belt on the "
+                                           "treadmill's console (relay-only: stop = power cut)")
+        else:
+            self._events.add(now, "speed",
+                             f"speed {self._commanded_kmh:.1f} km/h (start speed)")
         return True
 
     # ------------------------------------------------------------------ every tick

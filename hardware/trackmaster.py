@@ -8,29 +8,45 @@ change or poll — so at most one in-flight transaction delays it.
 Safety behaviour:
 - the belt is only ever started with ``A0`` (the treadmill's 0.5 s communication watchdog
   armed); ``A1`` is never sent;
-- the treadmill is polled (``C0`` status and ``C1`` actual speed, alternately) every
-  ``poll_interval_s``, always, so the treadmill's own watchdog stops the belt if we die and we
-  see a belt that moves when it should not;
-- every command waits for its acknowledgement for at most ``ack_timeout_s``; a NAK, a wrong or
-  missing ack, an unparsable reply or a port error is a latched link fault: the driver sends a
-  stop and reports :attr:`TrackmasterLink.fault`; it never retries a speed increase;
-- speeds are validated and rounded to 0.1 of the treadmill's unit, never up past the cap;
-- read-back: a belt faster than commanded (runaway), a belt moving while we believe it stopped,
-  or a belt found stopped while we believe it runs (power cycle, e-stop, watchdog) is a fault.
+- the treadmill is polled every ``poll_interval_s`` (default 50 ms), always: actual speed ``C1``
+  every other poll (10 Hz), status ``C0`` and set speed ``C3`` in between, so the treadmill's own
+  watchdog stops the belt if we die and we see a belt that moves when it should not;
+- every command waits for its acknowledgement for at most ``ack_timeout_s``; a NAK (``BD``,
+  ``BE``, ``BF``), a wrong or missing ack, an unparsable reply, unsolicited bytes or a port error
+  is a latched link fault: the driver sends a stop and reports :attr:`TrackmasterLink.fault`; it
+  never retries a speed increase;
+- speeds are validated, rounded to 0.1 of the treadmill's unit (never up past the cap), and
+  ramp-limited here too (defence in depth behind the governor), at ``ramp_mps2``;
+- read-back (``C1``): a belt faster than commanded (runaway), slower than commanded (not
+  following), not slowing after a stop, or moving while it should be stopped — beyond
+  ``readback_tolerance_kmh`` for ``readback_time_s`` — is a fault. Every link fault makes the
+  supervisor open the stop relay (see ``Supervisor.tick``);
+- a treadmill power cycle (status back to stopped, or set speed reset to 0, while we run) is a
+  latched fault and nothing is ever restarted; :meth:`TrackmasterLink.expect_power_cycle` is the
+  one exception, for a power cycle the controller causes itself while testing the stop path;
+- a controlled stop (:meth:`TrackmasterLink.stop` with ``decel_mps2``) is a ramp of lowered
+  ``A3`` commands ending in the stop command; faults always stop immediately;
+- reverse (Woodway-style leading ``'3'`` in the speed digits) only if ``allow_reverse`` is set,
+  and the direction only changes while the belt reads back zero.
 
 The opening of the serial port is not done here: the composition root hands in an open port.
 """
 
 from __future__ import annotations
 
+import math
+from collections import deque
+from dataclasses import dataclass
 from typing import Final, Protocol
 
 from controller.clock import Clock
 from hardware.trackmaster_protocol import (
     AUTO_STOP,
+    GET_SET_SPEED,
     GET_SPEED,
     GET_STATUS,
     KMH_PER_MPH,
+    SET_SPEED,
     START_CDS,
     STOP,
     BeltStatus,
@@ -42,8 +58,14 @@ from hardware.trackmaster_protocol import (
     speed_tenths,
 )
 
-RUNAWAY_TOLERANCE_KMH: Final = 0.5
-RUNAWAY_AFTER_S: Final = 0.3
+KMH_PER_MPS: Final = 3.6
+MIN_STOP_DECEL_MPS2: Final = 0.25
+"""After a stop (plus ``readback_time_s`` of grace) a belt that slows more slowly than this is
+"not slowing when told to stop". Real treadmills stop at ~0.5–1.5 m/s²; the floor is low so a
+slow but working stop is not a fault (the supervisor's stop deadline still bounds it)."""
+POLL_CYCLE: Final = (GET_SPEED, GET_STATUS, GET_SPEED, GET_STATUS, GET_SPEED, GET_SET_SPEED)
+"""Poll order: actual speed every other poll (10 Hz at 50 ms), status and set speed between."""
+TRANSACTION_LOG_MAX: Final = 10_000
 
 
 class SerialPort(Protocol):
@@ -59,17 +81,51 @@ class SerialPort(Protocol):
     def close(self) -> None: ...
 
 
+@dataclass(frozen=True)
+class Transaction:
+    """One completed command/acknowledgement pair (for the bench command and the benchmark).
+
+    Attributes:
+        opcode: the command byte.
+        sent_s: when its bytes were written (clock time, s).
+        round_trip_s: from the write to the step that saw the complete reply, s. Includes up to
+            one loop period of polling granularity.
+    """
+
+    opcode: int
+    sent_s: float
+    round_trip_s: float
+
+
+@dataclass
+class _ControlledStop:
+    start_s: float
+    from_kmh: float
+    decel_mps2: float
+    from_tenths: int
+
+
 class TrackmasterLink:
     """The treadmill as the controller sees it.
 
     Args:
         port: an open pyserial port (non-blocking reads: ``timeout=0``).
-        clock: the injected clock (ack timeouts and poll intervals run on it).
-        units: ``"mph"`` or ``"kmh"``: the treadmill's speed unit. No default on purpose.
+        clock: the injected clock (ack timeouts, polls, ramps and read-back timing run on it).
+        units: ``"mph"`` or ``"kmh"``: the treadmill's speed unit. No default on purpose — a
+            wrong guess is a 1.6× speed error.
         max_speed_kmh: the cap; any request above it is refused with ``ValueError``.
         stop_mode: ``"A2"`` (stop belt) or ``"AA"`` (auto stop: to minimum, then stop).
-        poll_interval_s: poll period (default 0.05 s; must stay well under 0.5 s).
+        poll_interval_s: poll period (default 0.05 s; must stay well under the treadmill's
+            0.5 s watchdog — the speed read-back runs at half this rate).
         ack_timeout_s: acknowledgement timeout per command (default 0.1 s).
+        ramp_mps2: the fastest the driver changes the commanded speed (default 0.25 m/s², the
+            ``[limits] ramp_mps2``), whatever it is asked for.
+        readback_tolerance_kmh: how far the read-back speed may be from the command (default
+            0.5 km/h) before it counts as a deviation.
+        readback_time_s: how long a deviation may last before it is a fault (default 0.5 s);
+            also the grace after a start before a belt still reading "stopped" is a fault.
+        allow_reverse: permit reverse (Woodway leading ``'3'``). Default False: then a reverse
+            read-back is a fault and :meth:`set_reverse` refuses.
     """
 
     def __init__(
@@ -81,79 +137,101 @@ class TrackmasterLink:
         stop_mode: str = "A2",
         poll_interval_s: float = 0.05,
         ack_timeout_s: float = 0.1,
+        *,
+        ramp_mps2: float = 0.25,
+        readback_tolerance_kmh: float = 0.5,
+        readback_time_s: float = 0.5,
+        allow_reverse: bool = False,
     ) -> None:
         if units not in ("mph", "kmh"):
             raise ValueError(f"units must be 'mph' or 'kmh', got {units!r}")
         if stop_mode not in ("A2", "AA"):
             raise ValueError(f"stop_mode must be 'A2' or 'AA', got {stop_mode!r}")
+        for name, value in (("max_speed_kmh", max_speed_kmh), ("ramp_mps2", ramp_mps2),
+                            ("poll_interval_s", poll_interval_s),
+                            ("ack_timeout_s", ack_timeout_s),
+                            ("readback_tolerance_kmh", readback_tolerance_kmh),
+                            ("readback_time_s", readback_time_s)):
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
         self._port = port
         self._clock = clock
         self.units = units
         self.max_speed_kmh = max_speed_kmh
         self._unit_per_kmh = 1.0 / KMH_PER_MPH if units == "mph" else 1.0
+        self._cap_tenths = speed_tenths(max_speed_kmh * self._unit_per_kmh,
+                                        max_speed_kmh * self._unit_per_kmh)
         self._stop_command = Command(STOP if stop_mode == "A2" else AUTO_STOP)
         self.poll_interval_s = poll_interval_s
         self.ack_timeout_s = ack_timeout_s
+        self.ramp_kmh_per_s = ramp_mps2 * KMH_PER_MPS
+        self.readback_tolerance_kmh = readback_tolerance_kmh
+        self.readback_time_s = readback_time_s
+        self.allow_reverse = allow_reverse
 
         self.fault: str | None = None
         self.belt_status: BeltStatus | None = None
         self.actual_speed_kmh: float | None = None
-        self.commanded_kmh = 0.0
+        """Last read-back speed, km/h; negative in reverse. None until read."""
+        self.set_speed_read_kmh: float | None = None
+        """Last ``C3`` read-back (the treadmill's set speed), km/h."""
+        self.target_kmh = 0.0
         self.bytes_sent = 0
         self.bytes_received = 0
         self.transactions = 0
+        self.transaction_log: deque[Transaction] = deque(maxlen=TRANSACTION_LOG_MAX)
+        self.last_round_trip_s: float | None = None
+        self.power_cycle_result: str | None = None
+        """Outcome of the last :meth:`expect_power_cycle`: ``"completed"`` (lost, back, lockout
+        cleared), ``"not_observed"`` (the treadmill never went silent), or None."""
 
+        self._reverse = False
         self._want_running = False
+        self._controlled: _ControlledStop | None = None
         self._stop_pending = True  # at power-on we are stopped: say so to the treadmill first
+        self._stop_unacked = True
         self._start_pending = False
-        self._speed_pending: int | None = None
+        self._ramp_kmh = 0.0
+        self._ramp_at_s = clock.now_s()
         self._sent_tenths = 0
+        self._acked_tenths = 0
+        self._last_was_speed = False
         self._in_flight: ReplyParser | None = None
         self._sent_at_s = 0.0
         self._next_poll_s = 0.0
-        self._poll_speed_next = False
-        self._runaway_since_s: float | None = None
-        self.last_round_trip_s: float | None = None
+        self._poll_index = 0
+        self._stop_at_s = clock.now_s()
+        self._stop_from_kmh = 0.0
+        self._violation_since_s: float | None = None
         self._stop_acked_s: float | None = None
         self._start_acked_s: float | None = None
-        self._status_at_s = -1.0
-        self._speed_at_s = -1.0
+        self._status_at_s = -math.inf
+        self._speed_at_s = -math.inf
+        self._speed_zero_at_s = -math.inf
+        self._pc_until_s: float | None = None
+        self._pc_lost = False
+        self._pc_stop_sent = False
+        self._abandoned_until_s = -math.inf
+        self._speed_at_stop_ack_kmh = 0.0
 
-    # ------------------------------------------------------------------ requests
+    # ------------------------------------------------------------------ read-outs
     @property
     def running_requested(self) -> bool:
         return self._want_running
 
-    def start(self) -> None:
-        """Start the belt at speed 0 (``A0``). Refused after a fault."""
-        if self.fault is not None:
-            raise RuntimeError(f"treadmill link is faulted ({self.fault}); reset first")
-        self._want_running = True
-        self._stop_pending = False
-        self._start_pending = True
-        self._start_acked_s = None
+    @property
+    def commanded_kmh(self) -> float:
+        """The speed last sent to the treadmill, km/h (0 after a stop)."""
+        return self._sent_tenths / 10.0 / self._unit_per_kmh
 
-    def set_speed_kmh(self, speed_kmh: float) -> None:
-        """Command a belt speed, km/h.
+    @property
+    def stopping(self) -> bool:
+        """A controlled stop is lowering the speed; the stop command has not been sent yet."""
+        return self._controlled is not None
 
-        Raises:
-            ValueError: not finite, negative, or above the cap (the request is refused whole).
-        """
-        per_kmh = self._unit_per_kmh
-        tenths = speed_tenths(speed_kmh * per_kmh, self.max_speed_kmh * per_kmh)
-        if not self._want_running or self.fault is not None:
-            return  # a stopped belt is not sped up by a late speed request
-        self.commanded_kmh = tenths / 10.0 / self._unit_per_kmh
-        if tenths != self._sent_tenths:
-            self._speed_pending = tenths
-
-    def stop(self) -> None:
-        """Stop the belt. Takes priority over everything queued; idempotent."""
-        self._want_running = False
-        self._start_pending = False
-        self._speed_pending = None
-        self.commanded_kmh = 0.0
-        self._stop_pending = True
+    @property
+    def power_cycle_expected(self) -> bool:
+        return self._pc_until_s is not None
 
     @property
     def belt_stopped(self) -> bool:
@@ -163,6 +241,10 @@ class TrackmasterLink:
         return (
             self.fault is None
             and not self._want_running
+            and self._controlled is None
+            and self._pc_until_s is None
+            and not self._stop_unacked
+            and not self._stop_pending
             and acked is not None
             and self._status_at_s > acked
             and self._speed_at_s > acked
@@ -170,32 +252,203 @@ class TrackmasterLink:
             and self.actual_speed_kmh == 0.0
         )
 
+    # ------------------------------------------------------------------ requests
+    def start(self) -> None:
+        """Start the belt at speed 0 (``A0``, watchdog armed). Speeds follow through
+        :meth:`set_speed_kmh`, ramped.
+
+        Raises:
+            RuntimeError: the link is faulted (reset first) or waits out a power cycle.
+        """
+        if self.fault is not None:
+            raise RuntimeError(f"treadmill link is faulted ({self.fault}); reset first")
+        if self._pc_until_s is not None:
+            raise RuntimeError("treadmill link is waiting out an expected power cycle")
+        if self._want_running:
+            return
+        now = self._clock.now_s()
+        self._want_running = True
+        self._controlled = None
+        self._start_pending = True  # a stop still pending goes out first, then the start
+        self._stop_unacked = True  # from now on a stop() must reach the wire
+        self._start_acked_s = None
+        # From the speed on the wire (non-zero only if a controlled stop is interrupted): a
+        # new start never drops the belt to 0 abruptly, nor jumps it up.
+        self._ramp_kmh = self.commanded_kmh
+        self._ramp_at_s = now
+        self.target_kmh = 0.0
+        self._violation_since_s = None
+
+    def set_speed_kmh(self, speed_kmh: float) -> None:
+        """Ask for a belt speed, km/h. The driver approaches it at ``ramp_mps2`` in steps of
+        0.1 of the treadmill's unit, never above the cap. Ignored unless running (a stopped or
+        stopping belt is never sped up by a late request).
+
+        Raises:
+            ValueError: not finite, negative, or above the cap (the request is refused whole).
+        """
+        per_kmh = self._unit_per_kmh
+        speed_tenths(speed_kmh * per_kmh, self.max_speed_kmh * per_kmh)  # validates
+        if not self._want_running or self.fault is not None:
+            return
+        self.target_kmh = speed_kmh
+
+    def set_reverse(self, reverse: bool) -> bool:
+        """Choose the belt direction for the next speeds (Woodway-style, opt-in).
+
+        Returns False (and changes nothing) unless the belt reads back zero and the commanded
+        speed is zero: a direction change only ever happens at standstill.
+
+        Raises:
+            ValueError: reverse asked for while ``allow_reverse`` is off.
+        """
+        if reverse and not self.allow_reverse:
+            raise ValueError("reverse is not enabled ([treadmill] allow_reverse = false)")
+        if reverse == self._reverse:
+            return True
+        # Zero must have been read back recently (C1 runs every other poll).
+        fresh = self._clock.now_s() - self._speed_zero_at_s <= 4 * self.poll_interval_s
+        if (self._sent_tenths != 0 or self._ramp_kmh > 0 or not fresh
+                or self.actual_speed_kmh != 0.0):
+            return False
+        self._reverse = reverse
+        return True
+
+    def stop(self, decel_mps2: float | None = None) -> None:
+        """Stop the belt; idempotent, never raises for a valid call.
+
+        Without ``decel_mps2`` (faults, e-stop, stalls) the stop command goes out first thing,
+        ahead of everything queued. With it, a running belt is slowed by a ramp of lowered
+        ``A3`` commands at that deceleration (m/s²), and the stop command follows when the ramp
+        reaches zero. An immediate stop during a controlled stop takes over at once.
+        """
+        now = self._clock.now_s()
+        moving_kmh = max(abs(self.actual_speed_kmh or 0.0), self.commanded_kmh)
+        if (decel_mps2 is not None and math.isfinite(decel_mps2) and decel_mps2 > 0
+                and self._want_running and self._sent_tenths > 0):
+            self._want_running = False
+            self._start_pending = False
+            self._controlled = _ControlledStop(now, self.commanded_kmh, decel_mps2,
+                                               self._sent_tenths)
+            self._begin_stop_envelope(now, moving_kmh)
+            return
+        if self._controlled is not None and decel_mps2 is not None:
+            return  # already slowing down under control; a second controlled stop changes nothing
+        if self._want_running or self._controlled is not None:
+            self._begin_stop_envelope(now, moving_kmh)
+        self._want_running = False
+        self._start_pending = False
+        self._controlled = None
+        self.target_kmh = 0.0
+        self._ramp_kmh = 0.0
+        if self._stop_unacked and not self._stop_in_flight():
+            self._stop_pending = True
+
+    def expect_power_cycle(self, window_s: float) -> None:
+        """The controller is about to cut the treadmill's power itself (stop-path test).
+
+        For ``window_s`` seconds missing or garbled replies are not faults; once the
+        treadmill answers again the link sends a stop (clearing its power-up start lockout) and
+        the window closes with :attr:`power_cycle_result` = ``"completed"``. If the treadmill
+        never went silent the window closes with ``"not_observed"``; if it went silent and is not
+        back (lockout cleared) by the end of the window, that is a latched fault.
+
+        Raises:
+            RuntimeError: the belt is not stopped and idle, or the link is faulted.
+        """
+        if self.fault is not None:
+            raise RuntimeError(f"treadmill link is faulted ({self.fault}); reset first")
+        if self._want_running or self._controlled is not None:
+            raise RuntimeError("a power cycle can only be expected with the belt stopped")
+        if not (math.isfinite(window_s) and window_s > 0):
+            raise ValueError(f"window_s must be a finite number > 0, got {window_s!r}")
+        self._pc_until_s = self._clock.now_s() + window_s
+        self._pc_lost = False
+        self._pc_stop_sent = False
+        self.power_cycle_result = None
+
     def reset(self) -> None:
         """Clear a fault after a human reset: forget what we knew and start with a stop command
-        (which also clears a treadmill's power-up start lockout). Never starts the belt."""
+        (which also clears a treadmill's power-up start lockout). Never starts the belt; the
+        direction goes back to forward."""
         self.fault = None
-        self._in_flight = None
         self.belt_status = None
         self.actual_speed_kmh = None
+        self.set_speed_read_kmh = None
         self._stop_acked_s = None
-        self._runaway_since_s = None
+        self._violation_since_s = None
+        self._pc_until_s = None
+        self._stop_unacked = True
+        self._reverse = False
         self.stop()
+        self._stop_from_kmh = 0.0
+        if self._in_flight is not None:
+            # Whatever is in flight was sent before the reset (maybe a stop retried into a
+            # dead line): its reply, or its silence, is not judged. Wait it out quietly.
+            self._abandoned_until_s = self._sent_at_s + self.ack_timeout_s
+            self._in_flight = None
+        self._discard_input()
+        self._stop_pending = True  # always: it also clears a power-up start lockout
 
     def _fail(self, reason: str) -> None:
+        """Latch the first fault and send a stop now (again, even if one was acknowledged)."""
         if self.fault is None:
             self.fault = reason
+        self._pc_until_s = None
         self.stop()
+        self._stop_pending = True
+
+    def _begin_stop_envelope(self, now: float, from_kmh: float) -> None:
+        self._stop_at_s = now
+        self._stop_from_kmh = from_kmh
+        self._violation_since_s = None
+
+    def _stop_in_flight(self) -> bool:
+        return self._in_flight is not None and self._in_flight.command.opcode in (STOP, AUTO_STOP)
 
     # ------------------------------------------------------------------ the state machine
     def step(self) -> None:
         """Advance the link: collect a reply, check timeouts, send the next command."""
         now = self._clock.now_s()
+        self._advance_ramp(now)
+        if now <= self._abandoned_until_s:
+            self._discard_input()  # the transaction abandoned by reset() may still answer
+            return
         if self._in_flight is not None:
             self._collect(now)
+        else:
+            self._check_unsolicited()
+        if self._pc_until_s is not None and now >= self._pc_until_s:
+            self._end_power_cycle_window()
         if self._in_flight is None:
             command = self._next_command(now)
             if command is not None:
                 self._send(command, now)
+
+    def _check_unsolicited(self) -> None:
+        """The treadmill never speaks unprompted: bytes with nothing in flight mean the link is
+        out of step (echo mode switched on, noise, a late reply)."""
+        try:
+            waiting = self._port.in_waiting
+            data = self._port.read(waiting) if waiting else b""
+        except Exception as exc:  # pyserial raises SerialException (an OSError subclass)
+            self._fail(f"serial port error: {exc}")
+            return
+        if not data:
+            return
+        self.bytes_received += len(data)
+        if self._pc_until_s is not None:
+            self._pc_lost = True  # line noise while its power comes and goes
+            return
+        self._fail(f"unsolicited bytes from the treadmill: {data[:16].hex(' ')}")
+
+    def _discard_input(self) -> None:
+        try:
+            waiting = self._port.in_waiting
+            if waiting:
+                self.bytes_received += len(self._port.read(waiting))
+        except Exception as exc:
+            self._fail(f"serial port error: {exc}")
 
     def _collect(self, now: float) -> None:
         assert self._in_flight is not None
@@ -211,32 +464,110 @@ class TrackmasterLink:
             reply = self._in_flight.feed(data) if data else None
         except ReplyError as exc:
             self._in_flight = None
-            self._fail(f"bad reply: {exc}")
+            self._link_problem(f"bad reply: {exc}")
             return
         if reply is not None:
             self._in_flight = None
             self.last_round_trip_s = now - self._sent_at_s
+            self.transaction_log.append(
+                Transaction(reply.command.opcode, self._sent_at_s, self.last_round_trip_s))
             self._handle(reply, now)
         elif now - self._sent_at_s > self.ack_timeout_s:
             command = self._in_flight.command
             self._in_flight = None
-            self._fail(f"no acknowledgement of {command} within {self.ack_timeout_s:g} s")
+            self._link_problem(f"no acknowledgement of {command} within {self.ack_timeout_s:g} s")
+
+    def _link_problem(self, reason: str) -> None:
+        """A missing or bad reply: a fault — unless we are waiting out a power cycle we caused."""
+        if self._pc_until_s is not None:
+            self._pc_lost = True
+            self._pc_stop_sent = False
+            self._discard_input()
+            return
+        self._fail(reason)
+
+    def _end_power_cycle_window(self) -> None:
+        lost = self._pc_lost
+        self._pc_until_s = None
+        if lost:
+            self.power_cycle_result = None
+            self._fail("treadmill not back (start lockout not cleared) by the end of the "
+                       "expected power cycle")
+        else:
+            self.power_cycle_result = "not_observed"
+
+    def _advance_ramp(self, now: float) -> None:
+        """Move the ramp position towards the target: up at no more than ``ramp_mps2``; down at
+        once. Lowering the speed is the safe direction (a stop command is a bigger step still),
+        and a slow-down the governor asked for must reach the wire in the same tick; how fast
+        the belt itself decelerates is the governor's (and the treadmill's) business."""
+        dt = max(0.0, now - self._ramp_at_s)
+        self._ramp_at_s = now
+        goal = self.target_kmh if self._want_running else 0.0
+        max_change = self.ramp_kmh_per_s * dt
+        if goal <= self._ramp_kmh or goal - self._ramp_kmh <= max_change:
+            self._ramp_kmh = goal
+        else:
+            self._ramp_kmh += max_change
+
+    def _desired_tenths(self, now: float) -> int:
+        """The speed digits the wire may carry now, tenths of the treadmill's unit."""
+        per = self._unit_per_kmh * 10.0
+        controlled = self._controlled
+        if controlled is not None:
+            elapsed = now - controlled.start_s
+            kmh = controlled.from_kmh - controlled.decel_mps2 * KMH_PER_MPS * elapsed
+            # One step below the profile: the first lowered A3 goes out the moment the stop is
+            # asked for (the latency budget counts the first byte that lowers the speed), and
+            # the stop is at most one 0.1-unit step quicker than asked, never slower.
+            profile = math.ceil(kmh * per - 1e-9) - 1
+            return max(0, min(self._sent_tenths, controlled.from_tenths - 1, profile))
+        if not self._want_running:
+            return 0
+        if self._ramp_kmh == self.target_kmh:
+            tenths = speed_tenths(self.target_kmh * self._unit_per_kmh,
+                                  self.max_speed_kmh * self._unit_per_kmh)
+        elif self._ramp_kmh < self.target_kmh:
+            tenths = math.floor(self._ramp_kmh * per + 1e-9)  # rising: never ahead of the ramp
+        else:
+            tenths = math.ceil(self._ramp_kmh * per - 1e-9)  # falling: never ahead of the ramp
+        return max(0, min(tenths, self._cap_tenths))
 
     def _next_command(self, now: float) -> Command | None:
         if self._stop_pending:
             self._stop_pending = False
+            self._last_was_speed = False
             return self._stop_command
         if self._start_pending:
             self._start_pending = False
+            self._last_was_speed = False
             return Command(START_CDS)
-        if self._speed_pending is not None:
-            tenths, self._speed_pending = self._speed_pending, None
-            self._sent_tenths = tenths
-            return set_speed(tenths)
-        if now >= self._next_poll_s:
-            self._next_poll_s = now + self.poll_interval_s
-            self._poll_speed_next = not self._poll_speed_next
-            return Command(GET_SPEED if self._poll_speed_next else GET_STATUS)
+        poll_due = now >= self._next_poll_s
+        started = self._start_acked_s is not None
+        if self._pc_lost and not self._pc_stop_sent and self._pc_until_s is not None:
+            pass  # waiting out a power cycle: poll until it answers, then stop (see _handle)
+        elif (self._want_running or self._controlled is not None) and started and not (
+                poll_due and self._last_was_speed):
+            tenths = self._desired_tenths(now)
+            if self._controlled is not None and tenths == 0:
+                # The ramp reached zero: the stop command finishes the controlled stop.
+                self._controlled = None
+                self._stop_unacked = True
+                self._last_was_speed = False
+                return self._stop_command
+            if tenths != self._sent_tenths:
+                self._sent_tenths = tenths
+                self._last_was_speed = True
+                return set_speed(tenths, self._reverse)
+        if poll_due:
+            # A fixed grid keeps the average poll rate even when speed commands cut in; after a
+            # long gap (a fault, a power cycle) it restarts from now rather than bursting.
+            self._next_poll_s = max(self._next_poll_s + self.poll_interval_s,
+                                    now + self.poll_interval_s / 2)
+            opcode = POLL_CYCLE[self._poll_index % len(POLL_CYCLE)]
+            self._poll_index += 1
+            self._last_was_speed = False
+            return Command(opcode)
         return None
 
     def _send(self, command: Command, now: float) -> None:
@@ -251,41 +582,101 @@ class TrackmasterLink:
         self._sent_at_s = now
         if command.opcode in (STOP, AUTO_STOP):
             self._sent_tenths = 0
+        # Invariant: anything that may have moved the belt since the last acknowledged stop —
+        # or a stop not yet acknowledged — means a later stop() must reach the wire.
+        self._stop_unacked = self._stop_unacked or command.opcode in (
+            STOP, AUTO_STOP, START_CDS, SET_SPEED)
 
     def _handle(self, reply: Reply, now: float) -> None:
         op = reply.command.opcode
         if op in (STOP, AUTO_STOP):
             self._stop_acked_s = now
+            self._speed_at_stop_ack_kmh = abs(self.actual_speed_kmh or 0.0)
+            self._stop_unacked = False
+            self._acked_tenths = 0
+            if self._pc_until_s is not None and self._pc_lost:
+                # Back after the power cycle we caused, and its start lockout is cleared.
+                self._pc_until_s = None
+                self.power_cycle_result = "completed"
         elif op == START_CDS:
             self._start_acked_s = now
+        elif op == SET_SPEED:
+            self._acked_tenths = int(reply.command.data[1:])
         elif op == GET_STATUS:
             self._status_at_s = now
             self.belt_status = reply.status()
-            started = self._start_acked_s is not None and not self._start_pending
-            if self._want_running and started and self.belt_status is BeltStatus.STOPPED:
-                self._fail("treadmill reports the belt stopped while it should run "
-                           "(power cycle, its own stop button, or its watchdog)")
-            elif self.belt_status is BeltStatus.RUNNING_NO_CDS:
-                self._fail("treadmill runs with its communication watchdog disabled")
+            self._check_status(now)
         elif op == GET_SPEED:
             self._speed_at_s = now
             tenths, reverse = reply.tenths()
-            self.actual_speed_kmh = tenths / 10.0 / self._unit_per_kmh * (-1 if reverse else 1)
-            self._check_speed(now)
+            kmh = tenths / 10.0 / self._unit_per_kmh
+            self.actual_speed_kmh = -kmh if reverse else kmh
+            if tenths == 0:
+                self._speed_zero_at_s = now
+            self._check_speed(now, kmh, reverse)
+        elif op == GET_SET_SPEED:
+            tenths, _ = reply.tenths()
+            self.set_speed_read_kmh = tenths / 10.0 / self._unit_per_kmh
+            if self._want_running and self._acked_tenths > 0 and tenths == 0:
+                self._fail("treadmill's set speed reset to 0 while running "
+                           "(power cycle or its own stop)")
+        if self._pc_until_s is not None and self._pc_lost and not self._pc_stop_sent:
+            self._pc_stop_sent = True
+            self._stop_pending = True  # it answers again: clear its start lockout
 
-    def _check_speed(self, now: float) -> None:
-        """Runaway: the belt faster than commanded (+ tolerance) for RUNAWAY_AFTER_S."""
-        actual = abs(self.actual_speed_kmh or 0.0)
-        allowed = (self.commanded_kmh if self._want_running else 0.0) + RUNAWAY_TOLERANCE_KMH
-        if actual <= allowed or not self._want_running:
-            # A stopping belt is checked by the supervisor against its stop deadline.
-            self._runaway_since_s = None
+    def _check_status(self, now: float) -> None:
+        if self.belt_status is BeltStatus.RUNNING_NO_CDS:
+            self._fail("treadmill runs with its communication watchdog disabled (A1 state)")
             return
-        if self._runaway_since_s is None:
-            self._runaway_since_s = now
-        elif now - self._runaway_since_s >= RUNAWAY_AFTER_S:
-            self._fail(f"belt runaway: {actual:.1f} km/h read back, "
-                       f"{self.commanded_kmh:.1f} km/h commanded")
+        stop_acked_s = self._stop_acked_s
+        if (not self._want_running and self._controlled is None and stop_acked_s is not None
+                and not self._stop_unacked and self.belt_status is not BeltStatus.STOPPED):
+            # The stop was acknowledged; the status must say "stopped" by the time the stop
+            # envelope (see _check_speed) has reached zero.
+            envelope_s = (self._speed_at_stop_ack_kmh / (MIN_STOP_DECEL_MPS2 * KMH_PER_MPS)
+                          + self.readback_time_s)
+            if now - stop_acked_s > envelope_s:
+                self._fail("treadmill still reports the belt running after the stop was "
+                           "acknowledged (it ignores stop commands)")
+                return
+        started_s = self._start_acked_s
+        if (self._want_running and started_s is not None
+                and now - started_s > self.readback_time_s
+                and self.belt_status is BeltStatus.STOPPED):
+            self._fail("treadmill reports the belt stopped while it should run (power cycle, "
+                       "its own stop button, its watchdog, or its start lockout)")
+
+    def _check_speed(self, now: float, actual_kmh: float, reverse: bool) -> None:
+        """Read-back: the belt must follow the command within the tolerance; deviations that
+        last ``readback_time_s`` are faults (the supervisor then opens the relay)."""
+        tol = self.readback_tolerance_kmh
+        problem: str | None = None
+        if actual_kmh > 0 and reverse != self._reverse:
+            problem = (f"belt runs {'in reverse' if reverse else 'forward'}, "
+                       f"the other way than commanded")
+        elif self._want_running:
+            commanded = self.commanded_kmh
+            started_s = self._start_acked_s
+            if actual_kmh > commanded + tol:
+                problem = (f"belt runaway: {actual_kmh:.1f} km/h read back, "
+                           f"{commanded:.1f} km/h commanded")
+            elif (actual_kmh < commanded - tol and started_s is not None
+                  and now - started_s > self.readback_time_s):
+                problem = (f"belt does not follow: {actual_kmh:.1f} km/h read back, "
+                           f"{commanded:.1f} km/h commanded")
+        else:
+            since = max(0.0, now - self._stop_at_s - self.readback_time_s)
+            envelope = max(0.0, self._stop_from_kmh - MIN_STOP_DECEL_MPS2 * KMH_PER_MPS * since)
+            if actual_kmh > envelope + tol:
+                problem = (f"belt not slowing after the stop: {actual_kmh:.1f} km/h read back"
+                           if envelope > 0 else
+                           f"belt moving while it should be stopped: {actual_kmh:.1f} km/h")
+        if problem is None:
+            self._violation_since_s = None
+        elif self._violation_since_s is None:
+            self._violation_since_s = now
+        elif now - self._violation_since_s >= self.readback_time_s:
+            self._fail(problem)
 
     def close(self) -> None:
         self._port.close()

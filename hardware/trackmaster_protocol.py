@@ -29,6 +29,7 @@ TOGGLE_ACK_ECHO: Final = 0xAC
 GET_STATUS: Final = 0xC0
 GET_SPEED: Final = 0xC1
 GET_ELEVATION: Final = 0xC2
+GET_SET_SPEED: Final = 0xC3  # the set speed the treadmill holds: reads 0 after a power cycle
 
 ACK_OFFSET: Final = 0x10
 NAK_MASTER_TIMEOUT: Final = 0xBD
@@ -54,7 +55,9 @@ class BeltStatus(Enum):
 
 
 # Data length that follows each reply opcode (acks without the AC echo carry no data).
-REPLY_DATA_LEN: Final = {GET_STATUS: 1, GET_SPEED: 4, GET_ELEVATION: 4}
+REPLY_DATA_LEN: Final = {GET_STATUS: 1, GET_SPEED: 4, GET_ELEVATION: 4, GET_SET_SPEED: 4}
+# Replies whose 4 data bytes are speed digits (leading '0' forward, '3' reverse).
+DIGIT_REPLIES: Final = (GET_SPEED, GET_ELEVATION, GET_SET_SPEED)
 
 
 class ReplyError(Exception):
@@ -171,7 +174,7 @@ class ReplyParser:
                         f"{self.command}: unexpected bytes after the reply: {data[i + 1:].hex(' ')}"
                     )
                 reply = Reply(self.command, bytes(self._buf[1:]))
-                if self.command.opcode in (GET_SPEED, GET_ELEVATION):
+                if self.command.opcode in DIGIT_REPLIES:
                     reply.tenths()  # validates the leading digit
                 return reply
         return None

@@ -16,6 +16,7 @@ from controller import app
 from controller.clock import SimClock
 from controller.supervisor import State
 from hardware.sim.scenarios import Action, BackwardWalkWithSlip, Scenario
+from hardware.sim.treadmill_model import first_slowing_command_s
 from hardware.trackmaster_protocol import AUTO_STOP, SET_SPEED, START_CDS, START_NO_CDS, STOP
 
 Build = Callable[..., app.System]
@@ -45,17 +46,23 @@ def test_demo_slip_stops_the_belt_and_latches(build_sim: Build) -> None:
     system.loop.run(12.0)
     sup = system.supervisor
     assert sup.state is State.LATCHED
-    assert sup.stop_reason == "trunk_rate"
+    assert sup.stop_reason in ("slip_trip", "pre_impact", "fall")
     state = treadmill(system)
     assert state["belt_kmh"] == 0.0 and state["status"] == "STOPPED"
 
     wire = host_bytes(system)
+    assert system.world is not None and system.world.treadmill is not None
+    full_wire = system.world.treadmill.wire_log()
     starts = [t for t, b in wire if b == START_CDS]
     stops_after_slip = [t for t, b in wire if b in STOPS and t >= 8.0]
     assert len(starts) == 1 and 2.0 <= starts[0] < 2.5
     assert stops_after_slip, "no stop byte on the wire after the slip"
-    # Slip onset at 8.0 s → stop byte within the 150 ms budget.
-    assert stops_after_slip[0] - 8.0 <= 0.150
+    # Slip onset at 8.0 s → the first byte that slows the belt (a lowered A3 of the controlled
+    # stop) within the 150 ms budget; the controlled stop from 1.5 km/h at 1 m/s² then ends in
+    # the stop command about 0.4 s later.
+    slowing_s = first_slowing_command_s(full_wire, 8.0)
+    assert slowing_s is not None and slowing_s - 8.0 <= 0.150
+    assert stops_after_slip[0] - slowing_s <= 1.5 / 3.6 / 1.0 + 0.05
     # Nothing after the stop tries to move the belt again.
     assert not [t for t, b in wire if b in (START_CDS, SET_SPEED) and t > stops_after_slip[0]]
     assert START_NO_CDS not in {b for _, b in wire}  # never start with the watchdog off
@@ -178,7 +185,9 @@ def test_estop_stops_and_cuts_power(build_sim: Build) -> None:
 
 
 def test_controller_silence_lets_the_treadmill_watchdog_stop_the_belt(build_sim: Build) -> None:
-    """If the controller stops polling (hung process), the treadmill's own 0.5 s CDS fires."""
+    """If the controller stops polling (hung process, relay still closed), the treadmill's own
+    0.5 s watchdog (CDS, armed by A0) stops the belt: running until 0.5 simulated seconds after
+    the last byte reached it, stopped from then on."""
     system = build_sim("walk")
     run_until_walking(system)
     assert system.world is not None and system.world.treadmill is not None
@@ -186,12 +195,18 @@ def test_controller_silence_lets_the_treadmill_watchdog_stop_the_belt(build_sim:
     link = system.link
     assert link is not None
     sent = link.bytes_sent
-    t = system.clock.now_s()
-    for _ in range(60):  # 0.6 s of simulated time with the relay held closed, no bytes sent
-        t += 0.01
-        tm.sync(t, sent + 0, True)
-    state = tm.state()
-    assert state["running"] is False  # stopped by the treadmill's own watchdog
+    t = round(system.clock.now_s() + 0.005, 6)
+    tm.sync(t, sent, True)  # delivers what the last tick wrote; from now on, silence
+    last_host_s = max(t_s for t_s, who, _ in tm.wire_log() if who == "host")
+    cds_s = last_host_s + 10 / 4800 + 0.5  # its last byte arrives one byte time after writing
+    running_at: list[tuple[float, bool]] = []
+    while t < cds_s + 1.0:  # no bytes sent, relay held closed
+        t = round(t + 0.005, 6)
+        tm.sync(t, sent, True)
+        running_at.append((t, bool(tm.state()["running"])))
+    assert all(running for at, running in running_at if at < cds_s - 0.005)
+    assert not any(running for at, running in running_at if at > cds_s + 0.005)
+    assert tm.state()["belt_kmh"] == 0.0
     system.clock.sleep_until(t)
 
 

@@ -206,3 +206,40 @@ def test_wrong_who_am_i_refuses_setup_and_stays_stale(chip: str) -> None:
     clock.advance_s(SETTINGS.stale_after_s + PERIOD_S)
     d = health.check(clock.now_s(), belt_running=False)
     assert (d.level, d.reason) == (Level.STOP, "imu_stale")
+
+
+class NeverStops:
+    """An inner detector that never fires, to watch health alone on the detector path."""
+
+    name = "never"
+
+    def update(self, sample) -> Decision:
+        return OK
+
+    def reset(self) -> None:
+        pass
+
+
+def test_health_on_the_detector_path_arms_at_start_and_sees_the_clip_move(chip: str) -> None:
+    from controller.health import HealthCheckedDetector
+
+    loop = make_loop(chip, Switchable((0.0, 0.0, G), (G, 0.0, 0.0)))
+    running = {"belt": False}
+    detector = HealthCheckedDetector(NeverStops(), loop.health, lambda: running["belt"])
+    first: tuple[float, Decision] | None = None
+    while loop.clock.now_s() < FAULT_AT_S + 1.0 and first is None:
+        if loop.clock.now_s() >= 0.5:
+            running["belt"] = True  # the belt starts: the clip frame is taken now
+        loop.clock.advance_s(PERIOD_S)
+        for s in loop.driver.read():
+            d = detector.update(s)
+            if d is not OK and first is None:
+                first = (s.t_s, d)
+    assert first is not None
+    t, d = first
+    assert (d.level, d.reason) == (Level.STOP, "clip_moved")
+    assert t - FAULT_AT_S <= SETTINGS.clip_lowpass_s
+    running["belt"] = False
+    loop.clock.advance_s(PERIOD_S)
+    for s in loop.driver.read():
+        assert detector.update(s) is OK  # belt stopped: disarmed, nothing to compare against

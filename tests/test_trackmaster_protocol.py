@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from controller.clock import SimClock
+from hardware.trackmaster import TrackmasterLink
 from hardware.trackmaster_protocol import (
+    AUTO_STOP,
+    GET_SET_SPEED,
     GET_SPEED,
     GET_STATUS,
     SET_SPEED,
+    START_CDS,
+    START_NO_CDS,
     STOP,
     BeltStatus,
     Command,
@@ -96,3 +102,140 @@ def test_encode_digits_bounds() -> None:
     with pytest.raises(ValueError):
         encode_digits(1000)
     assert SET_SPEED == 0xA3
+
+
+def test_set_speed_read_back_parses_like_actual_speed() -> None:
+    reply = ReplyParser(Command(GET_SET_SPEED)).feed(b"\xd3\x30\x30\x31\x35")
+    assert reply is not None and reply.tenths() == (15, False)
+    with pytest.raises(ReplyError):
+        ReplyParser(Command(GET_SET_SPEED)).feed(b"\xd3\x30\x30\x31\x3f")
+
+
+# ---------------------------------------------------------------------- the driver, fuzzed
+
+
+class FakeTreadmillPort:
+    """A pyserial stand-in that answers every command as a well-behaved treadmill would (the
+    belt follows the set speed at once), except the reply to write number ``garbage_at``,
+    which is replaced by ``garbage``."""
+
+    def __init__(self, garbage_at: int, garbage: bytes) -> None:
+        self.garbage_at = garbage_at
+        self.garbage = garbage
+        self.writes: list[bytes] = []
+        self.expected: bytes | None = None
+        self._out = bytearray()
+        self._running = False
+        self._set = 0
+
+    @property
+    def in_waiting(self) -> int:
+        return len(self._out)
+
+    def read(self, size: int = 1) -> bytes:
+        data = bytes(self._out[:size])
+        del self._out[:size]
+        return data
+
+    def write(self, data: bytes, /) -> int:
+        op = data[0]
+        if op == START_CDS:
+            self._running = True
+        elif op in (STOP, AUTO_STOP):
+            self._running, self._set = False, 0
+        elif op == SET_SPEED:
+            self._set = int(data[2:])
+        extra = {GET_STATUS: bytes([0x32 if self._running else 0x31]),
+                 GET_SPEED: f"0{self._set:03d}".encode(),
+                 GET_SET_SPEED: f"0{self._set:03d}".encode()}.get(op, b"")
+        reply = bytes([op + 0x10]) + extra
+        if len(self.writes) == self.garbage_at:
+            self.expected = reply
+            reply = self.garbage
+        self.writes.append(bytes(data))
+        self._out += reply
+        return len(data)
+
+    def close(self) -> None:
+        pass
+
+
+def _well_formed(command: bytes, reply: bytes) -> bool:
+    """Would the parser accept ``reply`` as the complete answer to ``command``?"""
+    opcode, data = command[0], command[1:]
+    try:
+        return ReplyParser(Command(opcode, data)).feed(reply) is not None
+    except ReplyError:
+        return False
+
+
+@settings(max_examples=150, deadline=None)
+@given(garbage_at=st.integers(min_value=0, max_value=40),
+       garbage=st.binary(min_size=0, max_size=8))
+def test_fuzz_driver_any_bad_reply_faults_and_stops(garbage_at: int, garbage: bytes) -> None:
+    """Whatever bytes replace one reply, the driver does not crash, never takes them for a valid
+    ack unless they are one, and ends faulted with the stop command as its next write."""
+    clock = SimClock()
+    port = FakeTreadmillPort(garbage_at, garbage)
+    link = TrackmasterLink(port, clock, "kmh", max_speed_kmh=3.0)
+    for tick in range(400):  # 2 s at 5 ms
+        clock.advance_s(0.005)
+        if tick == 10 and link.fault is None:
+            link.start()
+        if link.running_requested:
+            link.set_speed_kmh(1.5)
+        link.step()
+    assume(len(port.writes) > garbage_at + 1)
+    command = port.writes[garbage_at]
+    if _well_formed(command, garbage):
+        return  # a well-formed answer (perhaps with other digits): judged by the read-back
+    assert link.fault is not None
+    assert port.writes[garbage_at + 1] in (bytes([STOP]), bytes([AUTO_STOP]))
+    for later in port.writes[garbage_at + 1:]:
+        assert later[0] not in (START_CDS, START_NO_CDS)
+    ups = [int(w[2:]) for w in port.writes[garbage_at + 1:] if w[0] == SET_SPEED]
+    assert ups == sorted(ups, reverse=True)  # never a speed increase after the fault
+
+
+ACTIONS = st.lists(
+    st.tuples(st.integers(min_value=0, max_value=200),
+              st.sampled_from(["start", "stop", "controlled_stop", "speed", "reset"]),
+              st.floats(min_value=0.0, max_value=3.0)),
+    max_size=12)
+
+
+@settings(max_examples=150, deadline=None)
+@given(actions=ACTIONS)
+def test_fuzz_driver_api_sequences_always_end_stopped(
+        actions: list[tuple[int, str, float]]) -> None:
+    """Any sequence of start / stop / controlled stop / speed / reset calls at any ticks: the
+    treadmill never sees A1, never a speed above the cap, and a final stop always stops it."""
+    clock = SimClock()
+    port = FakeTreadmillPort(garbage_at=10**9, garbage=b"")
+    link = TrackmasterLink(port, clock, "kmh", max_speed_kmh=3.0)
+    schedule = sorted(actions)
+    for tick in range(260):
+        clock.advance_s(0.005)
+        for _, action, value in [a for a in schedule if a[0] == tick]:
+            if action == "start" and link.fault is None:
+                link.start()
+            elif action == "stop":
+                link.stop()
+            elif action == "controlled_stop":
+                link.stop(decel_mps2=0.5 + value / 3)
+            elif action == "speed":
+                link.set_speed_kmh(value)
+            else:
+                link.reset()
+        link.step()
+    link.stop()
+    for _ in range(300):  # 1.5 s: any controlled stop is over, the stop acknowledged
+        clock.advance_s(0.005)
+        link.step()
+    assert link.fault is None
+    assert not port._running and port._set == 0
+    assert link.belt_stopped
+    for write in port.writes:
+        assert write[0] != START_NO_CDS
+        if write[0] == SET_SPEED:
+            assert int(write[2:]) <= 30

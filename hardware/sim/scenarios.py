@@ -40,8 +40,8 @@ class BackwardWalkWithSlip:
     """
 
     SLIP_S: Final = 0.35
-    SLIP_PITCH_RATE_RADS: Final = 4.5  # ≈ 260 °/s peak
-    SLIP_ACC_MPS2: Final = 12.0
+    SLIP_PITCH_RATE_RADS: Final = 4.0  # ≈ 230 °/s peak; the trunk tips back ≈ 51°
+    RECOVER_S: Final = 0.8  # caught by the rails, back upright
 
     def __init__(self, walk_from_s: float, walk_until_s: float, slip_at_s: float | None,
                  cadence_hz: float = 1.5) -> None:
@@ -50,13 +50,29 @@ class BackwardWalkWithSlip:
         self.slip_at_s = slip_at_s
         self.cadence_hz = cadence_hz
 
-    def at(self, t_s: float) -> tuple[Vec3, Vec3]:
-        if self.slip_at_s is not None and self.slip_at_s <= t_s < self.slip_at_s + self.SLIP_S:
-            phase = math.sin(math.pi * (t_s - self.slip_at_s) / self.SLIP_S)
-            return ((self.SLIP_ACC_MPS2 * phase, 0.3 * G * phase, G * (1.0 - 0.5 * phase)),
-                    (0.2 * phase, -self.SLIP_PITCH_RATE_RADS * phase, 0.3 * phase))
-        if self.slip_at_s is not None and t_s >= self.slip_at_s + self.SLIP_S:
+    def _slip(self, tau_s: float) -> tuple[Vec3, Vec3]:
+        """The slip, consistent between gyro and accelerometer: the trunk pitches back by
+        θ(τ) while the body drops (less than 1 g felt), then is brought back upright."""
+        omega, slip, rec = self.SLIP_PITCH_RATE_RADS, self.SLIP_S, self.RECOVER_S
+        theta_max = 2.0 * omega * slip / math.pi
+        if tau_s < slip:
+            phase = math.sin(math.pi * tau_s / slip)
+            rate = omega * phase
+            theta = omega * slip / math.pi * (1.0 - math.cos(math.pi * tau_s / slip))
+            drop = 0.45 * phase  # loss of support as the feet shoot out
+        elif tau_s < slip + rec:
+            u = (tau_s - slip) / rec
+            rate = -theta_max * math.pi / (2.0 * rec) * math.sin(math.pi * u)
+            theta = theta_max * 0.5 * (1.0 + math.cos(math.pi * u))
+            drop = 0.0
+        else:
             return (0.0, 0.0, G), (0.0, 0.0, 0.0)  # caught by the rails, standing
+        felt = G * (1.0 - drop)
+        return (felt * math.sin(theta), 0.0, felt * math.cos(theta)), (0.0, -rate, 0.0)
+
+    def at(self, t_s: float) -> tuple[Vec3, Vec3]:
+        if self.slip_at_s is not None and t_s >= self.slip_at_s:
+            return self._slip(t_s - self.slip_at_s)
         if not self.walk_from_s <= t_s < self.walk_until_s:
             return (0.0, 0.0, G), (0.0, 0.0, 0.0)
         w = 2.0 * math.pi * self.cadence_hz * (t_s - self.walk_from_s)

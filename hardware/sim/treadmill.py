@@ -18,7 +18,9 @@ If the controller process dies, the control channel closes: the treadmill treats
 safety-key loop opening (the controller's relay dropping out) and the belt coasts to a stop.
 
 Standalone: ``treadguard sim-treadmill --port URL`` runs the same model on a real serial port in
-real time, so a Pi can be tested against a PC playing the treadmill.
+real time, so a Pi can be tested against a PC playing the treadmill; ``--pty`` creates a
+pseudo-terminal instead and prints its path. ``--fault NAME --fault-after-s S`` injects one of
+the model's faults S seconds after the start (a test engineer's way to watch the Pi react).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ import sys
 import time
 import tty
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from hardware.sim.treadmill_model import TreadmillModel
@@ -208,28 +211,69 @@ def serve_control(control_fd: int, units: str, baud: int, seed: int) -> None:
         model.set_key_loop(prev_t, False)
 
 
-def serve_port(url: str, units: str, baud: int, seed: int) -> None:  # pragma: no cover - manual
-    """Play the treadmill on a real serial port, in real time, until interrupted."""
-    import serial
+Fault = tuple[str, float]
+"""A fault to inject in real time: (model fault name, seconds after the start)."""
 
-    port = serial.serial_for_url(url, baudrate=baud, timeout=0.01)
-    model = TreadmillModel(units=units, baud=baud, seed=seed)
+
+def serve_realtime(read: Callable[[], bytes], write: Callable[[bytes], object],
+                   model: TreadmillModel, stop_after_s: float | None = None,
+                   fault: Fault | None = None) -> None:
+    """Play the treadmill in real time: ``read()`` returns the host's bytes (waiting at most
+    ~1 ms), ``write`` sends the reply bytes when they are due. Runs until interrupted (or for
+    ``stop_after_s``). Replies are late by at most one ~1 ms turn of this loop."""
     origin = time.monotonic()
-    print(f"simulated {units} treadmill on {url} at {baud} baud; Ctrl-C to stop", file=sys.stderr)
-    while True:
-        data = port.read(64)
+    while stop_after_s is None or time.monotonic() - origin < stop_after_s:
+        data = read()
         now = time.monotonic() - origin
+        if fault is not None and now >= fault[1]:
+            model.advance(now)
+            model.inject(fault[0])
+            print(f"fault injected at {now:.3f} s: {fault[0]}", file=sys.stderr, flush=True)
+            fault = None
         if data:
             model.send(now, data)
         out = model.advance(now)
         if out:
-            port.write(bytes(b for _, b in out))
+            write(bytes(b for _, b in out))
+
+
+def serve_port(url: str, units: str, baud: int, seed: int, fault: Fault | None = None) -> None:
+    """Play the treadmill on a real serial port, in real time, until interrupted."""
+    import serial
+
+    port = serial.serial_for_url(url, baudrate=baud, timeout=0.001)
+    model = TreadmillModel(units=units, baud=baud, seed=seed)
+    print(f"simulated {units} treadmill on {url} at {baud} baud; Ctrl-C to stop", file=sys.stderr)
+    serve_realtime(lambda: port.read(64), port.write, model, fault=fault)
+
+
+def serve_pty(units: str, baud: int, seed: int, stop_after_s: float | None = None,
+              fault: Fault | None = None) -> None:
+    """Play the treadmill in real time on a new pseudo-terminal; its path is printed on stdout
+    (one line) so another process can open it as ``--port``. Ends when the host side hangs up
+    after having opened it, or after ``stop_after_s``."""
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    model = TreadmillModel(units=units, baud=baud, seed=seed)
+    print(os.ttyname(slave), flush=True)
+
+    def read() -> bytes:
+        if select.select([master], [], [], 0.001)[0]:
+            try:
+                return os.read(master, 256)
+            except OSError:  # EIO: no process has the pty open right now
+                time.sleep(0.001)
+        return b""
+
+    serve_realtime(read, lambda data: os.write(master, data), model, stop_after_s, fault)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="simulated Trackmaster treadmill")
     parser.add_argument("--control-fd", type=int)
     parser.add_argument("--port")
+    parser.add_argument("--pty", action="store_true")
+    parser.add_argument("--duration-s", type=float, default=None)
     parser.add_argument("--units", choices=("mph", "kmh"), required=True)
     parser.add_argument("--baud", type=int, default=4800)
     parser.add_argument("--seed", type=int, default=0)
@@ -238,8 +282,10 @@ def main(argv: list[str] | None = None) -> int:
         serve_control(args.control_fd, args.units, args.baud, args.seed)
     elif args.port:
         serve_port(args.port, args.units, args.baud, args.seed)
+    elif args.pty:
+        serve_pty(args.units, args.baud, args.seed, args.duration_s)
     else:
-        parser.error("give --control-fd or --port")
+        parser.error("give --control-fd, --port or --pty")
     return 0
 
 

@@ -21,7 +21,12 @@ bytes instead of replies), ``drop`` (each reply byte lost with probability ``rat
 ``corrupt`` (each reply byte bit-flipped with probability ``rate``), ``delay_s`` (replies late
 by that many seconds), ``runaway`` (belt runs ``runaway_kmh`` above the set speed),
 ``ignore_stop`` (stop commands acknowledged but ignored), ``power_cycle`` (the unit loses
-power for ``off_s`` seconds).
+power for ``off_s`` seconds), ``nak`` (every command answered with the byte ``code``: ``0xBD``,
+``0xBE`` or ``0xBF``), ``echo`` (the ``AC`` echo flag switched on behind the host's back).
+The process adds ``unplug`` (its pty closes).
+
+Reverse: a set speed with a leading ``'3'`` (Woodway style) runs the belt backward, and ``D1``
+then carries the same leading ``'3'``; the direction only changes through standstill.
 
 Not modelled: elevation motion, the other C-commands' data (answered with zeros), belt load
 and motor current, the real units' exact acceleration curves, RS-232 electrical faults.
@@ -74,6 +79,7 @@ class Faults:
     delay_s: float = 0.0
     runaway_kmh: float = 0.0
     ignore_stop: bool = False
+    nak_code: int = 0
 
 
 @dataclass
@@ -99,11 +105,12 @@ class TreadmillModel:
     t_s: float = 0.0
     powered: bool = True
     key_closed: bool = True
-    lockout: bool = False
+    lockout: bool = True  # it has just powered up: starts are ignored until a stop
     running: bool = False
     cds: bool = False
     echo: bool = False
     set_tenths: int = 0
+    reverse: bool = False
     elevation_tenths: int = 0
     belt_mps: float = 0.0
     last_command_s: float = 0.0
@@ -115,6 +122,7 @@ class TreadmillModel:
         if self.units not in MAX_SPEED_TENTHS:
             raise ValueError(f"units must be mph or kmh, got {self.units!r}")
         self._rng = random.Random(self.seed)
+        self._belt_reverse = False
         self._pending = bytearray()
         self._line_in_free_s = 0.0
         self._line_out_free_s = 0.0
@@ -139,6 +147,13 @@ class TreadmillModel:
     @property
     def belt_kmh(self) -> float:
         return self.belt_mps * 3.6
+
+    @property
+    def belt_reverse(self) -> bool:
+        """The direction the belt is turning in (changes only through standstill)."""
+        if self.belt_mps == 0.0:
+            self._belt_reverse = self.reverse
+        return self._belt_reverse
 
     @property
     def status(self) -> BeltStatus:
@@ -181,6 +196,13 @@ class TreadmillModel:
             f.runaway_kmh = float(params.get("kmh", 2.0))
         elif fault == "ignore_stop":
             f.ignore_stop = bool(params.get("on", 1))
+        elif fault == "echo":
+            self.echo = bool(params.get("on", 1))  # as if someone had sent AC
+        elif fault == "nak":
+            code = int(params.get("code", NAK_OUT_OF_RANGE))
+            if code not in (0, 0xBD, NAK_OUT_OF_RANGE, NAK_UNKNOWN):
+                raise ValueError(f"nak code must be 0xBD, 0xBE or 0xBF, got {code:#x}")
+            f.nak_code = code
         elif fault == "power_cycle":
             self._power_off()
             self.power_off_until_s = self.t_s + float(params.get("off_s", 1.0))
@@ -218,7 +240,10 @@ class TreadmillModel:
         if not self.powered:
             target, rate = 0.0, self.coast_decel_mps2
         elif self.running:
-            target = self._tenths_to_mps(self.set_tenths) + self.faults.runaway_kmh / 3.6
+            # A negative runaway is a belt that lags the set speed (overload, slipping belt).
+            target = max(0.0, self._tenths_to_mps(self.set_tenths) + self.faults.runaway_kmh / 3.6)
+            if self.reverse != self.belt_reverse:
+                target = 0.0  # a direction change goes through standstill
             rate = self.accel_mps2 if target > self.belt_mps else self.decel_mps2
         elif self.faults.runaway_kmh > 0:
             target, rate = self.faults.runaway_kmh / 3.6, self.accel_mps2
@@ -261,6 +286,9 @@ class TreadmillModel:
         data = bytes(self._pending[1:])
         self._pending.clear()
         self.last_command_s = self.t_s
+        if self.faults.nak_code:
+            self._reply(bytes([self.faults.nak_code]))
+            return
         self._execute(opcode, data)
 
     def _execute(self, opcode: int, data: bytes) -> None:
@@ -283,6 +311,7 @@ class TreadmillModel:
                 self._reply(bytes([NAK_OUT_OF_RANGE]))
                 return
             self.set_tenths = tenths
+            self.reverse = lead == 3
         elif opcode == SET_ELEVATION:
             tenths = int(data)
             if tenths % 5 or tenths > MAX_ELEVATION_TENTHS:
@@ -295,10 +324,11 @@ class TreadmillModel:
             self._reply(ack + bytes([self.status.value]))
             return
         elif opcode == GET_SPEED:
-            self._reply(ack + f"0{self._mps_to_tenths(self.belt_mps):03d}".encode())
+            lead = 3 if self.belt_reverse else 0
+            self._reply(ack + f"{lead}{self._mps_to_tenths(self.belt_mps):03d}".encode())
             return
         elif opcode >= 0xC2:
-            value = self.elevation_tenths if opcode == 0xC2 else 0
+            value = {0xC2: self.elevation_tenths, 0xC3: self.set_tenths}.get(opcode, 0)
             self._reply(ack + f"{value:04d}".encode())
             return
         self._reply(ack + (data if self.echo else b""))
@@ -318,3 +348,37 @@ class TreadmillModel:
             start_s += self.byte_time_s
             self._outgoing.append((start_s, byte))
         self._line_out_free_s = start_s
+
+
+def decode_host_commands(wire: list[tuple[float, str, int]]) -> list[tuple[float, int, bytes]]:
+    """Group the host's bytes of a wire log into commands: (time of the opcode byte, opcode,
+    data). Unknown opcodes come out alone with no data (as the treadmill would read them)."""
+    commands: list[tuple[float, int, bytes]] = []
+    need = 0
+    for t_s, who, byte in wire:
+        if who != "host":
+            continue
+        if need:
+            t0, opcode, data = commands[-1]
+            commands[-1] = (t0, opcode, data + bytes([byte]))
+            need -= 1
+            continue
+        commands.append((t_s, byte, b""))
+        need = DATA_LEN.get(byte, 0)
+    return commands
+
+
+def first_slowing_command_s(wire: list[tuple[float, str, int]], after_s: float) -> float | None:
+    """Time of the first host command at or after ``after_s`` that stops the belt (``A2``,
+    ``AA``) or lowers its set speed (an ``A3`` below the previous one): the end of the
+    "onset → first byte that slows the belt" latency."""
+    previous: int | None = None
+    for t_s, opcode, data in decode_host_commands(wire):
+        lowered = False
+        if opcode == SET_SPEED and len(data) == 4 and data.isdigit():
+            tenths = int(data[1:])
+            lowered = previous is not None and tenths < previous
+            previous = tenths
+        if t_s >= after_s and (opcode in (STOP, AUTO_STOP) or lowered):
+            return t_s
+    return None

@@ -1,0 +1,43 @@
+"""Baseline: the KFall paper's threshold method, in the same harness as ``treadguard``.
+
+Yu, Jang & Xiong (2021): alarm when the acceleration magnitude is below 0.8 g **and** the
+vertical velocity is beyond 0.3 m/s downward **and** pitch or roll is beyond 25°, all at the
+same sample. Here the vertical velocity and tilt come from the same
+:class:`~controller.detect.orientation.Orientation` tracker as ``treadguard`` (the paper used
+the sensor's own Euler angles); pitch and roll are the two components of tilt from the upright
+pose at arming. Used only for comparison (``--detector kfall-threshold``).
+"""
+
+from __future__ import annotations
+
+from controller.detect.base import OK, Decision, Level
+from controller.detect.orientation import Orientation
+from hardware.imu import ImuSample
+
+
+class KFallThresholdDetector:
+    """The KFall threshold baseline (STOP ``kfall_threshold``)."""
+
+    name = "kfall-threshold"
+
+    def __init__(self, acc_g: float = 0.8, velocity_mps: float = 0.3, angle_deg: float = 25.0,
+                 orientation: Orientation | None = None) -> None:
+        self.acc_g = acc_g
+        self.velocity_mps = velocity_mps
+        self.angle_deg = angle_deg
+        self.orientation = orientation or Orientation()
+
+    def reset(self) -> None:
+        self.orientation.reset()
+
+    def update(self, sample: ImuSample) -> Decision:
+        o = self.orientation
+        if not o.update(sample):
+            return OK
+        if o.acc_norm_g < self.acc_g and o.v_up_mps < -self.velocity_mps:
+            pitch, roll = o.pitch_roll_deg()
+            if abs(pitch) > self.angle_deg or abs(roll) > self.angle_deg:
+                return Decision(Level.STOP, "kfall_threshold",
+                                f"{o.acc_norm_g:.2f} g, falling {-o.v_up_mps:.2f} m/s, "
+                                f"pitch {pitch:.0f}°, roll {roll:.0f}°")
+        return OK

@@ -1,0 +1,122 @@
+"""Fall / pre-impact detection (STOP), on the shared :class:`Orientation` features.
+
+The earliest stop comes from a small learned score (:mod:`controller.detect.fall_model`): a
+one-hidden-layer network over trunk features (downward velocity, tilt, tipping rate, loss of
+support, their recent changes and products), fitted on KFall tuning subjects. Its logit above
+``model_logit`` for ``model_hold_s`` is a STOP ``pre_impact``. It is evaluated only while
+something is happening (the waist dropping faster than 0.2 m/s, tipping faster than 30 °/s, or
+specific force below 0.8 g); standing, walking upright and sitting still cost almost nothing.
+
+Beside it runs a rule the model cannot overrule, for cases a model trained on young adults
+falling onto mats may not have seen: the waist dropping faster than ``velocity_mps`` with the
+trunk beyond ``tilt_deg`` (and tipping faster than ``rate_dps``) for ``hold_s`` is a STOP
+``fall`` — walking, jogging, sitting and bending never combine the two. Two backstops catch
+what both miss, later but still in time to stop the belt under a runner who is down:
+
+* ``free_fall``: specific force below ``free_fall_g`` for ``free_fall_hold_s`` (loss of support
+  for longer than a jogging flight phase or a hop);
+* ``impact``: specific force above ``impact_g`` while the trunk is tilted beyond
+  ``impact_tilt_deg`` (a hit on the ground, not a heel strike of an upright runner).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from operator import mul
+
+from controller.detect import fall_model_weights as weights
+from controller.detect.base import OK, Decision, Level
+from controller.detect.fall_model import FallFeatures
+from controller.detect.orientation import Orientation
+
+GATE_DOWN_MPS = 0.2
+GATE_RATE_DPS = 30.0
+GATE_ACC_G = 0.8
+
+
+@dataclass(frozen=True)
+class FallThresholds:
+    """Thresholds of :class:`FallDetector` (see :class:`controller.config.DetectSettings`)."""
+
+    model_logit: float = 8.5
+    model_hold_s: float = 0.02
+    velocity_mps: float = 1.5
+    tilt_deg: float = 45.0
+    rate_dps: float = 0.0
+    hold_s: float = 0.01
+    free_fall_g: float = 0.4
+    free_fall_hold_s: float = 0.35
+    impact_g: float = 3.0
+    impact_tilt_deg: float = 45.0
+
+
+class FallDetector:
+    """Pre-impact (model), fall (rule), free fall and impact, all STOP.
+
+    Bounded state: the feature filters and three timers. ``last_logit`` is the most recent
+    model logit (-inf while the gate is closed), for logs and tests.
+    """
+
+    name = "fall"
+
+    def __init__(self, th: FallThresholds | None = None) -> None:
+        self.th = th or FallThresholds()
+        self.features = FallFeatures()
+        self._hidden = tuple(zip(weights.W1, weights.B1, weights.W2, strict=True))
+        self._cos_tilt = math.cos(math.radians(self.th.tilt_deg))
+        self._cos_impact_tilt = math.cos(math.radians(self.th.impact_tilt_deg))
+        self.reset()
+
+    def reset(self) -> None:
+        self.features.reset()
+        self.last_logit = float("-inf")
+        self._since_model_s: float | None = None
+        self._since_fall_s: float | None = None
+        self._since_free_fall_s: float | None = None
+
+    def check(self, o: Orientation) -> Decision:
+        """Decision for the sample ``o`` was just updated with (``o.armed`` must be True)."""
+        th = self.th
+        t = o.t_s
+        values = self.features.update(o)
+        if -o.v_up_mps > GATE_DOWN_MPS or o.tilt_rate_dps > GATE_RATE_DPS \
+                or o.acc_norm_g < GATE_ACC_G:
+            logit = weights.B2
+            tanh = math.tanh
+            for w_row, b, w_out in self._hidden:
+                logit += w_out * tanh(b + sum(map(mul, values, w_row)))
+            self.last_logit = logit
+        else:
+            self.last_logit = logit = float("-inf")
+        # Every timer is updated on every sample (no early return), so a hold always means
+        # consecutive samples, also after an earlier STOP.
+        model_held = self._since_model_s = _hold(logit > th.model_logit, self._since_model_s, t)
+        fall_held = self._since_fall_s = _hold(
+            o.v_up_mps < -th.velocity_mps and o.cos_tilt < self._cos_tilt
+            and o.tilt_rate_dps > th.rate_dps, self._since_fall_s, t)
+        ff_held = self._since_free_fall_s = _hold(o.acc_norm_g < th.free_fall_g,
+                                                  self._since_free_fall_s, t)
+        if model_held is not None and t - model_held >= th.model_hold_s - 1e-9:
+            return Decision(Level.STOP, "pre_impact",
+                            f"fall score {logit:.1f} > {th.model_logit:.1f}: falling "
+                            f"{-o.v_up_mps:.2f} m/s, tilt {o.tilt_deg():.0f}°, "
+                            f"tipping {o.tilt_rate_dps:.0f}°/s")
+        if fall_held is not None and t - fall_held >= th.hold_s - 1e-9:
+            return Decision(Level.STOP, "fall",
+                            f"falling {-o.v_up_mps:.2f} m/s, tilt {o.tilt_deg():.0f}°, "
+                            f"tipping {o.tilt_rate_dps:.0f}°/s")
+        if ff_held is not None and t - ff_held >= th.free_fall_hold_s - 1e-9:
+            return Decision(Level.STOP, "free_fall",
+                            f"specific force {o.acc_norm_g:.2f} g for {t - ff_held:.2f} s")
+        if o.acc_norm_g > th.impact_g and o.cos_tilt < self._cos_impact_tilt:
+            return Decision(Level.STOP, "impact",
+                            f"impact {o.acc_norm_g:.1f} g at tilt {o.tilt_deg():.0f}°")
+        return OK
+
+
+def _hold(condition: bool, since_s: float | None, t_s: float) -> float | None:
+    """Start time of the current run of ``condition`` (None when it is false)."""
+    if not condition:
+        return None
+    return t_s if since_s is None else since_s

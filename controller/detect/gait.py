@@ -1,0 +1,221 @@
+"""Gait: steps and cadence, instability (CAUTION) and slip/trip (STOP) during walking/jogging.
+
+All of it runs on the shared :class:`~controller.detect.orientation.Orientation` features, so
+it is independent of how the clip is worn.
+
+Steps: each step's push-off lifts the waist, seen as a peak in vertical acceleration. A step is
+counted when the low-passed vertical acceleration rises above ``step_threshold_mps2`` after
+having fallen below zero since the last step, and at least ``step_min_interval_s`` after it.
+The last :data:`INTERVALS` step intervals are kept in a fixed ring for cadence and regularity.
+"""
+
+from __future__ import annotations
+
+import math
+
+from controller.detect.base import OK, Decision, Level
+from controller.detect.orientation import Orientation
+
+INTERVALS = 8
+"""Step intervals kept for cadence and irregularity (a fixed ring: bounded memory)."""
+
+
+class StepCounter:
+    """Counts steps from vertical acceleration; cadence and step-timing irregularity.
+
+    Query API (for the interval program: bouts of N backward steps):
+        ``steps`` — steps counted since :meth:`reset` (int);
+        ``bout_steps`` — steps in the current bout (a gap over ``max_gap_s`` starts a new one);
+        :meth:`cadence_spm` — steps per minute over the recent intervals, 0 when not stepping;
+        :meth:`irregularity` — coefficient of variation of the recent step intervals;
+        :meth:`stepping` — True while steps keep coming (last one within ``max_gap_s``).
+
+    Args:
+        threshold_mps2: vertical acceleration peak that counts as a step, m/s² (default 1.0).
+        min_interval_s: steps closer than this are one step, seconds (default 0.25: 240/min).
+        max_gap_s: no step for this long = not stepping, seconds (default 2.0).
+        lowpass_s: time constant of the smoothing of vertical acceleration, s (default 0.04).
+    """
+
+    name = "steps"
+
+    def __init__(self, threshold_mps2: float = 1.0, min_interval_s: float = 0.25,
+                 max_gap_s: float = 2.0, lowpass_s: float = 0.04) -> None:
+        self.threshold_mps2 = threshold_mps2
+        self.min_interval_s = min_interval_s
+        self.max_gap_s = max_gap_s
+        self.lowpass_s = lowpass_s
+        self._intervals = [0.0] * INTERVALS
+        self.reset()
+
+    def reset(self) -> None:
+        self.steps = 0
+        self.bout_steps = 0
+        self.last_step_s: float | None = None
+        self._lp = 0.0
+        self._primed = True
+        self._n = 0
+        self._i = 0
+        self._t = 0.0
+        self._cv = 0.0
+        for k in range(INTERVALS):
+            self._intervals[k] = 0.0
+
+    def check(self, o: Orientation) -> bool:
+        """Consume one updated sample; True when it completes a step."""
+        t = o.t_s
+        self._t = t
+        dt = o.dt_s
+        k = dt / (self.lowpass_s + dt) if dt > 0.0 else 0.0
+        lp = self._lp + k * (o.a_up_mps2 - self._lp)
+        self._lp = lp
+        if lp < 0.0:
+            self._primed = True
+            return False
+        if not self._primed or lp < self.threshold_mps2:
+            return False
+        last = self.last_step_s
+        if last is not None and t - last < self.min_interval_s:
+            return False
+        self._primed = False
+        self.steps += 1
+        self.last_step_s = t
+        if last is not None and t - last <= self.max_gap_s:
+            self.bout_steps += 1
+            self._intervals[self._i] = t - last
+            self._i = (self._i + 1) % INTERVALS
+            self._n = min(self._n + 1, INTERVALS)
+        else:
+            self._n = 0
+            self.bout_steps = 1
+        self._cv = self._compute_cv()
+        return True
+
+    def stepping(self, t_s: float | None = None) -> bool:
+        """True while steps keep coming: at least 3 in a row, the last within ``max_gap_s``."""
+        t = self._t if t_s is None else t_s
+        return self.last_step_s is not None and self._n >= 2 \
+            and t - self.last_step_s <= self.max_gap_s
+
+    def cadence_spm(self, t_s: float | None = None) -> float:
+        """Steps per minute over the recent intervals; 0.0 when not stepping."""
+        if not self.stepping(t_s) or self._n == 0:
+            return 0.0
+        mean = sum(self._intervals[: self._n]) / self._n if self._n < INTERVALS \
+            else sum(self._intervals) / INTERVALS
+        return 60.0 / mean if mean > 0 else 0.0
+
+    def irregularity(self) -> float:
+        """Coefficient of variation (std/mean) of the recent step intervals; 0 with < 4.
+
+        Computed once per step (not per sample)."""
+        return self._cv
+
+    def _compute_cv(self) -> float:
+        n = self._n
+        if n < 4:
+            return 0.0
+        xs = self._intervals[:n]
+        mean = sum(xs) / n
+        var = sum((x - mean) ** 2 for x in xs) / n
+        return math.sqrt(var) / mean if mean > 0 else 0.0
+
+
+class InstabilityDetector:
+    """CAUTION when the runner is off balance, measured against the runner's own baseline.
+
+    Reasons:
+        ``trunk_sway`` — short-term RMS tipping rate (time constant ``sway_short_s``) above
+            ``sway_ratio`` × the long-term RMS (``sway_long_s``, the runner's own baseline)
+            and above ``sway_min_dps``;
+        ``stumble`` — while stepping, tipping rate above both ``stumble_rate_dps`` and
+            ``stumble_ratio`` × the runner's own long-term RMS tipping rate (jogging tips the
+            trunk faster than walking; a stumble stands out from the runner's own gait);
+        ``step_irregularity`` — step-interval coefficient of variation above
+            ``step_cv`` while stepping.
+    ``stumble`` and ``step_irregularity`` may be held back until the current bout has
+    ``min_bout_steps`` steps (default 0: a stumble often comes in the first steps). A CAUTION slows
+    the belt; it never stops it on its own.
+    """
+
+    name = "instability"
+
+    def __init__(self, steps: StepCounter, *, sway_ratio: float = 2.5, sway_min_dps: float = 40.0,
+                 sway_short_s: float = 1.0, sway_long_s: float = 30.0,
+                 stumble_rate_dps: float = 120.0, stumble_ratio: float = 8.0,
+                 step_cv: float = 0.3, min_bout_steps: int = 0) -> None:
+        self.steps = steps
+        self.sway_ratio = sway_ratio
+        self.sway_min_dps = sway_min_dps
+        self.sway_short_s = sway_short_s
+        self.sway_long_s = sway_long_s
+        self.stumble_rate_dps = stumble_rate_dps
+        self.stumble_ratio = stumble_ratio
+        self.step_cv = step_cv
+        self.min_bout_steps = min_bout_steps
+        self.reset()
+
+    def reset(self) -> None:
+        self._short2 = 0.0
+        self._long2 = 0.0
+        self._elapsed_s = 0.0
+
+    def check(self, o: Orientation) -> Decision:
+        dt = o.dt_s
+        r2 = o.tilt_rate_dps * o.tilt_rate_dps
+        self._elapsed_s += dt
+        self._short2 += (r2 - self._short2) * (dt / self.sway_short_s)
+        # The baseline learns faster at first (time constant grows with elapsed time).
+        tau = min(self.sway_long_s, max(self.sway_short_s, self._elapsed_s))
+        self._long2 += (r2 - self._long2) * (dt / tau)
+        stepping = self.steps.stepping(o.t_s) and self.steps.bout_steps >= self.min_bout_steps
+        rate = o.tilt_rate_dps
+        if stepping and rate > self.stumble_rate_dps \
+                and rate * rate > self.stumble_ratio ** 2 * self._long2:
+            return Decision(Level.CAUTION, "stumble", f"tipping {o.tilt_rate_dps:.0f}°/s")
+        short = math.sqrt(self._short2)
+        if short > self.sway_min_dps and self._elapsed_s > self.sway_short_s \
+                and self._short2 > self.sway_ratio ** 2 * self._long2:
+            return Decision(Level.CAUTION, "trunk_sway",
+                            f"sway {short:.0f}°/s vs baseline {math.sqrt(self._long2):.0f}°/s")
+        if stepping:
+            cv = self.steps.irregularity()
+            if cv > self.step_cv:
+                return Decision(Level.CAUTION, "step_irregularity", f"step-time CV {cv:.2f}")
+        return OK
+
+
+class SlipTripDetector:
+    """STOP on a slip or trip while stepping: the trunk tips fast and far within a step.
+
+    While :class:`StepCounter` reports stepping, a tipping rate above ``rate_dps`` together
+    with a tilt beyond ``tilt_deg`` for ``hold_s`` is a slip (feet run away: backward tip) or
+    a trip (feet stopped: forward tip). Gait never combines both for long.
+    """
+
+    name = "slip_trip"
+
+    def __init__(self, steps: StepCounter, *, rate_dps: float = 150.0, tilt_deg: float = 25.0,
+                 hold_s: float = 0.05) -> None:
+        self.steps = steps
+        self.rate_dps = rate_dps
+        self.tilt_deg = tilt_deg
+        self._cos_tilt = math.cos(math.radians(tilt_deg))
+        self.hold_s = hold_s
+        self.reset()
+
+    def reset(self) -> None:
+        self._since_s: float | None = None
+
+    def check(self, o: Orientation) -> Decision:
+        if o.tilt_rate_dps > self.rate_dps and o.cos_tilt < self._cos_tilt \
+                and self.steps.stepping(o.t_s):
+            if self._since_s is None:
+                self._since_s = o.t_s
+            if o.t_s - self._since_s >= self.hold_s - 1e-9:
+                return Decision(Level.STOP, "slip_trip",
+                                f"tipping {o.tilt_rate_dps:.0f}°/s at tilt {o.tilt_deg():.0f}° "
+                                f"while stepping")
+        else:
+            self._since_s = None
+        return OK

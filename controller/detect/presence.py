@@ -1,0 +1,47 @@
+"""No-runner detector: the belt runs but nobody is on it.
+
+After ``absent_s`` without a step and without rail contact while the belt runs, a CAUTION
+``no_runner_countdown`` for ``countdown_s``, then a STOP ``no_runner`` (Precor: 30 s without a
+user, a 10 s countdown, then stop). Any step or rail contact restarts the count.
+"""
+
+from __future__ import annotations
+
+from controller.detect.base import OK, Decision, Level
+
+
+class NoRunnerDetector:
+    """``update(t_s, belt_running, steps, rail_contact)`` once per loop iteration.
+
+    Args:
+        absent_s: no steps and no rail contact for this long starts the countdown, s (default 30).
+        countdown_s: length of the CAUTION countdown before the STOP, s (default 10).
+
+    ``steps`` is the step counter's running total (:attr:`StepCounter.steps`); a change means
+    a step was taken.
+    """
+
+    name = "no_runner"
+
+    def __init__(self, absent_s: float = 30.0, countdown_s: float = 10.0) -> None:
+        self.absent_s = absent_s
+        self.countdown_s = countdown_s
+        self.reset()
+
+    def reset(self) -> None:
+        self._last_seen_s: float | None = None
+        self._steps: int | None = None
+
+    def update(self, t_s: float, belt_running: bool, steps: int, rail_contact: bool) -> Decision:
+        if not belt_running or rail_contact or steps != self._steps or self._last_seen_s is None:
+            self._last_seen_s = t_s
+            self._steps = steps
+            return OK
+        absent = t_s - self._last_seen_s
+        if absent >= self.absent_s + self.countdown_s:
+            return Decision(Level.STOP, "no_runner",
+                            f"no steps and no rail contact for {absent:.0f} s")
+        if absent >= self.absent_s:
+            left = self.absent_s + self.countdown_s - absent
+            return Decision(Level.CAUTION, "no_runner_countdown", f"stopping in {left:.0f} s")
+        return OK

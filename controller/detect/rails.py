@@ -1,0 +1,92 @@
+"""Handrail detector: sudden grab, overload, and hands off the rails in hands-on mode.
+
+Fed :class:`~hardware.rails.RailSample` readings (touch from MPR121, force from FSRs). Light
+touch for balance is below about 5 % of body weight; a grab to catch a fall is far above it and
+arrives fast. A quantity that is not fitted is ``None`` and is never taken as "no hand".
+"""
+
+from __future__ import annotations
+
+from controller.detect.base import OK, Decision, Level
+from hardware.rails import RailSample
+
+
+class RailDetector:
+    """Decisions from the handrails.
+
+    Args:
+        hands_on: True in a hands-on mode: the belt runs only while both hands touch the rails.
+        light_touch_n: total grip force above this counts as contact, newtons (default 5).
+        overload_n: total grip force above this is a STOP ``rail_overload``, newtons
+            (default 150, far above light touch for any adult).
+        grab_rise_n: a rise of total force by more than this within about ``grab_window_s``
+            is a STOP ``rail_grab`` (default 80 N in 0.2 s).
+        grab_window_s: time constant of the slow force reference for the grab, s (default 0.2).
+        hands_off_s: in hands-on mode, a hand off the rail for longer than this is a STOP
+            ``hands_off`` (default 0.5 s). A hands-on mode without touch or force sensors is
+            a STOP ``rail_not_fitted`` at the first reading.
+
+    ``rail_contact`` (after :meth:`update`) is True when any hand touches or grips a rail; the
+    no-runner detector uses it.
+    """
+
+    name = "rails"
+
+    def __init__(self, *, hands_on: bool = False, light_touch_n: float = 5.0,
+                 overload_n: float = 150.0, grab_rise_n: float = 80.0, grab_window_s: float = 0.2,
+                 hands_off_s: float = 0.5) -> None:
+        self.hands_on = hands_on
+        self.light_touch_n = light_touch_n
+        self.overload_n = overload_n
+        self.grab_rise_n = grab_rise_n
+        self.grab_window_s = grab_window_s
+        self.hands_off_s = hands_off_s
+        self.reset()
+
+    def reset(self) -> None:
+        self.rail_contact = False
+        self._slow_n: float | None = None
+        self._t_prev: float | None = None
+        self._off_since_s: float | None = None
+
+    def update(self, rail: RailSample) -> Decision:
+        """Consume one reading and return its decision."""
+        dt = 0.0 if self._t_prev is None else max(0.0, rail.t_s - self._t_prev)
+        self._t_prev = rail.t_s
+        forces = [f for f in (rail.force_left_n, rail.force_right_n) if f is not None]
+        total = sum(forces) if forces else None
+        left = _hand(rail.touch_left, rail.force_left_n, self.light_touch_n)
+        right = _hand(rail.touch_right, rail.force_right_n, self.light_touch_n)
+        self.rail_contact = bool(left) or bool(right)
+        decision = OK
+        if total is not None:
+            slow = total if self._slow_n is None else self._slow_n
+            rise = total - slow
+            k = dt / (self.grab_window_s + dt) if dt > 0 else 0.0
+            self._slow_n = slow + k * (total - slow)
+            if total > self.overload_n:
+                decision = Decision(Level.STOP, "rail_overload",
+                                    f"rail force {total:.0f} N > {self.overload_n:.0f} N")
+            elif rise > self.grab_rise_n:
+                decision = Decision(Level.STOP, "rail_grab",
+                                    f"rail force rose {rise:.0f} N suddenly")
+        if decision is OK and self.hands_on:
+            if left is None or right is None:
+                return Decision(Level.STOP, "rail_not_fitted",
+                                "hands-on mode needs touch or force sensing on both rails")
+            if left and right:
+                self._off_since_s = None
+            else:
+                if self._off_since_s is None:
+                    self._off_since_s = rail.t_s
+                if rail.t_s - self._off_since_s >= self.hands_off_s - 1e-9:
+                    return Decision(Level.STOP, "hands_off",
+                                    f"a hand off the rail for {rail.t_s - self._off_since_s:.1f} s")
+        return decision
+
+
+def _hand(touch: bool | None, force_n: float | None, light_n: float) -> bool | None:
+    """Contact of one hand: touch or force above light touch; None if neither is fitted."""
+    if touch is None and force_n is None:
+        return None
+    return bool(touch) or (force_n is not None and force_n > light_n)

@@ -1,0 +1,451 @@
+"""The treadmill link on the bench: ``treadmill-test`` (first contact with a real treadmill),
+the lockstep rig the tests and the benchmark use, and ``bench-link`` (measured figures).
+
+This module is a small composition root of its own: it opens a serial port (``serial_for_url``)
+or starts the simulated treadmill, builds a :class:`~hardware.trackmaster.TrackmasterLink` on
+it and drives its ``step()``. It never runs inside the daemon.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Final, Self, TextIO
+
+import serial
+
+from controller.clock import Clock, MonotonicClock, SimClock
+from hardware.sim.treadmill import SimTreadmill
+from hardware.trackmaster import TrackmasterLink, Transaction
+from hardware.trackmaster_protocol import AUTO_STOP, GET_SPEED, KMH_PER_MPH, STOP, speed_tenths
+
+SYNC_WAIT_S: Final = 2.0
+OPCODE_NAMES: Final = {0xA0: "A0", 0xA2: "A2", 0xA3: "A3", 0xAA: "AA", 0xC0: "C0", 0xC1: "C1",
+                       0xC3: "C3"}
+
+
+class BenchError(Exception):
+    """The bench sequence failed; ``str()`` is the one line for stderr."""
+
+
+def open_serial(url: str, baud: int) -> Any:
+    """A pyserial port for the link: 8N1, non-blocking reads, bounded writes."""
+    return serial.serial_for_url(url, baudrate=baud, bytesize=8, parity="N", stopbits=1,
+                                 timeout=0, write_timeout=0.05)
+
+
+@dataclass
+class SimRig:
+    """A :class:`TrackmasterLink` on a real pty to a :class:`SimTreadmill` process, in lockstep
+    on a :class:`SimClock`: deterministic, no sleeps. Close it (or use it as a context manager).
+
+    Args:
+        units, baud, seed: the simulated treadmill's.
+        link_kwargs: passed to :class:`TrackmasterLink` (``max_speed_kmh`` defaults to 3.0).
+        tick_s: simulated time per :meth:`tick` (default 5 ms, the loop's period).
+    """
+
+    units: str = "kmh"
+    baud: int = 4800
+    seed: int = 0
+    link_kwargs: dict[str, Any] = field(default_factory=dict)
+    tick_s: float = 0.005
+    relay_closed: bool = True
+
+    def __post_init__(self) -> None:
+        self.clock = SimClock()
+        self.treadmill = SimTreadmill(self.units, self.baud, self.seed)
+        try:
+            self.port = open_serial(self.treadmill.port, self.baud)
+        except BaseException:
+            self.treadmill.close()
+            raise
+        kwargs = {"max_speed_kmh": 3.0, **self.link_kwargs}
+        self.link = TrackmasterLink(self.port, self.clock, self.units, **kwargs)
+
+    def sync(self) -> None:
+        """Bring the treadmill to the clock's time and wait until its bytes are readable."""
+        rx_total = self.treadmill.sync(self.clock.now_s(), self.link.bytes_sent, self.relay_closed)
+        deadline = time.monotonic() + SYNC_WAIT_S
+        while time.monotonic() < deadline:
+            try:
+                if self.link.bytes_received + self.port.in_waiting >= rx_total:
+                    return
+                time.sleep(0.0002)
+            except (OSError, ValueError, serial.SerialException):
+                return  # port gone (unplug): the link sees the error itself
+        raise BenchError("simulated treadmill: reply bytes did not arrive on the pty")
+
+    def tick(self) -> None:
+        """One loop period: time moves, the treadmill catches up, the link steps."""
+        self.clock.advance_s(self.tick_s)
+        self.sync()
+        self.link.step()
+
+    def run(self, duration_s: float) -> None:
+        for _ in range(round(duration_s / self.tick_s)):
+            self.tick()
+
+    def run_until(self, done: Callable[[], bool], max_s: float) -> bool:
+        """Tick until ``done()`` (True) or ``max_s`` of simulated time passed (False)."""
+        for _ in range(round(max_s / self.tick_s)):
+            if done():
+                return True
+            self.tick()
+        return done()
+
+    def close(self) -> None:
+        try:
+            self.port.close()
+        finally:
+            self.treadmill.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class RealTimeStepper:
+    """Steps a link on the real clock every ``period_s`` (bench use only).
+
+    With ``measure`` on, each tick records how late it woke up and what ``step()`` cost
+    (wall-clock seconds) in :attr:`lateness_s` and :attr:`step_cost_s`.
+    """
+
+    def __init__(self, link: TrackmasterLink, clock: Clock, period_s: float = 0.001) -> None:
+        self.link = link
+        self.clock = clock
+        self.period_s = period_s
+        self.measure = False
+        self.lateness_s: list[float] = []
+        self.step_cost_s: list[float] = []
+        self._next_s = clock.now_s()
+
+    def tick(self) -> None:
+        self._next_s += self.period_s
+        self.clock.sleep_until(self._next_s)
+        if not self.measure:
+            self.link.step()
+            return
+        self.lateness_s.append(self.clock.now_s() - self._next_s)
+        t = time.perf_counter()
+        self.link.step()
+        self.step_cost_s.append(time.perf_counter() - t)
+
+
+def _rtt_summary(log: list[Transaction]) -> dict[str, dict[str, float]]:
+    by_op: dict[str, list[float]] = {}
+    for tr in log:
+        by_op.setdefault(OPCODE_NAMES.get(tr.opcode, f"{tr.opcode:02X}"), []).append(
+            tr.round_trip_s * 1000.0)
+    return {
+        name: {"n": len(v), "min_ms": round(min(v), 2), "median_ms": round(statistics.median(v), 2),
+               "max_ms": round(max(v), 2)}
+        for name, v in sorted(by_op.items())
+    }
+
+
+def treadmill_test(link: TrackmasterLink, clock: Clock, tick: Callable[[], None],
+                   speed_kmh: float, hold_s: float,
+                   after_start: Callable[[], None] | None = None) -> dict[str, Any]:
+    """The bench sequence: belt confirmed stopped (``C0``/``C1``) → ``A0`` → speed (ramped) →
+    hold while polling → stop → confirmed stopped. Returns the JSON-able summary.
+
+    Raises:
+        BenchError: a link fault or a step that did not complete in time; the stop has been
+            sent (as far as the port allows) before it is raised.
+    """
+    t0 = clock.now_s()
+    speeds: list[tuple[float, float]] = []
+    phases: dict[str, float] = {}
+
+    def wait(what: str, done: Callable[[], bool], max_s: float) -> None:
+        end = clock.now_s() + max_s
+        while not done():
+            if link.fault is not None:
+                raise BenchError(f"{what}: treadmill link fault: {link.fault}")
+            if clock.now_s() > end:
+                raise BenchError(f"{what}: not done within {max_s:.1f} s")
+            tick()
+            speeds.append((clock.now_s() - t0, link.actual_speed_kmh or 0.0))
+        if link.fault is not None:
+            raise BenchError(f"{what}: treadmill link fault: {link.fault}")
+        phases[what] = round(clock.now_s() - t0, 3)
+
+    ramp_s = speed_kmh / link.ramp_kmh_per_s
+    try:
+        # The link's first command is a stop (and it clears a power-up lockout); the first
+        # speed read after it tells whether the belt was moving when we came.
+        wait("first speed read-back", lambda: link.actual_speed_kmh is not None, 1.0)
+        if abs(link.actual_speed_kmh or 0.0) > 0.0:
+            raise BenchError(f"the belt was moving ({link.actual_speed_kmh:.1f} km/h) when the "
+                             f"test began; nothing started")
+        wait("belt confirmed stopped before the start", lambda: link.belt_stopped, 3.0)
+        link.start()
+        link.set_speed_kmh(speed_kmh)
+        if after_start is not None:
+            after_start()
+        target = link_target_kmh(link, speed_kmh)
+        wait("belt at speed", lambda: abs((link.actual_speed_kmh or 0.0) - target) <= 0.05
+             and link.commanded_kmh == target, ramp_s + 3.0)
+        hold_end = clock.now_s() + hold_s
+        wait("hold", lambda: clock.now_s() >= hold_end, hold_s + 1.0)
+        link.stop()
+        wait("belt confirmed stopped after the stop", lambda: link.belt_stopped,
+             speed_kmh / 3.6 / 0.25 + 3.0)
+    except BenchError:
+        link.stop()
+        end = clock.now_s() + 0.5
+        while clock.now_s() < end and not link.belt_stopped:
+            try:
+                tick()  # let the stop reach the wire (and its ack come back)
+            except Exception:
+                break
+        raise
+    return summary(link, speeds, phases)
+
+
+def link_target_kmh(link: TrackmasterLink, speed_kmh: float) -> float:
+    """What the link will settle at for ``speed_kmh``: 0.1 of its unit, never above the cap."""
+    per = 1.0 / KMH_PER_MPH if link.units == "mph" else 1.0
+    return speed_tenths(speed_kmh * per, link.max_speed_kmh * per) / 10.0 / per
+
+
+def summary(link: TrackmasterLink, speeds: list[tuple[float, float]],
+            phases: dict[str, float]) -> dict[str, Any]:
+    read = [v for _, v in speeds]
+    # Thin the read-back trace to one value per 0.1 s so the summary stays readable.
+    trace: list[list[float]] = []
+    for i, (t, v) in enumerate(speeds):
+        if not trace or t - trace[-1][0] >= 0.1 or i == len(speeds) - 1:
+            trace.append([round(t, 2), round(v, 2)])
+    return {
+        "units": link.units,
+        "fault": link.fault,
+        "bytes_sent": link.bytes_sent,
+        "bytes_received": link.bytes_received,
+        "transactions": link.transactions,
+        "round_trip": _rtt_summary(list(link.transaction_log)),
+        "phases_s": phases,
+        "max_speed_read_kmh": round(max(read), 2) if read else None,
+        "set_speed_read_kmh": link.set_speed_read_kmh,
+        "speeds_read_kmh": trace,
+    }
+
+
+# ---------------------------------------------------------------------- commands
+
+
+def cmd_treadmill_test(args: Any, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """``treadguard treadmill-test``: see :func:`treadmill_test`. Exit 0 ok, 1 on a fault."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    speed = float(args.speed_kmh)
+    if not 0.1 <= speed <= 3.0:
+        print(f"treadguard treadmill-test: --speed-kmh must be 0.1–3.0, got {speed:g}", file=err)
+        return 2
+    link_kwargs: dict[str, Any] = {"stop_mode": args.stop_mode, "max_speed_kmh": 3.0}
+    rig: SimRig | None = None
+    port: Any = None
+    clock: Clock
+    after_start: Callable[[], None] | None
+    try:
+        if args.simulated:
+            rig = SimRig(units=args.units, baud=args.baud, link_kwargs=link_kwargs, tick_s=0.001)
+            link, clock, tick = rig.link, rig.clock, rig.tick
+            fault = args.sim_fault
+
+            def after_start() -> None:
+                if fault and rig is not None:
+                    rig.treadmill.inject(fault)
+        else:
+            if args.port is None:
+                print("treadguard treadmill-test: give --port URL (or --simulated)", file=err)
+                return 2
+            try:
+                port = open_serial(args.port, args.baud)
+            except (serial.SerialException, ValueError) as exc:
+                print(f"treadguard treadmill-test: cannot open {args.port}: {exc}", file=err)
+                return 1
+            clock = MonotonicClock()
+            link = TrackmasterLink(port, clock, args.units, **link_kwargs)
+            tick = RealTimeStepper(link, clock).tick
+            after_start = None
+        try:
+            result = treadmill_test(link, clock, tick, speed, float(args.hold_s), after_start)
+        except BenchError as exc:
+            print(json.dumps(summary(link, [], {}), indent=2), file=out)
+            print(f"treadguard treadmill-test: {exc} (stop sent)", file=err)
+            return 1
+        except KeyboardInterrupt:
+            link.stop()
+            for _ in range(100):
+                tick()
+            print("treadguard treadmill-test: interrupted (stop sent)", file=err)
+            return 130
+        result["result"] = "ok"
+        print(json.dumps(result, indent=2), file=out)
+        return 0
+    finally:
+        if rig is not None:
+            rig.close()
+        if port is not None:
+            port.close()
+
+
+def start_realtime_sim(units: str, baud: int) -> tuple[subprocess.Popen[str], str]:
+    """Start ``python -m hardware.sim.treadmill --pty`` (real time); return it and its pty."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hardware.sim.treadmill", "--pty", "--units", units,
+         "--baud", str(baud)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    path = proc.stdout.readline().strip()
+    if not path:
+        proc.kill()
+        raise BenchError("real-time simulated treadmill did not start")
+    return proc, path
+
+
+# ---------------------------------------------------------------------- the benchmark
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def _stats_ms(values_s: list[float]) -> dict[str, float]:
+    v = [x * 1000.0 for x in values_s]
+    return {"n": len(v), "median_ms": round(statistics.median(v), 3),
+            "p99_ms": round(_percentile(v, 0.99), 3), "max_ms": round(max(v), 3)}
+
+
+def bench_simulated(units: str, baud: int, hold_s: float, cycles: int) -> dict[str, Any]:
+    """Lockstep rig (simulated time, 1 ms ticks): polling, round trips, stop latency, and the
+    wall-clock cost of ``step()``."""
+    with SimRig(units=units, baud=baud, tick_s=0.001) as rig:
+        link = rig.link
+        step_costs: list[float] = []
+        real_step = link.step
+
+        def timed_step() -> None:
+            t = time.perf_counter()
+            real_step()
+            step_costs.append(time.perf_counter() - t)
+
+        link.step = timed_step  # type: ignore[method-assign]
+        rig.run_until(lambda: link.belt_stopped, 2.0)
+        link.start()
+        link.set_speed_kmh(1.0)
+        rig.run(1.0 / link.ramp_kmh_per_s + 1.0)
+        hold_from_s = rig.clock.now_s()
+        first_tr = len(link.transaction_log)
+        rig.run(hold_s)
+        hold = list(link.transaction_log)[first_tr:]
+        wire = rig.treadmill.wire_log()
+        host_times = sorted({t for t, who, _ in wire if who == "host" and t >= hold_from_s})
+        gaps = [b - a for a, b in itertools.pairwise(host_times)]
+        link.stop()
+        rig.run_until(lambda: link.belt_stopped, 5.0)
+
+        # Stop latency: stop() at many phases of the poll cycle, from stop() to the stop byte.
+        latencies: list[float] = []
+        for k in range(cycles):
+            link.start()
+            link.set_speed_kmh(0.5)
+            rig.run(0.05 + 0.0013 * k)
+            asked_s = rig.clock.now_s()
+            link.stop()
+            rig.run_until(lambda: link.belt_stopped, 3.0)
+            sent = [t for t, who, b in rig.treadmill.wire_log()
+                    if who == "host" and b in (STOP, AUTO_STOP) and t >= asked_s]
+            latencies.append(sent[0] - asked_s)
+        return {
+            "clock": "simulated (lockstep over a real pty), 1 ms ticks",
+            "baud": baud,
+            "round_trip_sim": _rtt_summary(hold),
+            "polls_per_s": round(len(hold) / hold_s, 2),
+            "speed_reads_per_s": round(sum(1 for tr in hold if tr.opcode == GET_SPEED) / hold_s,
+                                       2),
+            "max_gap_between_host_commands_ms": round(max(gaps) * 1000.0, 2) if gaps else None,
+            "stop_request_to_stop_byte": _stats_ms(latencies),
+            "wall_clock_step": _stats_ms(step_costs),
+        }
+
+
+def bench_realtime(units: str, baud: int, hold_s: float, period_s: float) -> dict[str, Any]:
+    """The real-time simulated treadmill on a pty, the link on the real clock stepped every
+    ``period_s``: round trips as the OS delivers them, achieved polling, step cost."""
+    proc, path = start_realtime_sim(units, baud)
+    try:
+        port = open_serial(path, baud)
+        try:
+            clock = MonotonicClock()
+            link = TrackmasterLink(port, clock, units, max_speed_kmh=3.0)
+            stepper = RealTimeStepper(link, clock, period_s)
+            tick = stepper.tick
+
+            end = clock.now_s() + 2.0
+            while not link.belt_stopped and clock.now_s() < end:
+                tick()
+            link.start()
+            link.set_speed_kmh(1.0)
+            end = clock.now_s() + 1.0 / link.ramp_kmh_per_s + 0.5  # ramp up, then measure
+            while clock.now_s() < end and link.fault is None:
+                tick()
+            end = clock.now_s() + hold_s
+            first_tr = len(link.transaction_log)
+            stepper.measure = True
+            while clock.now_s() < end and link.fault is None:
+                stepper.tick()
+            stepper.measure = False
+            hold = list(link.transaction_log)[first_tr:]
+            sent = [tr.sent_s for tr in hold]
+            link.stop()
+            end = clock.now_s() + 5.0
+            while not link.belt_stopped and clock.now_s() < end and link.fault is None:
+                tick()
+            return {
+                "clock": f"real time, link stepped every {period_s * 1000:g} ms, "
+                         "real-time simulated treadmill on a pty",
+                "baud": baud,
+                "fault": link.fault,
+                "round_trip_real": _rtt_summary(hold),
+                "polls_per_s": round(len(hold) / hold_s, 2),
+                "speed_reads_per_s": round(
+                    sum(1 for tr in hold if tr.opcode == GET_SPEED) / hold_s, 2),
+                "max_gap_between_host_commands_ms": round(
+                    max(b - a for a, b in itertools.pairwise(sent)) * 1000.0, 2),
+                "step_wakeup_lateness": _stats_ms(stepper.lateness_s),
+                "wall_clock_step": _stats_ms(stepper.step_cost_s),
+            }
+        finally:
+            port.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=5)
+
+
+def cmd_bench_link(args: Any, out: TextIO | None = None) -> int:
+    """``treadguard bench-link``: print measured link figures as JSON."""
+    out = out or sys.stdout
+    figures: dict[str, Any] = {
+        "python": sys.version.split()[0],
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}",
+        "simulated": bench_simulated(args.units, args.baud, args.hold_s, args.stop_cycles),
+    }
+    if not args.no_realtime:
+        figures["realtime_pty"] = [bench_realtime(args.units, args.baud, args.hold_s, p)
+                                   for p in (0.001, 0.005)]
+    print(json.dumps(figures, indent=2), file=out)
+    return 0

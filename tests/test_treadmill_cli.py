@@ -1,0 +1,153 @@
+"""``treadguard treadmill-test``, ``sim-treadmill`` and ``bench-link``."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from controller.cli import main
+from controller.treadmill_bench import bench_simulated
+
+from .conftest import ROOT
+
+
+def test_help_lists_the_link_subcommands(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    for command in ("treadmill-test", "sim-treadmill", "bench-link"):
+        assert command in out
+
+
+@pytest.mark.parametrize(("units", "stop_mode"), [("mph", "A2"), ("kmh", "AA")])
+def test_treadmill_test_against_the_simulated_treadmill(
+        capsys: pytest.CaptureFixture[str], units: str, stop_mode: str) -> None:
+    code = main(["treadmill-test", "--simulated", "--units", units, "--stop-mode", stop_mode,
+                 "--speed-kmh", "1.0", "--hold-s", "0.5"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    summary = json.loads(captured.out)
+    assert summary["result"] == "ok" and summary["fault"] is None
+    assert summary["bytes_sent"] > 0 and summary["bytes_received"] > 0
+    assert {"A0", stop_mode, "A3", "C0", "C1"} <= set(summary["round_trip"])
+    # 1.0 km/h is 0.6 mph (0.97 km/h) on an mph unit.
+    assert summary["max_speed_read_kmh"] == pytest.approx(1.0, abs=0.05)
+    assert summary["speeds_read_kmh"][-1][1] == 0.0
+    assert captured.err == ""
+
+
+def test_treadmill_test_fault_sends_stop_and_exits_non_zero(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["treadmill-test", "--simulated", "--sim-fault", "silent", "--units", "kmh",
+                 "--hold-s", "0.2"])
+    captured = capsys.readouterr()
+    assert code == 1
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and "no acknowledgement" in lines[0] and "stop sent" in lines[0]
+
+
+def test_treadmill_test_missing_port_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["treadmill-test", "--port", "/dev/does-not-exist", "--units", "kmh"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and len(err) == 1 and "cannot open /dev/does-not-exist" in err[0]
+
+
+def _start_realtime_sim(*extra: str) -> tuple[subprocess.Popen[str], str]:
+    """``treadguard sim-treadmill --pty``: the simulated treadmill in real time on a pty."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "controller.cli", "sim-treadmill", "--pty", "--units", "kmh",
+         *extra], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    assert proc.stdout is not None
+    path = proc.stdout.readline().strip()
+    assert path.startswith("/dev/")
+    return proc, path
+
+
+@pytest.fixture
+def realtime_sim_pty() -> Iterator[str]:
+    proc, path = _start_realtime_sim()
+    try:
+        yield path
+    finally:
+        proc.terminate()
+        proc.wait(timeout=5)
+
+
+def test_treadmill_test_in_real_time_sees_an_injected_fault(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    proc, path = _start_realtime_sim("--fault", "silent", "--fault-after-s", "1.0")
+    try:
+        code = main(["treadmill-test", "--port", path, "--units", "kmh", "--speed-kmh", "0.5",
+                     "--hold-s", "3"])
+    finally:
+        proc.terminate()
+        proc.wait(timeout=5)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and len(err) == 1 and "no acknowledgement" in err[0]
+
+
+def test_treadmill_test_in_real_time_over_a_pty(realtime_sim_pty: str,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """What a person runs at the bench, with the simulated treadmill in the treadmill's place
+    (real clock; about 1.5 s)."""
+    code = main(["treadmill-test", "--port", realtime_sim_pty, "--units", "kmh",
+                 "--speed-kmh", "0.5", "--hold-s", "0.2"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    summary = json.loads(captured.out)
+    assert summary["result"] == "ok"
+    c1 = summary["round_trip"]["C1"]
+    assert 12.0 <= c1["median_ms"] <= 40.0  # 6 bytes at 4800 baud = 12.5 ms, plus scheduling
+
+
+def test_bench_simulated_figures_are_sane() -> None:
+    figures = bench_simulated("kmh", 4800, hold_s=1.0, cycles=3)
+    assert figures["speed_reads_per_s"] >= 9.5
+    assert figures["max_gap_between_host_commands_ms"] <= 100.0
+    assert figures["stop_request_to_stop_byte"]["max_ms"] <= 14.0
+    assert figures["round_trip_sim"]["C1"]["median_ms"] == pytest.approx(13.0, abs=0.6)
+
+
+def test_treadmill_test_refuses_a_belt_that_is_already_moving() -> None:
+    from controller.treadmill_bench import BenchError, SimRig, treadmill_test
+
+    with SimRig(units="kmh", tick_s=0.001) as rig:
+        rig.treadmill.inject("runaway", kmh=1.0)  # someone left it running
+        rig.clock.advance_s(1.0)
+        rig.treadmill.sync(1.0, 0, True)
+        with pytest.raises(BenchError, match="moving"):
+            treadmill_test(rig.link, rig.clock, rig.tick, 1.0, 0.2)
+        assert 0xA0 not in {b for _, who, b in rig.treadmill.wire_log() if who == "host"}
+        assert rig.treadmill.wire_log()[0][2] == 0xA2  # the stop went out first
+
+
+def test_sim_treadmill_answers_on_a_serial_port_url() -> None:
+    """``treadguard sim-treadmill --port URL``: the real-time treadmill on a port it opens by
+    URL (here the far end of a pty pair, as a null-modem cable would be)."""
+    import os
+    import select
+    import tty
+
+    master, slave = os.openpty()
+    tty.setraw(master)
+    tty.setraw(slave)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "controller.cli", "sim-treadmill", "--port", os.ttyname(slave),
+         "--units", "kmh"], cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stderr is not None
+        assert "simulated kmh treadmill" in proc.stderr.readline()
+        os.write(master, b"\xc0")
+        reply = b""
+        while len(reply) < 2 and select.select([master], [], [], 5.0)[0]:
+            reply += os.read(master, 16)
+        assert reply == b"\xd0\x31"  # status: stopped
+    finally:
+        proc.terminate()
+        proc.wait(timeout=5)
+        os.close(master)
+        os.close(slave)
