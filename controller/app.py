@@ -25,15 +25,14 @@ import serial
 
 from controller import config as cfg
 from controller.clock import Clock, MonotonicClock, SimClock
-from controller.detect import build_default
+from controller.detect import build_default, build_no_runner, build_rails
 from controller.devices import SETUP_ERRORS, Imu, ImuModel, attach_twins, make_imu, make_rails
-from controller.events import EventLog
-from controller.health import HealthCheckedDetector, ImuHealth
-from controller.loop import ControlLoop
+from controller.events import Event, EventLog
+from controller.health import HealthCheckedDetector, ImuHealth, RailsHealth
+from controller.loop import ControlLoop, RailChannel
 from controller.supervisor import State, Supervisor
 from hardware.handrails import Handrails
 from hardware.i2c import I2CBus
-from hardware.operator_panel import OperatorPanel
 from hardware.safety_io import SafetyIO
 from hardware.sim.scenarios import SCENARIOS, Scenario
 from hardware.trackmaster import TrackmasterLink
@@ -65,7 +64,7 @@ class SimWorld:
     rail_twins: RailTwins | None = None
     link: TrackmasterLink | None = None
     port: Any | None = None
-    panel: OperatorPanel | None = None
+    panel: SafetyIO | None = None
     estop_pressed: bool = False
     _fired: set[int] = field(default_factory=set)
 
@@ -114,7 +113,7 @@ class System:
     imu: Imu
     link: TrackmasterLink | None
     port: Any | None
-    panel: OperatorPanel
+    panel: SafetyIO
     supervisor: Supervisor
     loop: ControlLoop
     world: SimWorld | None
@@ -130,8 +129,7 @@ class System:
             (f"treadmill: {s.treadmill.protocol}, {s.treadmill.units}, {s.treadmill.baud} baud "
              f"on {self.link_port_name()}{sim if s.treadmill.simulated else ''}")
             if self.link else "treadmill: relay-only (protocol = \"none\"): stop by relay only",
-            f"GPIO: {s.gpio.pin_factory} pin factory; relay GPIO{s.gpio.relay_pin}, "
-            f"e-stop GPIO{s.gpio.estop_pin}, reset/start GPIO{s.gpio.reset_pin}",
+            f"GPIO ({s.gpio.pin_factory} pin factory): " + "; ".join(self.panel.describe()),
             f"limits: start {s.limits.start_speed_kmh:g} km/h, cap {s.limits.max_speed_kmh:g} km/h,"
             f" ramp {s.limits.ramp_mps2:g} m/s², stop {s.limits.stop_decel_mps2:g} m/s²",
         ]
@@ -298,21 +296,47 @@ def build(settings: cfg.Settings, clock: Clock, scenario: Scenario | None = None
         if g.pin_factory == "mock":
             world.pin_factory = pin_factory
             world.button_pin, world.estop_pin = g.reset_pin, g.estop_pin
+    imu_health = ImuHealth(settings.health, clock, settings.imu.accel_range_g)
+    detector = build_default(settings.detect)
+    rail_channel = None
+    if rails is not None:
+        rail_channel = RailChannel(rails, RailsHealth(settings.health, clock),
+                                   build_rails(settings.detect))
     loop = ControlLoop(
-        clock, imu,
-        HealthCheckedDetector(build_default(settings.detect),
-                              ImuHealth(settings.health, clock, settings.imu.accel_range_g),
-                              lambda: supervisor.state is State.RUNNING),
+        clock, imu, imu_health,
+        HealthCheckedDetector(detector, imu_health, lambda: supervisor.state is State.RUNNING),
         supervisor, link, panel, events,
         rate_hz=settings.controller.loop_rate_hz,
         stall_after_s=settings.controller.stall_after_s,
-        stale_after_s=settings.health.stale_after_s,
+        rails=rail_channel,
+        presence=build_no_runner(settings.detect),
+        step_count=lambda: detector.steps.steps,
         before_tick=world.before_tick if world is not None else None,
     )
+    _announce(events, supervisor, panel)
     arming_checks.append(loop.arming_problems)
     arming_checks.append(panel.stop_chain_problems)
     return System(settings, clock, events, bus, imu, link, port, panel, supervisor, loop, world,
                   rails)
+
+
+def _announce(events: EventLog, supervisor: Supervisor, panel: SafetyIO) -> None:
+    """The runner faces away from any display: stops and cautions are heard (buzzer), the
+    state is shown on the status LED for the supervisor. Driven by the event log's kinds."""
+    led_for = {State.RUNNING: "steady", State.READY: "steady",
+               State.STOPPING: "latched", State.LATCHED: "latched"}
+
+    def on_event(event: Event) -> None:
+        if event.kind == "stop":
+            panel.annunciator.play("stop")
+        elif event.kind == "caution":
+            panel.annunciator.play("caution")
+        if event.kind in ("state", "stop"):
+            panel.annunciator.set_led("fault" if supervisor.power_cut
+                                      else led_for[supervisor.state])
+
+    events.subscribe(on_event)
+    panel.annunciator.set_led("fault" if supervisor.power_cut else "latched")
 
 
 # ---------------------------------------------------------------------- subcommands

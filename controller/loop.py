@@ -2,35 +2,43 @@
 
 Each tick (default 200 Hz):
 
-1. ``before_tick`` (simulation only: advance the simulated world to this time);
-2. read every IMU sample that arrived; an I²C error counts against the per-second error budget;
-3. freshness: no new sample for ``stale_after_s`` ⇒ stop (``imu_stale``): a silent sensor is
-   never a calm runner;
-4. each sample through the detector; its decision goes to the supervisor;
-5. operator inputs: e-stop (⇒ stop, power cut), reset (long press), start (short press);
-6. supervisor tick (speed envelope, stop deadlines, link faults), then the link steps and the
-   relay is set;
-7. stall check: a tick that starts more than ``stall_after_s`` after the previous one ⇒ stop
-   (``loop_stall``, power cut).
+1. stall check: a tick that starts more than ``stall_after_s`` after the previous one ⇒ stop
+   (``loop_stall``, power cut);
+2. ``before_tick`` (simulation only: advance the simulated world to this time);
+3. read every IMU sample that arrived (an I²C error goes to the IMU's error budget); each sample
+   goes through the detector set (wrapped with the IMU's per-sample health); then the IMU's
+   time-driven health — freshness (``stale_after_s``) and the error budget — is checked every
+   tick, samples or not: a silent sensor is never a calm runner;
+4. the handrails, where fitted: one reading, its health and the rail detector;
+5. the no-runner detector (steps and rail contact while the belt runs);
+6. safety I/O: heartbeat (only while not latched), buzzer/LED, and the stop chain — e-stop,
+   safety key, relay feedback — whose faults stop with the power cut; reset (long press) and
+   start (short press);
+7. supervisor tick (speed envelope, stop deadlines, link faults), then the link steps and the
+   relay is set.
 
-Nothing slow happens here: events go to a bounded in-memory log; printing, files and networks are
-readers of that log outside the tick.
+Every decision goes to the one stop path (:meth:`Supervisor.on_decision` /
+:meth:`Supervisor.request_stop`). Nothing slow happens here: events go to a bounded in-memory
+log; printing, files and networks are readers of that log outside the tick.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Final, Protocol
+from dataclasses import dataclass
+from typing import Protocol
 
 from controller.clock import Clock
-from controller.detect.base import Detector
+from controller.detect.base import Detector, Level
+from controller.detect.presence import NoRunnerDetector
+from controller.detect.rails import RailDetector
 from controller.events import EventLog
-from controller.supervisor import Supervisor
+from controller.health import ImuHealth, RailsHealth
+from controller.supervisor import State, Supervisor
 from hardware.imu import ImuSample
-from hardware.operator_panel import OperatorPanel, Press
-
-I2C_ERRORS_PER_S: Final = 5
-"""I²C error budget: more errors than this within one second ⇒ sensor lost ⇒ stop."""
+from hardware.operator_panel import Press
+from hardware.rails import RailSample
+from hardware.safety_io import SafetyIO
 
 
 class Imu(Protocol):
@@ -39,8 +47,21 @@ class Imu(Protocol):
     def read(self) -> list[ImuSample]: ...
 
 
+class RailReader(Protocol):
+    def read(self) -> RailSample: ...
+
+
 class Link(Protocol):
     def step(self) -> None: ...
+
+
+@dataclass
+class RailChannel:
+    """The handrails as the loop sees them: the driver, its health, the rail detector."""
+
+    driver: RailReader
+    health: RailsHealth
+    detector: RailDetector
 
 
 class ControlLoop:
@@ -49,14 +70,16 @@ class ControlLoop:
     Args:
         clock: the injected clock (real or simulated).
         imu: IMU driver, already set up.
+        imu_health: the IMU's health (the same object the detector wrapper feeds per sample).
         detector: the detector set the loop feeds, sample by sample.
         supervisor: the state machine and stop path.
         link: the treadmill driver (None in relay-only mode).
-        panel: e-stop, reset/start button, stop relay.
+        panel: safety I/O (e-stop, key, reset/start, stop relay and its feedback, heartbeat).
         events: the session's event log.
         rate_hz: loop rate (``[controller] loop_rate_hz``).
         stall_after_s: tick gap that counts as a stall (``[controller] stall_after_s``).
-        stale_after_s: IMU silence that counts as sensor lost (``[health] stale_after_s``).
+        rails: the handrails, or None when none are fitted.
+        presence: the no-runner detector, with ``step_count`` (the step counter's total).
         before_tick: called first in every tick (the simulated world's lockstep).
     """
 
@@ -64,18 +87,24 @@ class ControlLoop:
         self,
         clock: Clock,
         imu: Imu,
+        imu_health: ImuHealth,
         detector: Detector,
         supervisor: Supervisor,
         link: Link | None,
-        panel: OperatorPanel,
+        panel: SafetyIO,
         events: EventLog,
         rate_hz: float,
         stall_after_s: float,
-        stale_after_s: float,
+        rails: RailChannel | None = None,
+        presence: NoRunnerDetector | None = None,
+        step_count: Callable[[], int] | None = None,
         before_tick: Callable[[], None] | None = None,
     ) -> None:
+        if (presence is None) != (step_count is None):
+            raise ValueError("presence and step_count go together")
         self._clock = clock
         self._imu = imu
+        self.imu_health = imu_health
         self._detector = detector
         self.supervisor = supervisor
         self._link = link
@@ -83,12 +112,11 @@ class ControlLoop:
         self._events = events
         self.period_s = 1.0 / rate_hz
         self._stall_after_s = stall_after_s
-        self._stale_after_s = stale_after_s
+        self._rails = rails
+        self._presence = presence
+        self._step_count = step_count
         self._before_tick = before_tick
-        self._started_s = clock.now_s()
-        self._last_sample_s = self._started_s
         self._last_tick_s: float | None = None
-        self._error_times: list[float] = []
         self.ticks = 0
         self.samples = 0
         self.last_sample: ImuSample | None = None
@@ -119,28 +147,38 @@ class ControlLoop:
         self._last_tick_s = now
         if self._before_tick is not None:
             self._before_tick()
+        running = sup.state is State.RUNNING
 
         try:
             samples = self._imu.read()
         except OSError as exc:
             samples = []
-            self._error_times.append(now)
-            self._error_times = [t for t in self._error_times if now - t < 1.0]
-            if len(self._error_times) > I2C_ERRORS_PER_S:
-                sup.request_stop("i2c_error_budget",
-                                 f"{len(self._error_times)} I²C errors in 1 s, last: {exc}")
+            self.imu_health.on_error(exc)
         for sample in samples:
-            self._last_sample_s = now
             self.last_sample = sample
             self.samples += 1
             sup.on_decision(self._detector.update(sample))
-        if now - self._last_sample_s > self._stale_after_s:
-            sup.request_stop("imu_stale", f"no {self._imu.chip} sample for "
-                                          f"{(now - self._last_sample_s) * 1000:.0f} ms")
+        sup.on_decision(self.imu_health.check(now, running))
 
-        if self._panel.estop_pressed:
-            sup.request_stop("estop", "emergency-stop button pressed or its wire broken",
-                             cut_power=True)
+        rail_contact = False
+        if self._rails is not None:
+            rails = self._rails
+            try:
+                reading = rails.driver.read()
+            except OSError as exc:
+                rails.health.on_error(exc)
+            else:
+                rails.health.on_sample(reading)
+                sup.on_decision(rails.detector.update(reading))
+            sup.on_decision(rails.health.check(now, running))
+            rail_contact = rails.detector.rail_contact
+        if self._presence is not None and self._step_count is not None:
+            sup.on_decision(self._presence.update(now, running, self._step_count(), rail_contact))
+
+        chain = self._panel.service(now, healthy=not sup.latched)
+        if chain.level is Level.STOP:
+            # The stop chain itself is in doubt (e-stop, key, relay): cut power as well.
+            sup.request_stop(chain.reason, chain.detail, cut_power=True)
         press = self._panel.poll_button()
         if press is Press.LONG:
             if self._panel.estop_pressed:
@@ -158,10 +196,15 @@ class ControlLoop:
 
     def arming_problems(self) -> list[str]:
         """What this loop knows that forbids a start (the supervisor's arming checklist)."""
-        problems = []
         now = self._clock.now_s()
-        if self.last_sample is None or now - self._last_sample_s > self._stale_after_s:
-            problems.append(f"{self._imu.chip} has no fresh sample")
+        problems = []
+        imu = self.imu_health.check(now, False)
+        if imu.level is not Level.OK or self.last_sample is None:
+            problems.append(f"{self._imu.chip}: {imu.detail or 'no sample yet'}")
+        if self._rails is not None:
+            rails = self._rails.health.check(now, False)
+            if rails.level is not Level.OK:
+                problems.append(rails.detail)
         if self._panel.estop_pressed:
             problems.append("e-stop pressed")
         return problems

@@ -240,3 +240,97 @@ def test_a_crashing_detector_stops_the_belt_before_the_exception_escapes(
     sup = system.supervisor
     assert sup.stop_reason == "internal_error" and sup.power_cut
     assert not system.panel.relay_closed
+
+
+# ---------------------------------------------------------------- sensors and the stop chain,
+# through the loop (the health modules, the rails and safety I/O as the daemon wires them)
+
+
+def test_rails_unplugged_mid_run_stops_the_belt(build_sim: Build) -> None:
+    system = build_sim("walk")
+    run_until_walking(system)
+    assert system.world is not None and system.world.bus is not None
+    assert system.settings.rails is not None
+    system.world.bus.unplug(system.settings.rails.mpr121_address)
+    t0 = system.clock.now_s()
+    system.loop.run(2.0)
+    sup = system.supervisor
+    assert sup.latched and sup.stop_reason in ("rails_stale", "i2c_error_budget")
+    assert system.events.of_kind("stop")[0].t_s - t0 <= 0.055
+    assert treadmill(system)["belt_kmh"] == 0.0
+
+
+def test_safety_key_pulled_mid_run_stops_and_cuts_power(build_sim: Build) -> None:
+    system = build_sim("walk")
+    run_until_walking(system)
+    assert system.world is not None and system.world.pin_factory is not None
+    key_pin = system.settings.gpio.key_pin
+    assert key_pin is not None
+    system.world.pin_factory.pin(key_pin).drive_high()  # key out
+    system.loop.run(1.0)
+    sup = system.supervisor
+    assert sup.stop_reason == "safety_key_removed" and sup.power_cut
+    assert not system.panel.relay_closed
+    assert treadmill(system)["belt_kmh"] == 0.0
+
+
+def test_welded_relay_is_reported_and_start_is_refused(build_sim: Build) -> None:
+    system = build_sim("walk")
+    run_until_walking(system)
+    assert system.world is not None and system.world.pin_factory is not None
+    g = system.settings.gpio
+    system.world.pin_factory.pin(g.relay_pin).input_pin = None  # the contact no longer follows
+    assert system.world.treadmill is not None
+    system.world.treadmill.inject("unplug")  # a link fault: a stop that opens the relay
+    system.loop.run(1.0)
+    assert system.supervisor.stop_reason == "treadmill_link"
+    assert not system.panel.relay_closed
+    assert any("relay_welded" in e.message for e in system.events)
+    assert system.panel.stop_chain_problems()  # a welded relay forbids the next start
+
+
+def test_runner_gone_while_the_belt_runs_counts_down_then_stops(
+    build_sim: Build, sim_settings: Any
+) -> None:
+    import dataclasses
+
+    detect = dataclasses.replace(sim_settings.detect, no_runner_s=5.0, no_runner_countdown_s=2.0)
+    settings = dataclasses.replace(sim_settings, detect=detect)
+    # Walks from 2.3 s until 6 s, then stands still on the running belt (or stepped off).
+    scenario = Scenario("leaves", 20.0, 1.0, BackwardWalkWithSlip(2.3, 6.0, None),
+                        (Action(0.5, "reset", 1.2, "reset"), Action(2.0, "reset", 0.2, "start")))
+    system = build_sim(scenario, settings)
+    system.loop.run(20.0)
+    sup = system.supervisor
+    assert sup.latched and sup.stop_reason == "no_runner"
+    caution = [e for e in system.events.of_kind("caution") if "no_runner_countdown" in e.message]
+    stop = system.events.of_kind("stop")[0]
+    assert caution and caution[0].t_s < stop.t_s
+    # The last step lands within one stride (~0.7 s) before 6 s; then 5 s + 2 s countdown.
+    assert 6.0 - 0.7 + 7.0 <= stop.t_s <= 6.0 + 7.0 + 0.1
+    assert treadmill(system)["belt_kmh"] == 0.0
+
+
+def test_walking_keeps_the_runner_present(build_sim: Build, sim_settings: Any) -> None:
+    import dataclasses
+
+    detect = dataclasses.replace(sim_settings.detect, no_runner_s=5.0, no_runner_countdown_s=2.0)
+    system = build_sim("walk", dataclasses.replace(sim_settings, detect=detect))
+    system.loop.run(20.0)
+    assert system.supervisor.state is State.RUNNING  # steps counted: no countdown, no stop
+    assert not [e for e in system.events if "no_runner" in e.message]
+
+
+def test_the_runner_hears_cautions_and_stops(build_sim: Build) -> None:
+    system = build_sim("demo")
+    annunciator = system.panel.annunciator
+    assert annunciator.led_mode == "latched"  # power-on: latched
+    system.loop.run(8.0)
+    assert annunciator.led_mode == "steady"
+    played: list[str | None] = []
+    for _ in range(100):  # 8.0 → 8.5 s: the caution, then the stop
+        system.loop.run(0.005)
+        if annunciator.playing != (played[-1] if played else None):
+            played.append(annunciator.playing)
+    assert "caution" in played and played.index("caution") < played.index("stop")
+    assert annunciator.led_mode == "latched"
