@@ -15,7 +15,6 @@ import argparse
 import contextlib
 import importlib
 import os
-import select
 import signal
 import sys
 from dataclasses import dataclass, field
@@ -42,7 +41,6 @@ if TYPE_CHECKING:
     from hardware.sim.handrails import RailTwins
     from hardware.sim.treadmill import SimTreadmill
 
-SYNC_WAIT_S = 2.0  # real-time bound on waiting for simulated treadmill bytes to cross the pty
 
 
 class HardwareError(Exception):
@@ -82,20 +80,8 @@ class SimWorld:
             # Normally-closed e-stop: closed (not pressed) pulls the input low.
             estop.drive_high() if pressed["estop"] else estop.drive_low()
         if self.treadmill is not None and self.link is not None and self.panel is not None:
-            relay = self.panel.relay_closed
-            rx_total = self.treadmill.sync(now, self.link.bytes_sent, relay)
-            self._wait_for_bytes(rx_total)
-
-    def _wait_for_bytes(self, rx_total: int) -> None:
-        assert self.link is not None and self.port is not None
-        for _ in range(100):
-            try:
-                if self.link.bytes_received + self.port.in_waiting >= rx_total:
-                    return
-                select.select([self.port.fileno()], [], [], SYNC_WAIT_S / 100)
-            except (OSError, ValueError, serial.SerialException):
-                return  # port gone (unplug): the link sees the error itself
-        raise HardwareError("simulated treadmill: reply bytes did not arrive on the pty")
+            self.treadmill.sync_port(now, self.port, self.link.bytes_sent,
+                                     self.link.bytes_received, self.panel.relay_closed)
 
     def close(self) -> None:
         if self.treadmill is not None:

@@ -27,7 +27,6 @@ from hardware.sim.treadmill import SimTreadmill
 from hardware.trackmaster import TrackmasterLink, Transaction
 from hardware.trackmaster_protocol import AUTO_STOP, GET_SPEED, KMH_PER_MPH, STOP, speed_tenths
 
-SYNC_WAIT_S: Final = 2.0
 OPCODE_NAMES: Final = {0xA0: "A0", 0xA2: "A2", 0xA3: "A3", 0xAA: "AA", 0xC0: "C0", 0xC1: "C1",
                        0xC3: "C3"}
 
@@ -73,16 +72,8 @@ class SimRig:
 
     def sync(self) -> None:
         """Bring the treadmill to the clock's time and wait until its bytes are readable."""
-        rx_total = self.treadmill.sync(self.clock.now_s(), self.link.bytes_sent, self.relay_closed)
-        deadline = time.monotonic() + SYNC_WAIT_S
-        while time.monotonic() < deadline:
-            try:
-                if self.link.bytes_received + self.port.in_waiting >= rx_total:
-                    return
-                time.sleep(0.0002)
-            except (OSError, ValueError, serial.SerialException):
-                return  # port gone (unplug): the link sees the error itself
-        raise BenchError("simulated treadmill: reply bytes did not arrive on the pty")
+        self.treadmill.sync_port(self.clock.now_s(), self.port, self.link.bytes_sent,
+                                 self.link.bytes_received, self.relay_closed)
 
     def tick(self) -> None:
         """One loop period: time moves, the treadmill catches up, the link steps."""

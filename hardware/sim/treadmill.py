@@ -98,6 +98,27 @@ class SimTreadmill:
         reply = self._request(op="sync", t=t_s, tx=host_bytes_total, relay=relay_closed)
         return int(reply["rx"])
 
+    def sync_port(self, t_s: float, port: Any, host_bytes_sent: int, host_bytes_read: int,
+                  relay_closed: bool) -> None:
+        """:meth:`sync`, then wait (at most REAL_TIMEOUT_S of real time) until every byte the
+        treadmill has written is readable on the controller's ``port``: the kernel moves pty
+        bytes asynchronously, so "written" is not yet "readable".
+
+        Raises:
+            SimTreadmillError: the bytes did not arrive (a port that is gone — unplugged — is
+                not an error here: the link sees it itself).
+        """
+        written = self.sync(t_s, host_bytes_sent, relay_closed)
+        deadline = time.monotonic() + REAL_TIMEOUT_S
+        try:
+            while host_bytes_read + port.in_waiting < written:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise SimTreadmillError("reply bytes did not arrive on the pty")
+                select.select([port.fileno()], [], [], min(left, 0.01))
+        except (OSError, ValueError):  # pyserial's SerialException is an OSError
+            return
+
     def inject(self, fault: str, **params: float) -> None:
         """Inject a fault (see :meth:`TreadmillModel.inject`; ``"unplug"`` closes the pty)."""
         self._request(op="inject", fault=fault, params=params)
