@@ -181,8 +181,15 @@ class ControlLoop:
             sup.request_stop(chain.reason, chain.detail, cut_power=True)
         press = self._panel.poll_button()
         if press is Press.LONG:
+            # A reset closes the relay again (power returns): refuse it while the stop chain is
+            # in doubt. A welded relay is only visible while the relay is commanded open, i.e.
+            # now, while latched with the power cut — once closed, its feedback agrees again and
+            # the start checklist could no longer see it.
+            chain_problems = self._panel.stop_chain_problems()
             if self._panel.estop_pressed:
                 self._events.add(now, "input", "reset refused: e-stop pressed")
+            elif chain_problems:
+                self._events.add(now, "input", "reset refused: " + "; ".join(chain_problems))
             else:
                 sup.reset()
         elif press is Press.SHORT:

@@ -1,0 +1,75 @@
+"""Audit: fault paths that must end with the belt stopped and latched (see docs/architecture.md).
+
+Built like tests/test_end_to_end.py: the real composition root on examples/sim.toml, faults
+injected in the simulated world, never by calling the controller's internals to fake them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from controller import app
+from controller.events import Event
+from controller.supervisor import State
+from hardware.sim.scenarios import Action, BackwardWalkWithSlip, Scenario
+from hardware.trackmaster_protocol import START_CDS
+
+Build = Callable[..., app.System]
+
+
+def host_bytes(system: app.System) -> list[tuple[float, int]]:
+    assert system.world is not None and system.world.treadmill is not None
+    return [(t, b) for t, who, b in system.world.treadmill.wire_log() if who == "host"]
+
+
+def treadmill(system: app.System) -> dict[str, Any]:
+    assert system.world is not None and system.world.treadmill is not None
+    return system.world.treadmill.state()
+
+
+def test_welded_relay_refuses_the_reset_so_no_start_follows(build_sim: Build) -> None:
+    """A welded stop relay: after the e-stop (which opens the relay, and the welded contact
+    says so), a reset must not close the relay again and let a start through — once the relay
+    is closed the feedback agrees with the coil and the welded contact is invisible."""
+    scenario = Scenario("welded-then-restart", 14.0, 1.5, BackwardWalkWithSlip(2.3, 14.0, None),
+                        (Action(0.5, "reset", 1.2, "reset"), Action(2.0, "reset", 0.2, "start"),
+                         Action(8.0, "reset", 1.2, "reset after the e-stop"),
+                         Action(10.0, "reset", 0.2, "start again")))
+    system = build_sim(scenario)
+    system.loop.run(4.0)
+    assert system.supervisor.state is State.RUNNING
+    assert system.world is not None and system.world.pin_factory is not None
+    g = system.settings.gpio
+    system.world.pin_factory.pin(g.relay_pin).input_pin = None  # the contact no longer follows
+    system.world.estop_pressed = True
+    system.loop.run(1.0)
+    system.world.estop_pressed = False
+    system.loop.run(2.0)  # to 7 s: latched, e-stop released
+    assert system.supervisor.latched and system.supervisor.power_cut
+    assert any("relay_welded" in e.message for e in system.events)
+    system.loop.run(7.0)  # reset held at 8 s, start pressed at 10 s
+    starts = [t for t, b in host_bytes(system) if b == START_CDS]
+    assert len(starts) == 1, "a start went out with a welded stop relay"
+    assert system.supervisor.latched  # still latched: the reset was refused
+    assert any("reset refused" in e.message and "welded" in e.message for e in system.events)
+    assert treadmill(system)["running"] is False
+
+
+def test_a_failing_event_listener_does_not_skip_the_stop(build_sim: Build) -> None:
+    """`treadguard run` prints every event from a listener; a listener that raises (stdout a
+    broken pipe after journald restarts, a buzzer pin error) must not abort the stop path."""
+    system = build_sim("walk")
+    system.loop.run(5.0)
+    assert system.supervisor.state is State.RUNNING
+
+    def broken(event: Event) -> None:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    system.events.subscribe(broken)
+    assert system.world is not None and system.world.bus is not None
+    system.world.bus.unplug(0x6A)
+    system.loop.run(3.0)  # must not raise
+    sup = system.supervisor
+    assert sup.latched and sup.stop_reason in ("imu_stale", "i2c_error_budget")
+    assert treadmill(system)["belt_kmh"] == 0.0
