@@ -73,3 +73,33 @@ def test_a_failing_event_listener_does_not_skip_the_stop(build_sim: Build) -> No
     sup = system.supervisor
     assert sup.latched and sup.stop_reason in ("imu_stale", "i2c_error_budget")
     assert treadmill(system)["belt_kmh"] == 0.0
+
+
+def test_a_frozen_imu_fails_the_arming_checklist(build_sim: Build) -> None:
+    """A frozen IMU (samples keep coming, values identical) while READY: the start must be
+    refused (sensors "fresh and plausible"), not sent as A0 and stopped one tick later."""
+    system = build_sim("walk")  # reset held 0.5–1.7 s (READY at 1.5 s), start pressed at 2.0 s
+    system.loop.run(1.6)
+    assert system.supervisor.state is State.READY
+    assert system.world is not None and system.world.imu_model is not None
+    system.world.imu_model.freeze = True
+    system.loop.run(2.0)
+    assert START_CDS not in {b for _, b in host_bytes(system)}
+    assert any("start refused" in e.message and "identical" in e.message for e in system.events)
+    assert treadmill(system)["running"] is False
+
+
+def test_frozen_rail_chips_fail_the_arming_checklist(build_sim: Build) -> None:
+    """The same for the handrails: frozen touch and force chips while READY refuse the start."""
+    system = build_sim("walk")
+    system.loop.run(1.6)
+    assert system.supervisor.state is State.READY
+    assert system.world is not None and system.world.rail_twins is not None
+    twins = system.world.rail_twins
+    assert twins.touch is not None
+    twins.touch.freeze = True
+    for force in twins.force.values():
+        force.freeze = True
+    system.loop.run(2.0)
+    assert START_CDS not in {b for _, b in host_bytes(system)}
+    assert any("start refused" in e.message and "identical" in e.message for e in system.events)
