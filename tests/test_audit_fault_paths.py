@@ -103,3 +103,91 @@ def test_frozen_rail_chips_fail_the_arming_checklist(build_sim: Build) -> None:
     system.loop.run(2.0)
     assert START_CDS not in {b for _, b in host_bytes(system)}
     assert any("start refused" in e.message and "identical" in e.message for e in system.events)
+
+
+# ---------------------------------------------------------------- fault-table rows that had no
+# test through the loop (docs/architecture.md, "Where each fault is caught")
+
+
+def walking(build_sim: Build) -> app.System:
+    system = build_sim("walk")
+    system.loop.run(5.0)
+    assert system.supervisor.state is State.RUNNING
+    assert treadmill(system)["running"] is True
+    return system
+
+
+def test_row_belt_does_not_stop_cuts_power(build_sim: Build) -> None:
+    """Treadmill ignoring the stop: the power is cut (link fault or supervisor deadline)."""
+    system = walking(build_sim)
+    assert system.world is not None and system.world.treadmill is not None
+    system.world.treadmill.inject("ignore_stop")
+    assert system.world.bus is not None
+    system.world.bus.unplug(0x6A)  # a software (controlled) stop the treadmill then ignores
+    system.loop.run(4.0)
+    sup = system.supervisor
+    assert sup.latched and sup.stop_reason in ("imu_stale", "i2c_error_budget")
+    assert sup.power_cut and not system.panel.relay_closed
+    assert treadmill(system)["belt_kmh"] == 0.0  # coasted down without power
+
+
+def test_row_belt_moving_while_latched_cuts_power(build_sim: Build) -> None:
+    """After a controlled stop (power not cut), the belt starts moving by itself."""
+    system = walking(build_sim)
+    assert system.world is not None and system.world.treadmill is not None
+    assert system.world.imu_model is not None
+    system.world.imu_model.freeze = True  # a controlled stop (imu_stuck), power stays on
+    system.loop.run(3.0)
+    sup = system.supervisor
+    assert sup.state is State.LATCHED
+    assert system.panel.relay_closed  # a controlled stop: the power stays on
+    system.world.imu_model.freeze = False
+    system.world.treadmill.inject("runaway", kmh=1.5)  # the belt creeps while stopped
+    system.loop.run(3.0)
+    assert sup.latched and sup.power_cut
+    assert not system.panel.relay.value  # relay opened (read afresh: mypy narrowed the property)
+    assert any("moving" in e.message for e in system.events)
+    assert treadmill(system)["belt_kmh"] <= 1.5
+
+
+def test_row_rail_chips_frozen_while_running_stop(build_sim: Build) -> None:
+    system = walking(build_sim)
+    assert system.world is not None and system.world.rail_twins is not None
+    twins = system.world.rail_twins
+    assert twins.touch is not None
+    twins.touch.freeze = True
+    for force in twins.force.values():
+        force.freeze = True
+    system.loop.run(2.0)
+    assert system.supervisor.latched and system.supervisor.stop_reason == "rails_stuck"
+    assert treadmill(system)["belt_kmh"] == 0.0
+
+
+def test_row_rail_grab_stops_the_belt(build_sim: Build) -> None:
+    from hardware.sim.grip import Hand, Hands
+
+    system = walking(build_sim)
+    assert system.world is not None and system.world.rail_twins is not None
+    touch = system.world.rail_twins.touch
+    assert touch is not None
+    hands = touch.grip
+    assert isinstance(hands, Hands)
+    hands.left = hands.right = Hand(True, 120.0)  # both hands clamp onto the rails
+    system.loop.run(2.0)
+    assert system.supervisor.latched
+    assert system.supervisor.stop_reason in ("rail_grab", "rail_overload")
+    assert treadmill(system)["belt_kmh"] == 0.0
+
+
+def test_row_relay_feedback_lost_stops_and_cuts_power(build_sim: Build) -> None:
+    system = walking(build_sim)
+    assert system.world is not None and system.world.pin_factory is not None
+    g = system.settings.gpio
+    assert g.relay_feedback_pin is not None
+    system.world.pin_factory.pin(g.relay_pin).input_pin = None  # the contact no longer follows
+    system.world.pin_factory.pin(g.relay_feedback_pin).drive_low()  # …and reads open
+    system.loop.run(2.0)
+    sup = system.supervisor
+    assert sup.stop_reason == "relay_feedback_lost" and sup.power_cut
+    assert not system.panel.relay_closed
+    assert treadmill(system)["belt_kmh"] == 0.0
