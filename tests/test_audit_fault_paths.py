@@ -191,3 +191,32 @@ def test_row_relay_feedback_lost_stops_and_cuts_power(build_sim: Build) -> None:
     assert sup.stop_reason == "relay_feedback_lost" and sup.power_cut
     assert not system.panel.relay_closed
     assert treadmill(system)["belt_kmh"] == 0.0
+
+
+def test_belt_moving_while_ready_cuts_power(build_sim: Build) -> None:
+    """The supervisor's own moving-while-latched check runs only in LATCHED; after a reset
+    (READY) the link's stopped-belt read-back must catch a belt that moves by itself."""
+    system = build_sim("walk")
+    system.loop.run(1.8)  # reset held 0.5–1.7 s: READY, the start comes at 2.2 s
+    assert system.supervisor.state is State.READY
+    assert system.world is not None and system.world.treadmill is not None
+    system.world.treadmill.inject("runaway", kmh=1.5)
+    system.loop.run(2.0)
+    sup = system.supervisor
+    assert sup.latched and sup.power_cut
+    assert START_CDS not in {b for _, b in host_bytes(system)}
+
+
+def test_frozen_force_adcs_with_a_live_touch_chip_stop_the_belt(build_sim: Build) -> None:
+    """docs/hardware.md: rails_stuck is "10 identical force readings while running". A frozen
+    ADS1115 (conversion register no longer changing) while the MPR121 still jitters must stop
+    the belt: otherwise a grab or an overload on the rails is invisible (a dead force sensor
+    reads "no grip"). Forces are clamped to 0 N with no hand, so the raw volts are compared."""
+    system = walking(build_sim)
+    assert system.world is not None and system.world.rail_twins is not None
+    for force in system.world.rail_twins.force.values():
+        force.freeze = True
+    system.loop.run(1.0)
+    sup = system.supervisor
+    assert sup.latched and sup.stop_reason == "rails_stuck"
+    assert treadmill(system)["belt_kmh"] == 0.0
