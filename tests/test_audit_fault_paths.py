@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from controller import app
 from controller.events import Event
 from controller.supervisor import State
@@ -220,3 +222,23 @@ def test_frozen_force_adcs_with_a_live_touch_chip_stop_the_belt(build_sim: Build
     sup = system.supervisor
     assert sup.latched and sup.stop_reason == "rails_stuck"
     assert treadmill(system)["belt_kmh"] == 0.0
+
+
+def test_row_imu_wrong_identity_refuses_to_start(
+    sim_settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """IMU wrong identity → the composition root raises HardwareError (nothing is started) and
+    closes what it had opened (the simulated treadmill process among them)."""
+    from controller.clock import SimClock
+    from controller.devices import Twins, attach_twins
+
+    real_attach = attach_twins
+
+    def attach_with_wrong_chip(*args: Any, **kwargs: Any) -> Twins:
+        twins = real_attach(*args, **kwargs)
+        twins.imu.who_am_i = 0x12
+        return twins
+
+    monkeypatch.setattr(app, "attach_twins", attach_with_wrong_chip)
+    with pytest.raises(app.HardwareError, match="WHO_AM_I"):
+        app.build(sim_settings, SimClock())
