@@ -242,3 +242,20 @@ def test_row_imu_wrong_identity_refuses_to_start(
     monkeypatch.setattr(app, "attach_twins", attach_with_wrong_chip)
     with pytest.raises(app.HardwareError, match="WHO_AM_I"):
         app.build(sim_settings, SimClock())
+
+
+def test_belt_moving_while_ready_is_caught_as_fast_as_while_latched(build_sim: Build) -> None:
+    """The supervisor cuts the power as soon as a latched belt reads back > 0.3 km/h; READY
+    (after a reset, before a start) is no safer a state for a belt that moves by itself, yet
+    that check ran only in LATCHED, leaving READY to the link's slower 0.5 km/h for 0.5 s."""
+    system = build_sim("walk")
+    system.loop.run(1.8)
+    assert system.supervisor.state is State.READY
+    assert system.world is not None and system.world.treadmill is not None
+    system.world.treadmill.inject("runaway", kmh=1.5)
+    t0 = system.clock.now_s()
+    system.loop.run(0.5)
+    sup = system.supervisor
+    assert sup.latched and sup.power_cut
+    cut = [e for e in system.events if e.message.startswith("relay opened")]
+    assert cut and cut[0].t_s - t0 <= 0.35
