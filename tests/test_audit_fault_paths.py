@@ -259,3 +259,19 @@ def test_belt_moving_while_ready_is_caught_as_fast_as_while_latched(build_sim: B
     assert sup.latched and sup.power_cut
     cut = [e for e in system.events if e.message.startswith("relay opened")]
     assert cut and cut[0].t_s - t0 <= 0.35
+
+
+@pytest.mark.parametrize(("fault", "params"), [("nak", {}), ("corrupt", {"rate": 1.0}),
+                                               ("runaway", {"kmh": -1.0})],
+                         ids=["nak", "wrong-ack", "belt-not-following"])
+def test_row_link_faults_through_the_loop_stop_and_cut_power(
+    build_sim: Build, fault: str, params: dict[str, float]
+) -> None:
+    system = walking(build_sim)
+    assert system.world is not None and system.world.treadmill is not None
+    system.world.treadmill.inject(fault, **params)
+    system.loop.run(3.0)
+    sup = system.supervisor
+    assert sup.latched and sup.stop_reason == "treadmill_link" and sup.power_cut
+    assert not system.panel.relay_closed
+    assert treadmill(system)["belt_kmh"] == 0.0
