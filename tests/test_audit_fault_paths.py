@@ -275,3 +275,26 @@ def test_row_link_faults_through_the_loop_stop_and_cut_power(
     assert sup.latched and sup.stop_reason == "treadmill_link" and sup.power_cut
     assert not system.panel.relay_closed
     assert treadmill(system)["belt_kmh"] == 0.0
+
+
+def test_contact_bounce_after_a_reset_is_not_a_start(build_sim: Build) -> None:
+    """Reset and start must be separate deliberate actions. A reset button's contact bouncing
+    as it is released after the 1 s hold (one 5 ms tick reading "pressed" again) was taken as
+    a short press, i.e. a confirmed start: the belt started without anyone asking for it."""
+    scenario = Scenario("reset-bounce", 4.0, 1.5, BackwardWalkWithSlip(0.0, 0.0, None),
+                        (Action(0.5, "reset", 1.2, "reset"),
+                         Action(1.7125, "reset", 0.005, "contact bounce on release")))
+    system = build_sim(scenario)
+    system.loop.run(4.0)
+    assert START_CDS not in {b for _, b in host_bytes(system)}
+    assert system.supervisor.state is State.READY
+    assert treadmill(system)["running"] is False
+
+
+def test_a_deliberate_short_press_still_starts(build_sim: Build) -> None:
+    scenario = Scenario("quick-start", 4.0, 1.5, BackwardWalkWithSlip(0.0, 0.0, None),
+                        (Action(0.5, "reset", 1.2, "reset"),
+                         Action(2.0, "reset", 0.08, "a quick but deliberate start")))
+    system = build_sim(scenario)
+    system.loop.run(3.0)
+    assert system.supervisor.state is State.RUNNING
