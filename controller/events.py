@@ -34,12 +34,19 @@ class EventLog:
     def __init__(self, maxlen: int = 10_000) -> None:
         self._events: deque[Event] = deque(maxlen=maxlen)
         self._listeners: list[Callable[[Event], None]] = []
+        self.listener_errors = 0
 
     def add(self, t_s: float, kind: str, message: str) -> None:
         event = Event(t_s, kind, message)
         self._events.append(event)
         for listener in self._listeners:
-            listener(event)
+            # Listeners are readers (stdout, buzzer, LED): one that fails — stdout a broken
+            # pipe after journald restarts, a GPIO error — must never abort the caller, which
+            # is often the stop path itself (Supervisor.request_stop logs before it stops).
+            try:
+                listener(event)
+            except Exception:
+                self.listener_errors += 1
 
     def subscribe(self, listener: Callable[[Event], None]) -> None:
         self._listeners.append(listener)

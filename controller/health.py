@@ -22,8 +22,8 @@ reason                    condition
 ``clip_moved``            the low-passed gravity direction moved more than ``clip_moved_deg``
                           from where it was at arming: the clip slipped or fell off
 ``rails_stale``           no handrail reading for ``stale_after_s`` (rails fitted)
-``rails_stuck``           ``stuck_samples`` identical readings (forces and touch counts)
-                          while the belt runs
+``rails_stuck``           ``stuck_samples`` identical readings (forces and touch counts), or
+                          identical force-ADC volts alone, while the belt runs
 ========================  ====================================================================
 
 Usage from the loop, every cycle (all times from the injected clock)::
@@ -276,6 +276,7 @@ class RailsHealth:
         self._created_s = clock.now_s()
         self._last: RailSample | None = None
         self._identical = 0
+        self._identical_force = 0
 
     def on_sample(self, sample: RailSample) -> None:
         last = self._last
@@ -287,6 +288,13 @@ class RailsHealth:
             before = (last.force_left_n, last.force_right_n, last.touch_counts)
             same = now == before and any(v is not None for v in now)
             self._identical = self._identical + 1 if same else 0
+            # The force ADCs on their own: a frozen ADS1115 beside a live MPR121 would
+            # otherwise never count as stuck, and a grab or overload would go unseen. Raw
+            # volts, because the forces are clamped to exactly 0 N with no hand on the rail.
+            volts = sample.force_volts
+            same_force = (volts is not None and volts == last.force_volts
+                          and any(v is not None for v in volts))
+            self._identical_force = self._identical_force + 1 if same_force else 0
         self._last = sample
 
     def on_error(self, exc: OSError) -> None:
@@ -305,6 +313,10 @@ class RailsHealth:
         if belt_running and self._identical + 1 >= s.stuck_samples:
             return Decision(Level.STOP, "rails_stuck",
                             f"rails: {self._identical + 1} identical readings while running")
+        if belt_running and self._identical_force + 1 >= s.stuck_samples:
+            return Decision(Level.STOP, "rails_stuck",
+                            f"rails: {self._identical_force + 1} identical force readings "
+                            f"while running")
         return OK
 
 

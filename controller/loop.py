@@ -181,8 +181,15 @@ class ControlLoop:
             sup.request_stop(chain.reason, chain.detail, cut_power=True)
         press = self._panel.poll_button()
         if press is Press.LONG:
+            # A reset closes the relay again (power returns): refuse it while the stop chain is
+            # in doubt. A welded relay is only visible while the relay is commanded open, i.e.
+            # now, while latched with the power cut — once closed, its feedback agrees again and
+            # the start checklist could no longer see it.
+            chain_problems = self._panel.stop_chain_problems()
             if self._panel.estop_pressed:
                 self._events.add(now, "input", "reset refused: e-stop pressed")
+            elif chain_problems:
+                self._events.add(now, "input", "reset refused: " + "; ".join(chain_problems))
             else:
                 sup.reset()
         elif press is Press.SHORT:
@@ -198,11 +205,13 @@ class ControlLoop:
         """What this loop knows that forbids a start (the supervisor's arming checklist)."""
         now = self._clock.now_s()
         problems = []
-        imu = self.imu_health.check(now, False)
+        # The strict form (belt_running=True, as controller/health.py prescribes for arming):
+        # a frozen IMU must fail the checklist, not be started and stopped one tick later.
+        imu = self.imu_health.check(now, True)
         if imu.level is not Level.OK or self.last_sample is None:
             problems.append(f"{self._imu.chip}: {imu.detail or 'no sample yet'}")
         if self._rails is not None:
-            rails = self._rails.health.check(now, False)
+            rails = self._rails.health.check(now, True)  # strict, as for the IMU
             if rails.level is not Level.OK:
                 problems.append(rails.detail)
         if self._panel.estop_pressed:

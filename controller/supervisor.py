@@ -219,7 +219,10 @@ class Supervisor:
             elif now > self._stop_deadline_s:
                 self._cut_power(now, "belt_not_stopping")
                 self._set_state(now, State.LATCHED)
-        elif self.state is State.LATCHED and link is not None and not self.power_cut:
+        elif (self.state in (State.LATCHED, State.READY) and link is not None
+              and not self.power_cut):
+            # READY too: after a reset nothing may move the belt until a confirmed start (a
+            # reset after a power cut restores power without a confirmed-stopped belt).
             moving = abs(link.actual_speed_kmh or 0.0)
             if moving > MOVING_WHILE_LATCHED_KMH:
                 self.request_stop("belt_moving_while_latched",

@@ -122,4 +122,5 @@ class Handrails:
         return RailSample(t_s=self._clock.now_s(), seq=self._seq,
                           touch_left=touch_left, touch_right=touch_right,
                           force_left_n=force_left, force_right_n=force_right,
-                          touch_counts=counts)
+                          touch_counts=counts,
+                          force_volts=(self.volts[0], self.volts[1]) if self.force else None)

@@ -24,6 +24,9 @@ from gpiozero import DigitalInputDevice, DigitalOutputDevice
 from controller.clock import Clock
 
 RESET_HOLD_S: Final = 1.0
+MIN_PRESS_S: Final = 0.05
+"""A start (short press) must be held at least this long: contact bounce (a few ms, e.g. as the
+reset button is let go after its hold) is not a deliberate start."""
 
 
 class Press(Enum):
@@ -73,8 +76,9 @@ class OperatorPanel:
             return Press.NONE
         if self._pressed_since_s is not None:
             was_long = self._long_sent
+            held = now - self._pressed_since_s
             self._pressed_since_s = None
-            if not was_long:
+            if not was_long and held >= MIN_PRESS_S:
                 return Press.SHORT
         return Press.NONE
 

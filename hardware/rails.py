@@ -21,6 +21,9 @@ class RailSample:
         touch_counts: the MPR121's filtered data of the (left, right) electrodes, or None —
             raw evidence for sensor health (a live chip's counts jitter; frozen ones do not)
             and for calibration.
+        force_volts: the ADS1115 inputs (left, right) as read, before the FSR law clamps
+            them to 0 N, or None — raw evidence for sensor health (a live ADC's codes jitter
+            even with no hand on the rail; a frozen ADC's do not).
     """
 
     t_s: float
@@ -30,3 +33,4 @@ class RailSample:
     force_left_n: float | None = None
     force_right_n: float | None = None
     touch_counts: tuple[int, int] | None = None
+    force_volts: tuple[float | None, float | None] | None = None

@@ -43,7 +43,7 @@ from controller.clock import Clock
 from controller.config import GpioSettings
 from controller.detect.base import OK, Decision, Level
 from hardware.annunciator import Annunciator
-from hardware.operator_panel import OperatorPanel, Press
+from hardware.operator_panel import MIN_PRESS_S, OperatorPanel, Press
 
 
 class SafetyIO(OperatorPanel):
@@ -117,8 +117,11 @@ class SafetyIO(OperatorPanel):
                 result = Press.LONG
         elif self._pressed_since_s is not None:
             was_long = self._long_sent
+            held = now - self._pressed_since_s
             self._pressed_since_s = None
-            if not was_long and self._start is None:
+            # A bounce (one or two ticks "pressed", e.g. as the button is let go after a reset
+            # hold) is not a start: reset and start stay two deliberate actions.
+            if not was_long and self._start is None and held >= MIN_PRESS_S:
                 result = Press.SHORT
         if self._start is not None:
             if self._start.is_active:
@@ -128,7 +131,7 @@ class SafetyIO(OperatorPanel):
                 held = now - self._start_pressed_since_s
                 self._start_pressed_since_s = None
                 # A start button held for a reset's time is a stuck or leaned-on button.
-                if held < hold_s and result is Press.NONE:
+                if MIN_PRESS_S <= held < hold_s and result is Press.NONE:
                     result = Press.SHORT
         return result
 
