@@ -298,3 +298,19 @@ def test_a_deliberate_short_press_still_starts(build_sim: Build) -> None:
     system = build_sim(scenario)
     system.loop.run(3.0)
     assert system.supervisor.state is State.RUNNING
+
+
+def test_start_button_bounce_is_not_a_start() -> None:
+    """The same for a separate start button: a 5 ms blip is contact bounce, not a start."""
+    from dataclasses import replace
+
+    from hardware.operator_panel import Press
+    from tests.test_safety_io import GPIO, TICK, Bench
+
+    b = Bench(replace(GPIO, start_pin=26))
+    try:
+        assert b.hold(26, TICK) == []
+        assert b.hold(GPIO.reset_pin, TICK) == []
+        assert b.hold(26, 0.1) == [Press.SHORT]
+    finally:
+        b.io.close()
