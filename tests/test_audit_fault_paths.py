@@ -298,3 +298,40 @@ def test_a_deliberate_short_press_still_starts(build_sim: Build) -> None:
     system = build_sim(scenario)
     system.loop.run(3.0)
     assert system.supervisor.state is State.RUNNING
+
+
+def test_start_button_bounce_is_not_a_start() -> None:
+    """The same for a separate start button: a 5 ms blip is contact bounce, not a start."""
+    from dataclasses import replace
+
+    from hardware.operator_panel import Press
+    from tests.test_safety_io import GPIO, TICK, Bench
+
+    b = Bench(replace(GPIO, start_pin=26))
+    try:
+        assert b.hold(26, TICK) == []
+        assert b.hold(GPIO.reset_pin, TICK) == []
+        assert b.hold(26, 0.1) == [Press.SHORT]
+    finally:
+        b.io.close()
+
+
+def test_row_imu_implausible_through_the_loop(build_sim: Build) -> None:
+    """Still but |a| = 0.6 g (a sensor that lost its scale or an axis): stop, never calm."""
+    from hardware.sim.motion import Vec3
+
+    class Implausible:
+        def at(self, t_s: float) -> tuple[Vec3, Vec3]:
+            return (0.0, 0.0, 0.6 * 9.80665), (0.0, 0.0, 0.0)
+
+    system = walking(build_sim)
+    assert system.world is not None and system.world.imu_model is not None
+    system.world.imu_model.motion = Implausible()
+    system.loop.run(1.0)
+    sup = system.supervisor
+    assert sup.latched
+    # Whoever sees it first: health (imu_implausible) or a fall detector (a sudden 0.4 g drop).
+    assert sup.stop_reason in ("imu_implausible", "free_fall", "fall", "pre_impact", "impact")
+    assert any("imu_implausible" in e.message for e in system.events)
+    system.loop.run(2.0)
+    assert treadmill(system)["belt_kmh"] == 0.0
