@@ -127,8 +127,8 @@ class System:
     def shutdown(self, grace_s: float = 0.3) -> None:
         """Stop the belt, give the stop command time to reach the wire, then release
         everything — the relay last-but-one (it opens when the panel closes)."""
-        self.supervisor.request_stop("shutdown", "controller shutting down")
         with contextlib.suppress(Exception):
+            self.supervisor.request_stop("shutdown", "controller shutting down")
             self.loop.run(grace_s)
         with contextlib.suppress(Exception):
             self.panel.close()
@@ -363,15 +363,56 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    system.events.subscribe(lambda e: print(f"{e.t_s:10.3f} {e.kind:7} {e.message}", flush=True))
-    for line in system.describe():
-        print(line, flush=True)
-    end_s = clock.now_s() + args.duration_s if args.duration_s is not None else None
+    printer = EventPrinter(sys.stdout)
+    system.events.subscribe(printer.post)
     try:
+        for line in system.describe():
+            printer.post_line(line)
+        end_s = clock.now_s() + args.duration_s if args.duration_s is not None else None
         system.loop.run_forever(lambda: running and (end_s is None or clock.now_s() < end_s))
     finally:
         system.shutdown()
+        printer.close()
     return 0
+
+
+class EventPrinter:
+    """Prints events from a bounded queue on its own thread, so a slow or blocked stdout (a
+    full pipe, a restarting journald) never holds up the loop's tick. The thread spends its
+    time blocked in I/O, which releases the GIL. When the queue is full, lines are dropped and
+    counted rather than waited for."""
+
+    def __init__(self, stream: Any, maxlen: int = 1000) -> None:
+        import queue
+        import threading
+
+        self._stream = stream
+        self._queue: queue.Queue[str | None] = queue.Queue(maxsize=maxlen)
+        self.dropped = 0
+        self._thread = threading.Thread(target=self._run, name="event-printer", daemon=True)
+        self._thread.start()
+
+    def post(self, event: Event) -> None:
+        self.post_line(f"{event.t_s:10.3f} {event.kind:7} {event.message}")
+
+    def post_line(self, line: str) -> None:
+        import queue
+
+        try:
+            self._queue.put_nowait(line)
+        except queue.Full:
+            self.dropped += 1
+
+    def _run(self) -> None:
+        while (line := self._queue.get()) is not None:
+            with contextlib.suppress(OSError, ValueError):
+                print(line, file=self._stream, flush=True)
+
+    def close(self, timeout_s: float = 1.0) -> None:
+        """Flush what is queued (waiting at most ``timeout_s``) and end the thread."""
+        with contextlib.suppress(Exception):
+            self._queue.put(None, timeout=timeout_s)
+        self._thread.join(timeout_s)
 
 
 def cmd_sim(args: argparse.Namespace) -> int:

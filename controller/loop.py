@@ -11,9 +11,9 @@ Each tick (default 200 Hz):
    tick, samples or not: a silent sensor is never a calm runner;
 4. the handrails, where fitted: one reading, its health and the rail detector;
 5. the no-runner detector (steps and rail contact while the belt runs);
-6. safety I/O: heartbeat (only while not latched), buzzer/LED, and the stop chain — e-stop,
-   safety key, relay feedback — whose faults stop with the power cut; reset (long press) and
-   start (short press);
+6. safety I/O: heartbeat (only while the relay may be closed), buzzer/LED, and the stop chain —
+   e-stop, safety key, relay feedback — whose faults stop with the power cut; reset (long
+   press) and start (short press);
 7. supervisor tick (speed envelope, stop deadlines, link faults), then the link steps and the
    relay is set.
 
@@ -175,7 +175,10 @@ class ControlLoop:
         if self._presence is not None and self._step_count is not None:
             sup.on_decision(self._presence.update(now, running, self._step_count(), rail_contact))
 
-        chain = self._panel.service(now, healthy=not sup.latched)
+        # The heartbeat mirrors the relay: it stops only when power must be cut. Stopping it on
+        # every latch would make each controlled stop a power-cut coast wherever the charge
+        # pump's relay is wired into the key loop.
+        chain = self._panel.service(now, healthy=sup.relay_closed)
         if chain.level is Level.STOP:
             # The stop chain itself is in doubt (e-stop, key, relay): cut power as well.
             sup.request_stop(chain.reason, chain.detail, cut_power=True)

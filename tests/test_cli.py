@@ -42,3 +42,34 @@ def test_console_script_runs_in_a_fresh_process() -> None:
                       result.stdout)
     assert match is not None, result.stdout
     assert int(match.group(1)) <= 150  # the onset → first slowing byte budget
+
+
+def test_daemon_event_printer_never_blocks_the_caller() -> None:
+    """`treadguard run` prints from its own thread: a stdout that blocks must not hold up the
+    loop, and lines beyond the queue are dropped and counted."""
+    import threading
+
+    from controller.app import EventPrinter
+
+    release = threading.Event()
+
+    class BlockedStream:
+        def __init__(self) -> None:
+            self.lines: list[str] = []
+
+        def write(self, text: str) -> int:
+            release.wait(5.0)  # a pipe nobody reads
+            self.lines.append(text)
+            return len(text)
+
+        def flush(self) -> None:
+            pass
+
+    stream = BlockedStream()
+    printer = EventPrinter(stream, maxlen=10)
+    for i in range(100):  # returns at once although the stream is blocked
+        printer.post_line(f"line {i}")
+    assert printer.dropped >= 89
+    release.set()
+    printer.close()
+    assert "line 0" in "".join(stream.lines)

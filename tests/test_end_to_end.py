@@ -334,3 +334,25 @@ def test_the_runner_hears_cautions_and_stops(build_sim: Build) -> None:
             played.append(annunciator.playing)
     assert "caution" in played and played.index("caution") < played.index("stop")
     assert annunciator.led_mode == "latched"
+
+
+def test_heartbeat_runs_through_a_controlled_stop_and_stops_when_power_is_cut(
+    build_sim: Build,
+) -> None:
+    system = build_sim("demo")
+    assert system.world is not None and system.world.pin_factory is not None
+    hb_pin = system.settings.gpio.heartbeat_pin
+    assert hb_pin is not None
+    pin = system.world.pin_factory.pin(hb_pin)
+
+    def toggles(duration_s: float) -> int:
+        before = len(pin.states)
+        system.loop.run(duration_s)
+        return len(pin.states) - before
+
+    assert toggles(8.0) > 1000  # power on → running: toggled every tick while the relay may close
+    assert toggles(4.0) > 700  # the slip's controlled stop and the latch: power stays, so does it
+    assert system.supervisor.latched and not system.supervisor.power_cut
+    system.world.estop_pressed = True  # power cut: the charge pump must drop out
+    system.loop.run(0.05)
+    assert toggles(1.0) == 0
