@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,6 +16,21 @@ from hardware.sim.scenarios import SCENARIOS, Scenario
 ROOT = Path(__file__).resolve().parents[1]
 SIM_TOML = ROOT / "examples" / "sim.toml"
 PI_TOML = ROOT / "examples" / "pi.toml"
+
+
+Build = Callable[..., app.System]
+
+
+def host_bytes(system: app.System) -> list[tuple[float, int]]:
+    """Every byte the controller wrote to the simulated treadmill, with its time."""
+    assert system.world is not None and system.world.treadmill is not None
+    return [(t, b) for t, who, b in system.world.treadmill.wire_log() if who == "host"]
+
+
+def treadmill(system: app.System) -> dict[str, Any]:
+    """The simulated treadmill's own state (belt_kmh, running, status, …)."""
+    assert system.world is not None and system.world.treadmill is not None
+    return system.world.treadmill.state()
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ injected in the simulated world, never by calling the controller's internals to 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -17,17 +16,7 @@ from controller.supervisor import State
 from hardware.sim.scenarios import Action, BackwardWalkWithSlip, Scenario
 from hardware.trackmaster_protocol import START_CDS
 
-Build = Callable[..., app.System]
-
-
-def host_bytes(system: app.System) -> list[tuple[float, int]]:
-    assert system.world is not None and system.world.treadmill is not None
-    return [(t, b) for t, who, b in system.world.treadmill.wire_log() if who == "host"]
-
-
-def treadmill(system: app.System) -> dict[str, Any]:
-    assert system.world is not None and system.world.treadmill is not None
-    return system.world.treadmill.state()
+from .conftest import Build, host_bytes, treadmill
 
 
 def test_welded_relay_refuses_the_reset_so_no_start_follows(build_sim: Build) -> None:

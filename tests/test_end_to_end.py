@@ -7,7 +7,6 @@ simulated bus. Faults are injected in the twins, never by calling the controller
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -19,18 +18,9 @@ from hardware.sim.scenarios import Action, BackwardWalkWithSlip, Scenario
 from hardware.sim.treadmill_model import first_slowing_command_s
 from hardware.trackmaster_protocol import AUTO_STOP, SET_SPEED, START_CDS, START_NO_CDS, STOP
 
-Build = Callable[..., app.System]
+from .conftest import Build, host_bytes, treadmill
+
 STOPS = (STOP, AUTO_STOP)
-
-
-def host_bytes(system: app.System) -> list[tuple[float, int]]:
-    assert system.world is not None and system.world.treadmill is not None
-    return [(t, b) for t, who, b in system.world.treadmill.wire_log() if who == "host"]
-
-
-def treadmill(system: app.System) -> dict[str, Any]:
-    assert system.world is not None and system.world.treadmill is not None
-    return system.world.treadmill.state()
 
 
 def run_until_walking(system: app.System) -> None:
