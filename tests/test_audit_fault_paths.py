@@ -19,6 +19,15 @@ from hardware.trackmaster_protocol import START_CDS
 from .conftest import Build, host_bytes, treadmill
 
 
+def freeze_rail_chips(system: app.System) -> None:
+    """Touch and force chips keep answering, with the same values for ever."""
+    assert system.world is not None and system.world.rail_twins is not None
+    twins = system.world.rail_twins
+    assert twins.touch is not None
+    twins.touch.freeze = True
+    for force in twins.force.values():
+        force.freeze = True
+
 def test_welded_relay_refuses_the_reset_so_no_start_follows(build_sim: Build) -> None:
     """A welded stop relay: after the e-stop (which opens the relay, and the welded contact
     says so), a reset must not close the relay again and let a start through — once the relay
@@ -85,12 +94,7 @@ def test_frozen_rail_chips_fail_the_arming_checklist(build_sim: Build) -> None:
     system = build_sim("walk")
     system.loop.run(1.6)
     assert system.supervisor.state is State.READY
-    assert system.world is not None and system.world.rail_twins is not None
-    twins = system.world.rail_twins
-    assert twins.touch is not None
-    twins.touch.freeze = True
-    for force in twins.force.values():
-        force.freeze = True
+    freeze_rail_chips(system)
     system.loop.run(2.0)
     assert START_CDS not in {b for _, b in host_bytes(system)}
     assert any("start refused" in e.message and "identical" in e.message for e in system.events)
@@ -143,12 +147,7 @@ def test_row_belt_moving_while_latched_cuts_power(build_sim: Build) -> None:
 
 def test_row_rail_chips_frozen_while_running_stop(build_sim: Build) -> None:
     system = walking(build_sim)
-    assert system.world is not None and system.world.rail_twins is not None
-    twins = system.world.rail_twins
-    assert twins.touch is not None
-    twins.touch.freeze = True
-    for force in twins.force.values():
-        force.freeze = True
+    freeze_rail_chips(system)
     system.loop.run(2.0)
     assert system.supervisor.latched and system.supervisor.stop_reason == "rails_stuck"
     assert treadmill(system)["belt_kmh"] == 0.0
