@@ -318,11 +318,16 @@ def _announce(events: EventLog, supervisor: Supervisor, panel: SafetyIO) -> None
         elif event.kind == "caution":
             panel.annunciator.play("caution")
         if event.kind in ("state", "stop"):
-            panel.annunciator.set_led("fault" if supervisor.power_cut
-                                      else led_for[supervisor.state])
+            panel.annunciator.set_led(led_mode())
+
+    def led_mode() -> str:
+        # Power is cut at power-on too; only a cut for a fault blinks "fault".
+        if supervisor.power_cut and supervisor.power_cut_reason != "power_on":
+            return "fault"
+        return led_for[supervisor.state]
 
     events.subscribe(on_event)
-    panel.annunciator.set_led("fault" if supervisor.power_cut else "latched")
+    panel.annunciator.set_led(led_mode())
 
 
 # ---------------------------------------------------------------------- subcommands

@@ -40,6 +40,7 @@ class Governor:
             raise ValueError(f"target speed must be finite and ≥ 0, got {target_kmh!r}")
         self._limits = limits
         self.target_kmh = min(target_kmh, limits.max_speed_kmh)
+        self._cap_steps = math.floor(limits.max_speed_kmh / STEP_KMH + 1e-9)
         self._ramp_kmh_per_s = limits.ramp_mps2 * KMH_PER_MPS
         self._caution_kmh_per_s = limits.stop_decel_mps2 * KMH_PER_MPS
         self.speed_kmh = 0.0
@@ -51,7 +52,7 @@ class Governor:
         self.speed_kmh = min(self._limits.start_speed_kmh, self.target_kmh)
         self._last_s = now_s
         self._caution_until_s = -math.inf
-        return self.speed_kmh
+        return self.speed_at(now_s)
 
     def caution(self, now_s: float) -> None:
         """Step down at once, slow to the start speed and hold there for CAUTION_HOLD_S."""
@@ -77,5 +78,8 @@ class Governor:
         else:
             self.speed_kmh -= max_change
         self._last_s = now_s
-        # Quantise down to the 0.1 km/h step so rounding never exceeds the ramp or the cap.
-        return math.floor(self.speed_kmh / STEP_KMH + 1e-6) * STEP_KMH
+        # Quantise down to the 0.1 km/h step so rounding never exceeds the ramp or the cap. The
+        # cap need not be a multiple of the step (2.99999999 is a valid cap): the tolerance that
+        # absorbs float error on the speed must never lift it past the cap's own step.
+        steps = min(math.floor(self.speed_kmh / STEP_KMH + 1e-6), self._cap_steps)
+        return round(steps * STEP_KMH, 1)

@@ -91,7 +91,11 @@ class Supervisor:
         self.governor = Governor(limits, target_kmh)
         self.state = State.LATCHED
         self.stop_reason = "power_on"
-        self.power_cut = link is None
+        # Power-on is power-cut in every mode: a restarted daemon (crash, Restart=on-failure,
+        # reboot) must not give back the power an earlier instance cut. Only a human reset
+        # (or, relay-only, a confirmed start) closes the relay.
+        self.power_cut = True
+        self.power_cut_reason = "power_on"
         self._stop_deadline_s = math.inf
         self._later_reasons: set[str] = set()
         self._commanded_kmh = 0.0
@@ -135,6 +139,7 @@ class Supervisor:
     def _cut_power(self, now: float, reason: str) -> None:
         if not self.power_cut:
             self.power_cut = True
+            self.power_cut_reason = reason
             self._events.add(now, "stop", f"relay opened: treadmill power cut ({reason})")
 
     def on_decision(self, decision: Decision) -> None:
@@ -162,6 +167,7 @@ class Supervisor:
             return False
         if self._link is not None:
             self.power_cut = False  # power returns; the link clears the treadmill's start lockout
+            self.power_cut_reason = ""
             self._link.reset()
         self._events.add(now, "input", f"reset by operator (was: {self.stop_reason})")
         self.stop_reason = ""
@@ -189,6 +195,7 @@ class Supervisor:
             # starts the belt on the console (the treadmill must not restart by itself on
             # power return — see docs/treadmill-link.md).
             self.power_cut = False
+            self.power_cut_reason = ""
         else:
             self._link.start()
         self._commanded_kmh = self.governor.begin(now)

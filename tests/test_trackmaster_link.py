@@ -57,11 +57,17 @@ class Bench(SimRig):
     def state(self) -> dict[str, Any]:
         return self.treadmill.state()
 
-    def walk(self) -> None:
-        """Power on → reset → start → ramp to the session's 1.5 km/h."""
-        assert self.run_until(lambda: self.link.belt_stopped, 1.0)
+    def power_up(self) -> None:
+        """Power on (the relay stays open: power-on is power-cut) → a human reset → the
+        treadmill, powered, confirms its belt stopped."""
+        self.run(0.2)
+        assert self.sup.power_cut and not self.relay_closed
         assert self.sup.reset()
         assert self.run_until(lambda: self.link.belt_stopped, 1.0)  # the reset's stop, polled
+
+    def walk(self) -> None:
+        """Power on → reset → start → ramp to the session's 1.5 km/h."""
+        self.power_up()
         assert self.sup.request_start()
         self.run(6.0)
         assert self.sup.state is State.RUNNING and self.link.fault is None
@@ -273,7 +279,7 @@ def test_treadmill_ignoring_stop_is_caught_and_power_cut(bench: Bench, controlle
 
 def test_belt_moving_while_stopped_is_a_fault() -> None:
     with Bench(units="kmh") as bench:
-        assert bench.run_until(lambda: bench.link.belt_stopped, 1.0)
+        bench.power_up()
         bench.treadmill.inject("runaway", kmh=2.0)  # the belt starts without being told to
         bench.run(3.0)
         # The supervisor's latched-belt check (0.3 km/h) or the link's read-back, whichever
@@ -314,7 +320,8 @@ def test_expected_power_cycle_of_the_stop_path_test(bench: Bench) -> None:
     """The stop-path test: with the belt stopped, the controller opens its relay on purpose;
     the treadmill loses power and comes back in its start lockout. Expected, waited out, and
     the lockout cleared with a stop — no fault."""
-    assert bench.run_until(lambda: bench.link.belt_stopped, 1.0)
+    bench.power_up()
+    cycles_before = int(bench.state()["power_cycles"])  # power-on is power-cut: one already
     bench.link.expect_power_cycle(3.0)
     assert bench.link.power_cycle_expected
     bench.sup.power_cut = True  # the supervisor's relay opens (stop-path test)
@@ -325,12 +332,12 @@ def test_expected_power_cycle_of_the_stop_path_test(bench: Bench) -> None:
     assert bench.link.fault is None and bench.link.power_cycle_result == "completed"
     assert bench.run_until(lambda: bench.link.belt_stopped, 0.5)
     state = bench.state()
-    assert state["power_cycles"] == 1 and state["lockout"] is False
+    assert state["power_cycles"] == cycles_before + 1 and state["lockout"] is False
     assert START_CDS not in {op for _, op, _ in bench.commands()}
 
 
 def test_expected_power_cycle_that_never_happens_or_never_ends(bench: Bench) -> None:
-    assert bench.run_until(lambda: bench.link.belt_stopped, 1.0)
+    bench.power_up()
     bench.link.expect_power_cycle(0.5)
     bench.run(0.6)
     assert bench.link.fault is None and bench.link.power_cycle_result == "not_observed"
@@ -352,13 +359,11 @@ def test_expect_power_cycle_refused_while_running(bench: Bench) -> None:
 
 def test_reverse_only_when_enabled_and_only_at_standstill() -> None:
     with Bench(units="kmh") as bench:
-        assert bench.run_until(lambda: bench.link.belt_stopped, 1.0)
+        bench.power_up()
         with pytest.raises(ValueError):
             bench.link.set_reverse(True)
     with Bench(units="kmh", link_kwargs={"allow_reverse": True}) as bench:
-        assert bench.run_until(lambda: bench.link.belt_stopped, 1.0)
-        assert bench.sup.reset()
-        assert bench.run_until(lambda: bench.link.belt_stopped, 1.0)
+        bench.power_up()
         bench.run(0.2)
         assert bench.link.set_reverse(True)
         assert bench.sup.request_start()
