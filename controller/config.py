@@ -695,7 +695,10 @@ class RailsSettings:
         fsr_supply_v / fsr_divider_ohm / fsr_microsiemens_per_n: the FSR divider (FSR from the
             supply to the input, the divider resistor to ground) and the FSR's conductance per
             newton (defaults 3.3 V, 1000 Ω, 100 µS/N — an Interlink 402 within ±30 %).
-        calibration_file: TOML written by ``treadguard calibrate rails`` (optional).
+
+    ``treadguard calibrate rails`` measures the rails and prints the two threshold lines to
+    paste here; the daemon reads no other calibration file (an old ``calibration_file`` option
+    is refused with a message saying so).
     """
 
     touch_chip: str
@@ -714,7 +717,6 @@ class RailsSettings:
     fsr_supply_v: float
     fsr_divider_ohm: float
     fsr_microsiemens_per_n: float
-    calibration_file: str | None
 
 
 ADS1115_RANGES_V: Final = (6.144, 4.096, 2.048, 1.024, 0.512, 0.256)
@@ -751,7 +753,10 @@ def _rails(doc: Document) -> RailsSettings | None:
     if range_v not in ADS1115_RANGES_V:
         raise s.error("ads1115_range_v", "expected one of "
                       + ", ".join(f"{r:g}" for r in ADS1115_RANGES_V) + f", got {range_v:g}")
-    calibration = s.get_str("calibration_file") if s.has("calibration_file") else None
+    if s.has("calibration_file"):
+        raise s.error("calibration_file", "no longer read: paste the touch_threshold_counts and "
+                                          "release_threshold_counts lines that `treadguard "
+                                          "calibrate rails` prints into [rails] instead")
     return RailsSettings(
         touch_chip=touch,
         mpr121_address=s.get_int("mpr121_address", 0x5A, min_value=0x5A, max_value=0x5D),
@@ -771,7 +776,6 @@ def _rails(doc: Document) -> RailsSettings | None:
                                     max_value=1e6),
         fsr_microsiemens_per_n=s.get_float("fsr_microsiemens_per_n", 100.0, above=0.0,
                                            max_value=1e5),
-        calibration_file=calibration,
     )
 
 
