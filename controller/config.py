@@ -35,8 +35,8 @@ class _Missing:
 
 REQUIRED: Final = _Missing()
 
-# The hard ceiling from docs/safety: backward running never above 8 km/h, even in a supervised
-# profile with a harness. Raising it takes a code change, on purpose.
+# The hard ceiling of the safety requirements: backward running never above 8 km/h, even in a
+# supervised profile with a harness. Raising it takes a code change, on purpose.
 HARD_MAX_SPEED_KMH: Final = 8.0
 
 
