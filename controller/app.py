@@ -203,8 +203,13 @@ def make_pin_factory(settings: cfg.Settings) -> Any:
     try:
         return getattr(importlib.import_module(module_name), class_name)()
     except Exception as exc:  # gpiozero raises assorted errors when no GPIO chip is present
+        # The backend is an optional extra: say how to install it rather than leave a bare
+        # "No module named 'lgpio'" (a Pi 5 has no other working backend).
+        hint = ("; install the Pi extra: .venv/bin/pip install 'treadguard[pi]' (or "
+                "apt install python3-lgpio)"
+                if isinstance(exc, ModuleNotFoundError) and exc.name == "lgpio" else "")
         raise HardwareError(f"{settings.path}: [gpio] pin_factory = \"{name}\": cannot start "
-                            f"({type(exc).__name__}: {exc})") from None
+                            f"({type(exc).__name__}: {exc}){hint}") from None
 
 
 def world_seed(settings: cfg.Settings) -> int:

@@ -1,15 +1,22 @@
-"""``treadguard calibrate rails``: record light touch and a firm grip on each rail.
+"""``treadguard calibrate rails``: measure light touch and a firm grip on each rail, and print
+the ``[rails]`` lines to paste into the configuration.
 
 FSRs vary ±30 % part to part and capacitive electrodes with the rail, the sleeve and the
-runner's skin, so the grab detector needs numbers measured on *this* treadmill with *this*
+runner's skin, so the touch thresholds need numbers measured on *this* treadmill with *this*
 runner. The command walks the person through five steps — hands off, light touch left, firm
 grip left, light touch right, firm grip right — averages one second of readings per step, and
-writes a TOML file (the runner's or the machine's calibration file: ``--out`` or ``[rails]
-calibration_file``, resolved next to the configuration). Body weight is not asked here: it
-comes from the runner's profile, and the grab detector relates the forces to it.
+prints a snippet: the measurements as comments, then ``touch_threshold_counts`` and
+``release_threshold_counts`` to paste over the same lines of the configuration's ``[rails]``
+section. The thresholds live only there: the daemon reads no calibration file. ``--out FILE``
+also writes the same snippet to a file; it is checked for writability before the first step,
+so a bad path never costs a session.
+
+Forces are printed for comparison with ``[detect] rail_light_touch_n`` (a light touch below it
+does not count as rail contact); no force setting is derived from them, because the force of a
+"firm grip" is the person's, not a known reference.
 
 On a simulated configuration the steps are performed by simulated hands (light touch 5 N,
-firm grip 150 N), so the command and its file format are testable end to end.
+firm grip 150 N), so the command and its output are testable end to end.
 """
 
 from __future__ import annotations
@@ -17,9 +24,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import sys
-import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -47,66 +52,8 @@ SIM_HANDS = {"rest": (Hand(), Hand()), "left_light": (Hand(True, 5.0), Hand()),
 
 
 class CalibrationError(Exception):
-    """The rails could not be calibrated (missing chip, no readings), or a calibration file is
-    unreadable or inconsistent. ``str()`` is one line naming the file and the value."""
-
-
-@dataclass(frozen=True)
-class RailLevels:
-    """One rail's calibration; any quantity whose sensor is not fitted is None.
-
-    Attributes:
-        touch_rest_counts / touch_light_counts / touch_firm_counts: MPR121 filtered counts with
-            no hand, a light touch and a firm grip (they fall as the hand closes).
-        touch_baseline_counts: the MPR121's baseline at rest.
-        force_rest_n / force_light_n / force_firm_n: grip force, newtons, at the same three.
-    """
-
-    touch_rest_counts: float | None = None
-    touch_light_counts: float | None = None
-    touch_firm_counts: float | None = None
-    touch_baseline_counts: float | None = None
-    force_rest_n: float | None = None
-    force_light_n: float | None = None
-    force_firm_n: float | None = None
-
-
-@dataclass(frozen=True)
-class RailCalibration:
-    """What ``treadguard calibrate rails`` wrote, for the grab detector."""
-
-    left: RailLevels
-    right: RailLevels
-
-
-def load_rail_calibration(path: str | Path) -> RailCalibration:
-    """Read and check a rail calibration file (raises :class:`CalibrationError`)."""
-    p = Path(path)
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise CalibrationError(f"{p}: cannot read rail calibration: {exc}") from None
-    rails = []
-    for side in ("left", "right"):
-        table = data.get(side)
-        if not isinstance(table, dict):
-            raise CalibrationError(f"{p}: [{side}]: missing")
-        known = {f.name for f in fields(RailLevels)}
-        unknown = sorted(set(table) - known)
-        if unknown:
-            raise CalibrationError(f"{p}: [{side}] {unknown[0]}: unknown option")
-        for key, value in table.items():
-            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-                raise CalibrationError(f"{p}: [{side}] {key}: expected a number ≥ 0, got "
-                                       f"{value!r}")
-        levels = RailLevels(**{k: float(v) for k, v in table.items()})
-        if (levels.force_rest_n is not None and levels.force_firm_n is not None
-                and levels.force_light_n is not None
-                and not levels.force_rest_n < levels.force_light_n < levels.force_firm_n):
-            raise CalibrationError(f"{p}: [{side}]: forces must rise rest < light < firm "
-                                   f"(was the grip done on the {side} rail?)")
-        rails.append(levels)
-    return RailCalibration(left=rails[0], right=rails[1])
+    """The rails could not be calibrated (no bus, a missing chip, no readings, nobody at the
+    keyboard) or ``--out`` cannot be written. ``str()`` is one line naming what and where."""
 
 
 def measure(rails: Handrails, clock: Clock, seconds: float) -> dict[str, float]:
@@ -134,8 +81,9 @@ def measure(rails: Handrails, clock: Clock, seconds: float) -> dict[str, float]:
 
 
 def calibrate_rails(rails: Handrails, clock: Clock, ask: Callable[[str, str], None],
-                    source: str) -> str:
-    """Run the five steps (``ask(step, prompt)`` waits for the person) and return the TOML."""
+                    source: str, detect: cfg.DetectSettings) -> str:
+    """Run the five steps (``ask(step, prompt)`` waits for the person) and return the snippet
+    (comment lines, then the ``[rails]`` lines to paste)."""
     results = {}
     for step, prompt in STEPS:
         ask(step, prompt)
@@ -143,52 +91,74 @@ def calibrate_rails(rails: Handrails, clock: Clock, ask: Callable[[str, str], No
         results[step] = measure(rails, clock, STEP_S)
     baselines = rails.touch.baselines() if rails.touch is not None else None
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    lines = [f"# treadguard rail calibration, written by `treadguard calibrate rails` on {stamp}",
-             f"# from {source}. Averages of {STEP_S:g} s per step. Forces in newtons; touch in",
-             "# MPR121 filtered counts (they fall as a hand touches).", ""]
+    lines = [f"# treadguard calibrate rails, {stamp}, {source}: averages of {STEP_S:g} s per "
+             "step (rest / light / firm)."]
     drops = []
+    r = rails.settings
     for side in ("left", "right"):
-        lines.append(f"[{side}]")
-        for level in ("rest", "light", "firm"):
-            step = "rest" if level == "rest" else f"{side}_{level}"
-            values = results[step]
-            if f"{side}_touch_counts" in values:
-                lines.append(f"touch_{level}_counts = {values[f'{side}_touch_counts']:.1f}")
-            if f"{side}_force_n" in values:
-                lines.append(f"force_{level}_n = {values[f'{side}_force_n']:.2f}")
-        if baselines is not None:
-            r = rails.settings
+        steps = ("rest", f"{side}_light", f"{side}_firm")
+        parts = []
+        counts = [results[step].get(f"{side}_touch_counts") for step in steps]
+        if counts[0] is not None and counts[1] is not None and counts[2] is not None:
             electrode = r.left_electrode if side == "left" else r.right_electrode
-            lines.append(f"touch_baseline_counts = {baselines[electrode]}")
-        rest = results["rest"].get(f"{side}_touch_counts")
-        light = results[f"{side}_light"].get(f"{side}_touch_counts")
-        if rest is not None and light is not None:
-            drops.append(rest - light)
-        lines.append("")
-    if drops:
-        touch = max(2, min(255, int(min(drops) / 2)))
-        release = max(1, touch // 2)
-        lines += ["[suggested]",
-                  "# Half the smaller light-touch drop: a light touch registers with margin.",
-                  f"touch_threshold_counts = {touch}", f"release_threshold_counts = {release}", ""]
-    return "\n".join(lines)
+            base = f", baseline {baselines[electrode]}" if baselines is not None else ""
+            parts.append("touch " + " / ".join(f"{c:.1f}" for c in counts) + f" counts{base}")
+            drops.append(counts[0] - counts[1])
+        forces = [results[step].get(f"{side}_force_n") for step in steps]
+        if forces[0] is not None and forces[1] is not None and forces[2] is not None:
+            parts.append("force " + " / ".join(f"{f:.2f}" for f in forces) + " N")
+        lines.append(f"# {side} rail: " + "; ".join(parts))
+        if forces[1] is not None and not forces[1] > detect.rail_light_touch_n:
+            # The rail detector counts force as contact only above this threshold.
+            lines.append(f"# note: the {side} light touch ({forces[1]:.2f} N) is not above "
+                         f"[detect] rail_light_touch_n ({detect.rail_light_touch_n:g} N): by "
+                         "force alone it would not count as rail contact.")
+    if not drops:
+        lines.append("# No touch chip ([rails] touch_chip = \"none\"): nothing to paste.")
+        return "\n".join(lines) + "\n"
+    # Half the smaller light-touch drop: a light touch registers with margin on both rails;
+    # release at half of that gives hysteresis against flicker.
+    touch = max(2, min(255, int(min(drops) / 2)))
+    release = max(1, touch // 2)
+    lines += [f"# Paste into [rails] of {source}, replacing the lines there:",
+              f"touch_threshold_counts = {touch}", f"release_threshold_counts = {release}"]
+    return "\n".join(lines) + "\n"
 
 
-def output_path(settings: cfg.Settings, out: str | None) -> Path:
-    if out:
-        return Path(out)
-    name = settings.rails.calibration_file if settings.rails else None
-    if not name:
-        raise CalibrationError("no output file: pass --out FILE or set [rails] "
-                               "calibration_file")
-    path = Path(name)
-    return path if path.is_absolute() else Path(settings.path).parent / path
+def check_out(path: Path) -> None:
+    """Refuse an ``--out`` that cannot be written — before the session, not after it.
+
+    Raises:
+        CalibrationError: one line naming ``--out`` and the path.
+    """
+    if path.is_dir():
+        raise CalibrationError(f"--out {path}: is a directory")
+    if not path.parent.is_dir():
+        raise CalibrationError(f"--out {path}: directory {path.parent} does not exist")
+    existed = path.exists()
+    try:
+        with path.open("a", encoding="utf-8"):
+            pass
+    except OSError as exc:
+        raise CalibrationError(f"--out {path}: cannot write: {exc.strerror or exc}") from None
+    if not existed:
+        path.unlink(missing_ok=True)  # a failed session must not leave an empty file
 
 
-def run_calibrate_rails(settings: cfg.Settings, out_path: Path, stdout: TextIO,
+def run_calibrate_rails(settings: cfg.Settings, out_path: Path | None, stdout: TextIO,
                         ask: Callable[[str, str], None] | None = None) -> int:
+    """Run the session, print the snippet to ``stdout`` and, if ``out_path``, write it there.
+
+    Raises:
+        CalibrationError: one line: no ``[rails]``, the bus or a rail chip missing, a read
+            failing, standard input closed, or ``out_path`` unwritable (checked first).
+    """
+    from controller.app import HardwareError, open_bus
+
     if settings.rails is None:
         raise CalibrationError(f"{settings.path}: no [rails] section: nothing to calibrate")
+    if out_path is not None:
+        check_out(out_path)
     bus: I2CBus
     clock: Clock
     if settings.i2c.simulated:
@@ -206,10 +176,11 @@ def run_calibrate_rails(settings: cfg.Settings, out_path: Path, stdout: TextIO,
 
         ask = ask or sim_ask
     else:
-        from controller.app import open_bus
-
         clock = MonotonicClock()
-        bus = open_bus(settings, None)
+        try:
+            bus = open_bus(settings, None)
+        except HardwareError as exc:
+            raise CalibrationError(str(exc)) from None
 
         def person_ask(step: str, prompt: str) -> None:
             input(f"{prompt}, then press Enter: ")
@@ -221,29 +192,46 @@ def run_calibrate_rails(settings: cfg.Settings, out_path: Path, stdout: TextIO,
         try:
             rails.setup()
         except SETUP_ERRORS as exc:
-            raise CalibrationError(f"rails: {exc}") from None
-        text = calibrate_rails(rails, clock, ask, settings.path)
+            raise CalibrationError(f"{settings.path}: [rails]: {exc}") from None
+        try:
+            text = calibrate_rails(rails, clock, ask, settings.path, settings.detect)
+        except EOFError:
+            raise CalibrationError("standard input closed: the steps need a person at the "
+                                   "keyboard") from None
+        except OSError as exc:
+            raise CalibrationError(f"{settings.path}: [rails]: read failed: {exc}") from None
     finally:
         bus.close()
-    out_path.write_text(text, encoding="utf-8")
-    print(f"wrote {out_path}", file=stdout)
+    print(text, end="", file=stdout)
+    if out_path is not None:
+        out_path.write_text(text, encoding="utf-8")
+        print(f"wrote {out_path}", file=stdout)
     return 0
 
 
 def register(sub: Any) -> None:
     p = sub.add_parser("calibrate", help="calibrate sensors for this treadmill and runner")
     what = p.add_subparsers(dest="what", required=True, metavar="WHAT")
-    rails = what.add_parser("rails", help="record light touch and firm grip on each rail")
+    rails = what.add_parser("rails", help="measure light touch and firm grip on each rail and "
+                                          "print the [rails] lines to paste")
     rails.add_argument("--config", required=True, help="configuration file (TOML)")
-    rails.add_argument("--out", default=None,
-                       help="calibration file to write (default: [rails] calibration_file)")
+    rails.add_argument("--out", default=None, type=Path,
+                       help="also write the printed lines to this file (checked before the "
+                            "session starts)")
     rails.set_defaults(func=cmd_calibrate_rails)
 
 
 def cmd_calibrate_rails(args: argparse.Namespace) -> int:
+    """Exit 0 after printing the snippet, 2 for an unwritable ``--out``, 1 otherwise."""
     settings = cfg.load(args.config)
+    if args.out is not None:
+        try:
+            check_out(args.out)
+        except CalibrationError as exc:
+            print(f"treadguard: {exc}", file=sys.stderr)
+            return 2
     try:
-        return run_calibrate_rails(settings, output_path(settings, args.out), sys.stdout)
+        return run_calibrate_rails(settings, args.out, sys.stdout)
     except CalibrationError as exc:
         print(f"treadguard: {exc}", file=sys.stderr)
         return 1

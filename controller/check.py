@@ -3,7 +3,7 @@
 One line per bus device and per pin, ``PASS`` or ``FAIL``, then exit status 0 only if every
 line passed. On a simulated configuration it lists each simulated device by chip name with
 the identity and configuration it reported, so the same command proves the drivers and twins
-agree. (The Raspberry Pi issue extends this into the full preflight.)
+agree.
 
 What each line proves:
 

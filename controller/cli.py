@@ -25,6 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="treadguard",
         description="Safety controller for backward running on a treadmill.",
     )
+    parser.add_argument("--version", action="version", version=f"treadguard {_version()}",
+                        help="print the installed version and exit")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     app.register(sub)
     evaluate_cli.register(sub)
@@ -32,6 +34,16 @@ def build_parser() -> argparse.ArgumentParser:
     check.register(sub)
     calibrate.register(sub)
     return parser
+
+
+def _version() -> str:
+    """The installed distribution's version (``pyproject.toml``), as pip recorded it."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("treadguard")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -35,8 +35,8 @@ class _Missing:
 
 REQUIRED: Final = _Missing()
 
-# The hard ceiling from docs/safety: backward running never above 8 km/h, even in a supervised
-# profile with a harness. Raising it takes a code change, on purpose.
+# The hard ceiling of the safety requirements: backward running never above 8 km/h, even in a
+# supervised profile with a harness. Raising it takes a code change, on purpose.
 HARD_MAX_SPEED_KMH: Final = 8.0
 
 
@@ -295,7 +295,13 @@ class TreadmillSettings:
 
 @dataclass(frozen=True)
 class GpioSettings:
-    """``[gpio]``: safety I/O pins (BCM numbering).
+    """``[gpio]``: safety I/O pins (BCM numbering, GPIO4–27 usable).
+
+    Every pin has one role. Refused at load, because each would defeat a safety function:
+    GPIO0/1 (the HAT ID EEPROM's bus) and GPIO2/3 (I²C SDA/SCL: fixed 1.8 kΩ pull-ups on every
+    Pi, so a relay output there is energised while the Pi boots and an input cannot be pulled
+    down), two roles on one pin, and GPIO14/15 while ``[treadmill] port`` is the Pi's own UART
+    (``/dev/serial0``, ``/dev/ttyAMA0``, ``/dev/ttyS0``).
 
     Attributes:
         pin_factory: ``"mock"`` (gpiozero's MockFactory: simulation and tests) or a real
@@ -580,15 +586,25 @@ def _baud(s: Section) -> int:
     return baud
 
 
-def _gpio(doc: Document) -> GpioSettings:
+def _gpio(doc: Document, treadmill: TreadmillSettings) -> GpioSettings:
     s = doc.require("gpio")
     factory = s.get_str("pin_factory", choices=("mock", *REAL_PIN_FACTORIES))
     pins = {name: s.get_int(name, min_value=2, max_value=27)
             for name in ("relay_pin", "estop_pin", "reset_pin")}
     fitted = {name: s.get_int(name, min_value=2, max_value=27)  # absent = not fitted
               for name in OPTIONAL_PINS if s.has(name)}
+    uart = treadmill.protocol != "none" and treadmill.port in UART_PORTS
     seen: dict[int, str] = {}
     for name, pin in {**pins, **fitted}.items():
+        if pin in I2C_PINS:
+            # Every Pi has 1.8 kΩ pull-ups on these two: an output there is high (a relay
+            # energised) while the Pi boots or after the process dies, and an input cannot be
+            # pulled down. They are also the sensors' bus.
+            raise s.error(name, f"GPIO{pin} is the I²C bus's {I2C_PINS[pin]} (fixed 1.8 kΩ "
+                                f"pull-up on every Raspberry Pi): choose another pin")
+        if uart and pin in UART_PINS:
+            raise s.error(name, f"GPIO{pin} is the UART's {UART_PINS[pin]}, used by [treadmill] "
+                                f"port = \"{treadmill.port}\": choose another pin")
         if pin in seen:
             raise s.error(name, f"GPIO{pin} is already used by {seen[pin]}")
         seen[pin] = name
@@ -609,6 +625,10 @@ def _gpio(doc: Document) -> GpioSettings:
 
 OPTIONAL_PINS: Final = ("start_pin", "key_pin", "relay_feedback_pin", "heartbeat_pin",
                         "buzzer_pin", "led_pin")
+I2C_PINS: Final = {2: "SDA", 3: "SCL"}  # I²C bus 1 on every 40-pin Raspberry Pi
+UART_PINS: Final = {14: "TXD", 15: "RXD"}
+# Serial devices that are the UART on GPIO14/15 (a USB adapter uses no GPIO pin).
+UART_PORTS: Final = ("/dev/serial0", "/dev/ttyAMA0", "/dev/ttyS0")
 
 
 def _limits(doc: Document) -> LimitsSettings:
@@ -675,7 +695,10 @@ class RailsSettings:
         fsr_supply_v / fsr_divider_ohm / fsr_microsiemens_per_n: the FSR divider (FSR from the
             supply to the input, the divider resistor to ground) and the FSR's conductance per
             newton (defaults 3.3 V, 1000 Ω, 100 µS/N — an Interlink 402 within ±30 %).
-        calibration_file: TOML written by ``treadguard calibrate rails`` (optional).
+
+    ``treadguard calibrate rails`` measures the rails and prints the two threshold lines to
+    paste here; the daemon reads no other calibration file (an old ``calibration_file`` option
+    is refused with a message saying so).
     """
 
     touch_chip: str
@@ -694,7 +717,6 @@ class RailsSettings:
     fsr_supply_v: float
     fsr_divider_ohm: float
     fsr_microsiemens_per_n: float
-    calibration_file: str | None
 
 
 ADS1115_RANGES_V: Final = (6.144, 4.096, 2.048, 1.024, 0.512, 0.256)
@@ -731,7 +753,10 @@ def _rails(doc: Document) -> RailsSettings | None:
     if range_v not in ADS1115_RANGES_V:
         raise s.error("ads1115_range_v", "expected one of "
                       + ", ".join(f"{r:g}" for r in ADS1115_RANGES_V) + f", got {range_v:g}")
-    calibration = s.get_str("calibration_file") if s.has("calibration_file") else None
+    if s.has("calibration_file"):
+        raise s.error("calibration_file", "no longer read: paste the touch_threshold_counts and "
+                                          "release_threshold_counts lines that `treadguard "
+                                          "calibrate rails` prints into [rails] instead")
     return RailsSettings(
         touch_chip=touch,
         mpr121_address=s.get_int("mpr121_address", 0x5A, min_value=0x5A, max_value=0x5D),
@@ -751,7 +776,6 @@ def _rails(doc: Document) -> RailsSettings | None:
                                     max_value=1e6),
         fsr_microsiemens_per_n=s.get_float("fsr_microsiemens_per_n", 100.0, above=0.0,
                                            max_value=1e5),
-        calibration_file=calibration,
     )
 
 
@@ -824,13 +848,14 @@ def parse(path: str, text: str) -> Settings:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     doc = Document(path, data)
     limits = _limits(doc)
+    treadmill = _treadmill(doc)
     settings = Settings(
         path=path,
         controller=_controller(doc),
         i2c=_i2c(doc),
         imu=_imu(doc),
-        treadmill=_treadmill(doc),
-        gpio=_gpio(doc),
+        treadmill=treadmill,
+        gpio=_gpio(doc, treadmill),
         limits=limits,
         session=_session(doc, limits),
         health=_health(doc),

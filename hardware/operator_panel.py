@@ -1,7 +1,7 @@
 """The operator's panel on GPIO: e-stop input, reset/start button, and the stop relay.
 
-(Thin first version; the safety I/O issue grows it into the full set — key switch, relay
-feedback contact, heartbeat, buzzer, LED.)
+The core that :class:`hardware.safety_io.SafetyIO` builds on; SafetyIO adds the key switch,
+the relay feedback contact, the heartbeat, the buzzer and the LED.
 
 - E-stop: a normally-closed contact to ground on a pulled-up input. Closed (not pressed) reads
   low; pressed *or a broken wire* reads high — so a cut cable stops the belt.

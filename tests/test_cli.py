@@ -6,6 +6,7 @@ import sys
 
 import pytest
 
+from controller import config as cfg
 from controller.cli import main
 
 from .conftest import ROOT, SIM_TOML
@@ -73,3 +74,32 @@ def test_daemon_event_printer_never_blocks_the_caller() -> None:
     release.set()
     printer.close()
     assert "line 0" in "".join(stream.lines)
+
+
+def test_version_prints_the_package_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out == f"treadguard {version('treadguard')}\n"
+
+
+def test_missing_lgpio_names_the_pi_extra(monkeypatch: pytest.MonkeyPatch,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """On a Pi without the backend, ``check`` says how to install it, on one line."""
+    from controller import app
+
+    def no_lgpio(name: str) -> object:
+        raise ModuleNotFoundError("No module named 'lgpio'", name="lgpio")
+
+    monkeypatch.setattr("controller.app.importlib.import_module", no_lgpio)
+    config = SIM_TOML.read_text(encoding="utf-8").replace('pin_factory = "mock"',
+                                                          'pin_factory = "lgpio"', 1)
+    with pytest.raises(app.HardwareError) as info:
+        app.make_pin_factory(cfg.parse("pi5.toml", config))
+    message = str(info.value)
+    assert "\n" not in message
+    assert "No module named 'lgpio'" in message
+    assert "pip install 'treadguard[pi]'" in message
+    assert "apt install python3-lgpio" in message

@@ -1,16 +1,14 @@
-"""``treadguard check`` and ``treadguard calibrate rails`` on the simulated configurations."""
+"""``treadguard check`` on the simulated configurations."""
 
 from __future__ import annotations
 
 import io
-import tomllib
 from pathlib import Path
 
 import pytest
 
 from controller import cli
 from controller import config as cfg
-from controller.calibrate import CalibrationError, output_path, run_calibrate_rails
 from controller.check import run_check
 from tests.conftest import PI_TOML, ROOT, SIM_TOML
 
@@ -83,58 +81,3 @@ def test_real_config_without_hardware_fails_every_part() -> None:
 def test_cli_registers_check(capsys) -> None:
     assert cli.main(["check", "--config", str(SIM_TOML)]) == 0
     assert "LSM6DSOX" in capsys.readouterr().out
-
-
-def test_calibrate_rails_on_the_simulation(tmp_path: Path) -> None:
-    out_file = tmp_path / "rails.toml"
-    assert cli.main(["calibrate", "rails", "--config", str(SIM_TOML), "--out",
-                     str(out_file)]) == 0
-    data = tomllib.loads(out_file.read_text(encoding="utf-8"))
-    for side in ("left", "right"):
-        rail = data[side]
-        assert rail["force_rest_n"] == pytest.approx(0.0, abs=0.1)
-        assert rail["force_light_n"] == pytest.approx(5.0, rel=0.05)
-        assert rail["force_firm_n"] == pytest.approx(150.0, rel=0.05)
-        assert rail["touch_rest_counts"] - rail["touch_light_counts"] > 20
-        assert abs(rail["touch_baseline_counts"] - rail["touch_rest_counts"]) <= 4
-    suggested = data["suggested"]
-    assert 2 <= suggested["release_threshold_counts"] < suggested["touch_threshold_counts"]
-
-
-def test_calibrate_needs_an_output_file() -> None:
-    settings = cfg.load(SIM_TOML)
-    with pytest.raises(CalibrationError, match="--out"):
-        output_path(settings, None)
-    assert output_path(cfg.load(PI_TOML), None) == ROOT / "examples" / "rails-calibration.toml"
-
-
-def test_calibrate_refuses_without_rails(tmp_path: Path) -> None:
-    text = SIM_TOML.read_text(encoding="utf-8")
-    start = text.index("[rails]")
-    end = text.index("\n[", start + 1)
-    config = tmp_path / "norails.toml"
-    config.write_text(text[:start] + text[end + 1:], encoding="utf-8")
-    with pytest.raises(CalibrationError, match="no \\[rails\\]"):
-        run_calibrate_rails(cfg.load(config), tmp_path / "x.toml", io.StringIO())
-
-
-def test_calibration_file_round_trips_and_is_checked(tmp_path: Path) -> None:
-    from controller.calibrate import load_rail_calibration
-
-    out_file = tmp_path / "rails.toml"
-    assert cli.main(["calibrate", "rails", "--config", str(SIM_TOML), "--out",
-                     str(out_file)]) == 0
-    cal = load_rail_calibration(out_file)
-    assert cal.left.force_firm_n is not None and cal.left.force_firm_n > 100
-    assert cal.right.touch_light_counts is not None
-    text = out_file.read_text(encoding="utf-8")
-    swapped = tmp_path / "swapped.toml"
-    swapped.write_text(text.replace("force_light_n", "force_x").replace("force_firm_n",
-                                                                        "force_light_n")
-                       .replace("force_x", "force_firm_n"), encoding="utf-8")
-    with pytest.raises(CalibrationError, match=r"\[left\]: forces must rise"):
-        load_rail_calibration(swapped)
-    typo = tmp_path / "typo.toml"
-    typo.write_text(text.replace("force_rest_n", "force_rst_n"), encoding="utf-8")
-    with pytest.raises(CalibrationError, match=r"\[left\] force_rst_n: unknown"):
-        load_rail_calibration(typo)

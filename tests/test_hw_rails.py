@@ -27,7 +27,7 @@ RAILS = RailsSettings(
     touch_threshold_counts=12, release_threshold_counts=6, force_chip="ads1115",
     ads1115_layout="chip_per_rail", ads1115_left_address=0x48, ads1115_right_address=0x49,
     ads1115_left_channel=0, ads1115_right_channel=0, ads1115_range_v=4.096, fsr_supply_v=3.3,
-    fsr_divider_ohm=1000.0, fsr_microsiemens_per_n=100.0, calibration_file=None,
+    fsr_divider_ohm=1000.0, fsr_microsiemens_per_n=100.0,
 )
 ALTERNATE = RailsSettings(**{**RAILS.__dict__, "ads1115_layout": "alternate",
                              "ads1115_right_channel": 1})

@@ -1,4 +1,4 @@
-"""``[treadmill]`` options of the link issue: read-back, reverse, relay-only."""
+"""``[treadmill]`` link options: read-back, reverse, relay-only."""
 
 from __future__ import annotations
 

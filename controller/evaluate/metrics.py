@@ -1,6 +1,6 @@
 """Metric definitions for ``treadguard evaluate`` (stop-level alarms only).
 
-Definitions (issue 5):
+Definitions:
 
 * An *alarm* starts at a sample whose decision is STOP when the previous sample's was not.
   Alarms closer than :data:`MERGE_S` (2 s) count once: an alarm starting less than 2 s after
@@ -178,7 +178,7 @@ def adl_metrics(results: Iterable[TrialResult]) -> dict[str, Any]:
 def report(
     results: Sequence[TrialResult], *, detector: str, dataset: str, cost_us_per_sample: float
 ) -> dict[str, Any]:
-    """The whole JSON report (top-level keys as issue 5 specifies)."""
+    """The whole JSON report: detector, dataset, falls, adl, by_task, gait, cost_us_per_sample."""
     codes = sorted({r.task_code for r in results})
     by_task: dict[str, Any] = {}
     for code in codes:
