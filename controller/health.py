@@ -23,8 +23,20 @@ reason                    condition
                           from where it was at arming: the clip slipped or fell off
 ``rails_stale``           no handrail reading for ``stale_after_s`` (rails fitted)
 ``rails_stuck``           ``stuck_samples`` identical readings (forces and touch counts), or
-                          identical force-ADC volts alone, while the belt runs
+                          identical force-ADC volts alone, while the belt runs; or one chip
+                          frozen on its own (:data:`FORCE_CHIP_FROZEN_READINGS` identical
+                          conversions of one ADS1115, :data:`TOUCH_CHIP_FROZEN_READINGS`
+                          identical filtered data of all the MPR121's electrodes) while the
+                          belt runs — the detail names the chip
+``rail_force_reset``      an ADS1115's config register read back wrong (a power-on reset: its
+                          reset value 0x8583) while the belt runs; the detail names the chip
+``rail_touch_reset``      the MPR121's ECR read back wrong (a reset: 0x00, not scanning) while
+                          the belt runs; the detail names the chip
 ========================  ====================================================================
+
+A chip whose configuration read back wrong once stays suspect until the controller restarts
+(and sets the chips up again): the alternate layout's channel switch rewrites the ADS1115's
+configuration every cycle, so a reset would otherwise be forgotten one reading later.
 
 Usage from the loop, every cycle (all times from the injected clock)::
 
@@ -49,14 +61,32 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final
 
 from controller.clock import Clock
 from controller.config import HealthSettings
 from controller.detect.base import OK, Decision, Detector, Level
 from hardware.imu import STANDARD_GRAVITY_MPS2, ImuSample
-from hardware.rails import RailSample
+from hardware.rails import ChipReport, RailSample
 
 Vec3 = tuple[float, float, float]
+
+FORCE_CHIP_FROZEN_READINGS: Final = 20
+"""Identical consecutive conversion codes of one ADS1115 that count as frozen (100 ms at
+200 Hz). A frozen force chip hides a grab on its rail, so this is short; it is twice the
+``stuck_samples`` default because one chip repeats a code far more often than two chips at
+once: the twin (2 LSB rms noise) repeats a code up to 8 times in a row in 20 simulated minutes
+(``scripts/rail_noise_runs.py``, 3 seeds, both layouts). A named constant rather than a
+``[health]`` option for now."""
+
+TOUCH_CHIP_FROZEN_READINGS: Final = 200
+"""Identical consecutive filtered data of all the MPR121's enabled electrodes that count as
+frozen (1 s at 200 Hz). A scanning chip's filtered data always carries a count or so of noise,
+but with few electrodes a repeat is common (the twin, ±1 count on 2 electrodes: up to 13
+identical readings in a row in 20 simulated minutes, same script), and a frozen touch chip
+delays the no-runner check (40 s) or the hands-off check rather than hiding a grab, so the
+margin is wide: 1 s. A named constant rather than a ``[health]`` option for now."""
 
 
 class ErrorBudget:
@@ -262,12 +292,27 @@ class ImuHealth:
         return OK
 
 
+@dataclass
+class _Chip:
+    """What rails health remembers about one chip (by its :attr:`ChipReport.chip` name)."""
+
+    kind: str  # "touch" or "force" (ChipReport.kind)
+    frozen_after: int  # identical readings that count as frozen
+    last: tuple[int, ...] = ()
+    identical: int = 0  # consecutive readings equal to the one before
+    fault: str = ""  # the first configuration read-back fault (kept: see the module doc)
+
+
 class RailsHealth:
-    """Health of the handrail sensors (only built when rails are fitted).
+    """Health of the handrail sensors (only built when rails are fitted), as a whole and chip
+    by chip (:attr:`RailSample.chips`).
 
     Args:
         settings: ``[health]`` thresholds (the same freshness and stuck limits as the IMU).
         clock: the injected clock.
+
+    Every verdict is a STOP; those about frozen or reset chips only while the belt runs (and
+    in the strict arming check, ``belt_running=True``): a stopped belt has nothing to stop.
     """
 
     def __init__(self, settings: HealthSettings, clock: Clock) -> None:
@@ -277,12 +322,27 @@ class RailsHealth:
         self._last: RailSample | None = None
         self._identical = 0
         self._identical_force = 0
+        self._chips: dict[str, _Chip] = {}
+
+    def _on_chip(self, report: ChipReport) -> None:
+        chip = self._chips.get(report.chip)
+        if chip is None:
+            frozen_after = (TOUCH_CHIP_FROZEN_READINGS if report.kind == "touch"
+                            else FORCE_CHIP_FROZEN_READINGS)
+            chip = self._chips[report.chip] = _Chip(report.kind, frozen_after)
+        if report.config_fault and not chip.fault:
+            chip.fault = report.config_fault
+        if report.raw:
+            chip.identical = chip.identical + 1 if report.raw == chip.last else 0
+            chip.last = report.raw
 
     def on_sample(self, sample: RailSample) -> None:
         last = self._last
+        if last is not None and sample.seq <= last.seq:
+            return
+        for report in sample.chips:
+            self._on_chip(report)
         if last is not None:
-            if sample.seq <= last.seq:
-                return
             # Everything the chips measured, identical: live ADCs and touch electrodes jitter.
             now = (sample.force_left_n, sample.force_right_n, sample.touch_counts)
             before = (last.force_left_n, last.force_right_n, last.touch_counts)
@@ -310,13 +370,27 @@ class RailsHealth:
         budget = self.errors.check(now_s)
         if budget is not OK:
             return budget
-        if belt_running and self._identical + 1 >= s.stuck_samples:
+        if not belt_running:
+            return OK
+        # A lost configuration first: it is the cause when a reset chip also reads frozen.
+        for name, chip in self._chips.items():
+            if chip.fault:
+                return Decision(Level.STOP, f"rail_{chip.kind}_reset",
+                                f"rails: {name}: {chip.fault}")
+        for name, chip in self._chips.items():
+            if chip.identical + 1 >= chip.frozen_after:
+                return Decision(Level.STOP, "rails_stuck",
+                                f"rails: {name}: {chip.identical + 1} identical readings "
+                                f"while running (limit {chip.frozen_after})")
+        if self._identical + 1 >= s.stuck_samples:
             return Decision(Level.STOP, "rails_stuck",
                             f"rails: {self._identical + 1} identical readings while running")
-        if belt_running and self._identical_force + 1 >= s.stuck_samples:
+        if self._identical_force + 1 >= s.stuck_samples:
+            # Every force chip frozen at once (both rails, or the alternate layout's one chip).
+            names = ", ".join(n for n, c in self._chips.items() if c.kind == "force")
             return Decision(Level.STOP, "rails_stuck",
-                            f"rails: {self._identical_force + 1} identical force readings "
-                            f"while running")
+                            f"rails: {names + ': ' if names else ''}"
+                            f"{self._identical_force + 1} identical force readings while running")
         return OK
 
 

@@ -8,6 +8,13 @@ a read returns a conversion at most 1.2 ms old. :meth:`Ads1115.read_volts` is on
 For one chip serving two rails (``ads1115_layout = "alternate"``), :meth:`Ads1115.select`
 switches the input: the next valid result needs one conversion time (1.16 ms at 860 SPS) —
 the rails object therefore reads one rail per loop cycle and switches after each read.
+
+:meth:`Ads1115.config_fault` reads the config register back (one 2-byte read: 5 bytes on the
+wire with the two address bytes and the pointer). A chip that power-on-reset (supply dip,
+loose connector) answers with its reset config 0x8583 — single-shot and powered down, AIN0−AIN1,
+±2.048 V, 128 SPS — and its conversion register stays at 0 (0 V: "no grip") for ever: without
+the read-back a grab on that rail would go unseen. The driver only reports what it read;
+:class:`controller.health.RailsHealth` turns it into a stop.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from hardware.i2c import I2CBus
 
 CONVERSION: Final = 0x00
 CONFIG: Final = 0x01
+CONFIG_RESET: Final = 0x8583  # the config register's power-on value (datasheet)
 LO_THRESH: Final = 0x02
 HI_THRESH: Final = 0x03
 THRESH_RESET: Final = (0x8000, 0x7FFF)
@@ -77,10 +85,9 @@ class Ads1115:
                 f"ADS1115 at {self.address:#04x}: thresholds read {thresholds[0]:#06x}/"
                 f"{thresholds[1]:#06x}, expected 0x8000/0x7fff (not an ADS1115?)")
         self.select(self.channel)
-        got = self._read_register(CONFIG) & 0x7FFF  # OS is a status bit when read
-        if got != self._config(self.channel) & 0x7FFF:
-            raise RailForceError(f"ADS1115 at {self.address:#04x}: config reads {got:#06x} "
-                                 f"after writing {self._config(self.channel):#06x}")
+        fault = self.config_fault()
+        if fault:
+            raise RailForceError(f"ADS1115 at {self.address:#04x}: {fault}")
         # The first result is ready one conversion (1.16 ms) after the config write; until
         # then the conversion register holds its power-on 0 (0 V: no grip), which is only
         # ever seen while the controller is still latched at start-up.
@@ -94,8 +101,25 @@ class Ads1115:
         return (f"{self.chip} at {self.address:#04x}: thresholds 0x8000/0x7fff, AIN"
                 f"{self.channel} single-ended, ±{self.range_v:g} V, {RATE_SPS:g} SPS continuous")
 
+    def config_fault(self) -> str:
+        """Read the config register back: ``""`` if it holds what was last written, else what
+        it reads, in one line. One 2-byte read (5 wire bytes). Raises ``OSError``."""
+        got = self._read_register(CONFIG)
+        wanted = self._config(self.channel)
+        if got & 0x7FFF == wanted & 0x7FFF:  # OS (bit 15) is a status bit when read
+            return ""
+        reset = " (its power-on reset value)" if got == CONFIG_RESET else ""
+        return f"config register reads {got:#06x}, written {wanted:#06x}{reset}"
+
+    def read_code(self) -> int:
+        """The latest conversion as the chip's signed code (−32768…32767). Raises ``OSError``."""
+        raw = self._read_register(CONVERSION)
+        return raw - 0x10000 if raw & 0x8000 else raw
+
+    def volts(self, code: int) -> float:
+        """A conversion code in volts at the configured full scale."""
+        return code * self.range_v / 32768.0
+
     def read_volts(self) -> float:
         """The latest conversion in volts. Raises ``OSError``."""
-        raw = self._read_register(CONVERSION)
-        code = raw - 0x10000 if raw & 0x8000 else raw
-        return code * self.range_v / 32768.0
+        return self.volts(self.read_code())

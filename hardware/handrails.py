@@ -13,9 +13,25 @@ Latency choice for the force sensors (``ads1115_layout``):
   rail's force is refreshed every second cycle, up to ≈ 10 ms old at 200 Hz — still far inside
   the grab detector's needs (a grab lasts hundreds of ms), but twice the latency, and a second
   transaction (the config write) per cycle.
+
+Configuration read-back (a chip that power-on-reset answers every read, with data that never
+changes: see :meth:`Ads1115.config_fault`, :meth:`Mpr121.config_fault`). Bus cost:
+
+- the touch chip and, with ``chip_per_rail``, each ADS1115 are read back in turn, one chip every
+  :data:`CONFIG_CHECK_EVERY` readings: at most one extra read in any cycle (4 wire bytes for the
+  MPR121's ECR, 5 for an ADS1115's config), each chip every ``CONFIG_CHECK_EVERY × chips``
+  readings (3 chips: every 12 readings, 60 ms at 200 Hz);
+- with ``alternate``, the ADS1115's config is read back in every reading, just before the
+  channel switch rewrites it: the switch would otherwise repair a reset chip without anyone
+  knowing, so a reset is only visible in that one cycle (+5 wire bytes per cycle).
+
+Each :class:`~hardware.rails.RailSample` carries one :class:`~hardware.rails.ChipReport` per
+chip (raw codes, read-back result), so rails health judges every chip on its own.
 """
 
 from __future__ import annotations
+
+from typing import Final
 
 from controller.clock import Clock
 from controller.config import RailsSettings
@@ -23,7 +39,10 @@ from hardware.ads1115 import Ads1115
 from hardware.fsr import FsrDivider
 from hardware.i2c import I2CBus
 from hardware.mpr121 import Mpr121, TouchReading
-from hardware.rails import RailSample
+from hardware.rails import ChipReport, RailSample
+
+CONFIG_CHECK_EVERY: Final = 4
+"""Readings between two configuration read-backs (one chip each time, in turn); see above."""
 
 
 class Handrails:
@@ -61,6 +80,14 @@ class Handrails:
         self._next_rail = 0  # alternate layout: the rail whose input is selected now
         self.last_touch: TouchReading | None = None
         self.volts: list[float | None] = [None, None]
+        # Chips read back in turn every CONFIG_CHECK_EVERY readings (the alternate layout's
+        # ADS1115 is read back in every reading instead, before its switch).
+        self._rotation: list[Mpr121 | Ads1115] = [self.touch] if self.touch else []
+        if not self._alternate:
+            self._rotation += self.force
+        sides = ("both rails",) if self._alternate else ("left rail", "right rail")
+        self._labels = {id(adc): f"{adc.chip} at {adc.address:#04x} ({side})"
+                        for adc, side in zip(self.force, sides, strict=False)}  # none if no ADC
 
     @property
     def devices(self) -> list[Mpr121 | Ads1115]:
@@ -92,11 +119,19 @@ class Handrails:
     def describe(self) -> list[str]:
         return [chip.describe() for chip in self.devices]
 
+    def _due(self) -> Mpr121 | Ads1115 | None:
+        """The chip whose configuration this reading reads back, if any (in turn)."""
+        if not self._rotation or (self._seq + 1) % CONFIG_CHECK_EVERY:
+            return None
+        return self._rotation[self._seq // CONFIG_CHECK_EVERY % len(self._rotation)]
+
     def read(self) -> RailSample:
         """One reading of both rails. Raises ``OSError`` on any bus failure (the sample is
         then not produced: rails health counts the error and, if it persists, goes stale)."""
         touch_left = touch_right = None
         counts = None
+        due = self._due()
+        chips: list[ChipReport] = []
         if self.touch is not None:
             reading = self.touch.read()
             self.last_touch = reading
@@ -104,15 +139,24 @@ class Handrails:
             touch_right = bool(reading.touched >> self._s.right_electrode & 1)
             counts = (reading.filtered_counts[self._s.left_electrode],
                       reading.filtered_counts[self._s.right_electrode])
+            chips.append(ChipReport(f"{self.touch.chip} at {self.touch.address:#04x}", "touch",
+                                    reading.filtered_counts,
+                                    self.touch.config_fault() if due is self.touch else ""))
         if self._alternate:
             adc = self.force[0]
             rail = self._next_rail
-            self.volts[rail] = adc.read_volts()
+            code = adc.read_code()
+            self.volts[rail] = adc.volts(code)
+            fault = adc.config_fault()  # before select() rewrites (and hides) a reset
             self._next_rail = 1 - rail
             adc.select(self._channels()[self._next_rail])
+            chips.append(ChipReport(self._labels[id(adc)], "force", (code,), fault))
         else:
             for rail, adc in enumerate(self.force):
-                self.volts[rail] = adc.read_volts()
+                code = adc.read_code()
+                self.volts[rail] = adc.volts(code)
+                chips.append(ChipReport(self._labels[id(adc)], "force", (code,),
+                                        adc.config_fault() if due is adc else ""))
         force_left = force_right = None
         if self.force:
             v_left, v_right = self.volts
@@ -123,4 +167,5 @@ class Handrails:
                           touch_left=touch_left, touch_right=touch_right,
                           force_left_n=force_left, force_right_n=force_right,
                           touch_counts=counts,
-                          force_volts=(self.volts[0], self.volts[1]) if self.force else None)
+                          force_volts=(self.volts[0], self.volts[1]) if self.force else None,
+                          chips=tuple(chips))

@@ -9,6 +9,12 @@ electrodes 0…n, loading baselines from the first readings. Everything written 
 
 :meth:`Mpr121.read` costs one bus transaction: touch status, out-of-range status and the
 filtered data of the enabled electrodes in one auto-incrementing block read (4 + 2n bytes).
+
+:meth:`Mpr121.config_fault` reads ECR back (one 1-byte read: 4 bytes on the wire with the two
+address bytes and the register). A chip that power-on-reset comes back in stop mode (ECR 0x00:
+no electrode scanned, filtered data 0, no touch bit ever set) and answers every read without
+complaint; a hand on a rail, or a hands-on runner letting go, would go unseen. The driver only
+reports what it read; :class:`controller.health.RailsHealth` turns it into a stop.
 """
 
 from __future__ import annotations
@@ -84,6 +90,7 @@ class Mpr121:
         self.touch_threshold = touch_threshold_counts
         self.release_threshold = release_threshold_counts
         self._count = max(electrodes) + 1  # ELE_EN enables electrodes 0…n−1
+        self._ecr = ECR_BASELINE_LOAD | self._count  # run mode, as setup() leaves it
 
     def setup(self) -> None:
         """Reset, identify, configure, enable and verify. Raises RailTouchError / OSError."""
@@ -104,15 +111,24 @@ class Mpr121:
         got_th = self._bus.read_i2c_block_data(self.address, THRESHOLDS, len(thresholds))
         if list(got_th) != thresholds:
             raise RailTouchError(f"MPR121 at {self.address:#04x}: thresholds did not read back")
-        ecr = ECR_BASELINE_LOAD | self._count
-        self._bus.write_byte_data(self.address, ECR, ecr)
-        wanted[ECR] = ecr
+        self._bus.write_byte_data(self.address, ECR, self._ecr)
+        wanted[ECR] = self._ecr
         for reg, value in wanted.items():
             got = self._bus.read_byte_data(self.address, reg)
             if got != value:
                 raise RailTouchError(
                     f"MPR121 at {self.address:#04x}: register {reg:#04x} reads {got:#04x} "
                     f"after writing {value:#04x}")
+
+    def config_fault(self) -> str:
+        """Read ECR back: ``""`` if it holds what setup wrote (electrodes 0…n−1 scanning),
+        else what it reads, in one line. One 1-byte read (4 wire bytes). Raises ``OSError``."""
+        got = self._bus.read_byte_data(self.address, ECR)
+        if got == self._ecr:
+            return ""
+        enabled = got & 0x0F
+        state = "electrodes not scanning" if enabled == 0 else f"{enabled} electrodes enabled"
+        return f"ECR reads {got:#04x}, written {self._ecr:#04x} ({state})"
 
     def describe(self) -> str:
         return (f"{self.chip} at {self.address:#04x}: CONFIG2 0x24 after reset, electrodes "

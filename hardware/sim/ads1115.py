@@ -15,7 +15,9 @@ Implements the register interface the driver uses, as in the datasheet:
 - Inputs come from :meth:`Ads1115Model.connect`-ed sources: a function of time giving volts.
 
 Fault hooks: :attr:`freeze` (the conversion register stops changing), :attr:`saturate` (reads
-full scale), :attr:`thresholds_reset` (alternative Lo/Hi reset values: "not an ADS1115").
+full scale), :attr:`thresholds_reset` (alternative Lo/Hi reset values: "not an ADS1115"),
+:meth:`power_on_reset` (a supply dip: every register back to its reset value — config 0x8583,
+single-shot and powered down, so the conversion register stays 0 until a config write).
 
 Not modelled: the digital filter's settling, differential inputs' common-mode limits, input
 impedance loading the FSR divider, the ALERT/RDY pin, the comparator, the ±30 % tolerance of
@@ -66,6 +68,7 @@ class Ads1115Model:
         self._single_done_s: float | None = None
 
     def power_on_reset(self) -> None:
+        """The chip's supply dipped: registers back to their reset values (configuration lost)."""
         self._reset()
 
     def connect(self, channel: int, source: Callable[[float], float]) -> None:

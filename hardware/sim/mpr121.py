@@ -18,7 +18,13 @@ Implements what the driver uses, with the datasheet's addresses and encodings:
 
 Fault hooks: :attr:`freeze` (filtered data and status stop changing), :attr:`config2_reset`
 (a different value after reset: "not an MPR121"), :attr:`over_current` (OVCF set, the chip
-stops: a shorted electrode).
+stops: a shorted electrode), :meth:`power_on_reset` (a supply dip: registers back to their
+reset values — ECR 0x00, stop mode, filtered data and touch status 0 — until set up again).
+
+The ±1 count noise (0 half of the time) makes consecutive readings of two electrodes identical
+about one time in seven (0.375² by that distribution), so runs of a dozen identical readings
+occur in a long session (``scripts/rail_noise_runs.py``): the frozen criterion in
+``controller/health.py`` is 200.
 
 Not modelled: the baseline tracking filter (MHD/NHD/NCL/FDL: the baseline stays where it was
 loaded — a hand resting on the rail at start-up is learned as "no touch", as the real chip
@@ -89,6 +95,7 @@ class Mpr121Model:
         self._scan_index = -1
 
     def power_on_reset(self) -> None:
+        """The chip's supply dipped: registers back to their reset values (stop mode)."""
         self._reset()
 
     # ------------------------------------------------------------------ scanning
