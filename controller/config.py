@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
+from hardware.trackmaster import BAUD_RATES, min_ack_timeout_s
+
 T = TypeVar("T")
 
 
@@ -562,16 +564,24 @@ def _treadmill(doc: Document) -> TreadmillSettings:
     relay_only = protocol == "none"  # no serial link: port and units mean nothing
     simulated = s.get_bool("simulated", False if relay_only else REQUIRED)
     port = s.get_str("port", "sim" if simulated else "none" if relay_only else REQUIRED)
+    baud = _baud(s)
+    ack_timeout_s = s.get_float("ack_timeout_s", 0.1, min_value=0.02, max_value=0.25)
+    if not relay_only and ack_timeout_s < min_ack_timeout_s(baud):
+        # Shorter than the bytes of one command and its reply: every command would time out,
+        # a link fault forever that does not say why.
+        raise s.error("ack_timeout_s", f"{ack_timeout_s:g} s cannot fit one command and its "
+                                       f"reply (and a stop behind it) at {baud} baud: at least "
+                                       f"{math.ceil(min_ack_timeout_s(baud) * 1000) / 1000:g} s")
     return TreadmillSettings(
         protocol=protocol,
         simulated=simulated,
         port=port,
-        baud=_baud(s),
+        baud=baud,
         units=s.get_str("units", "none" if relay_only else REQUIRED,
                         choices=("mph", "kmh", "none") if relay_only else ("mph", "kmh")),
         stop_mode=s.get_str("stop_mode", "A2", choices=("A2", "AA")),
         poll_interval_s=s.get_float("poll_interval_s", 0.05, min_value=0.02, max_value=0.1),
-        ack_timeout_s=s.get_float("ack_timeout_s", 0.1, min_value=0.02, max_value=0.25),
+        ack_timeout_s=ack_timeout_s,
         readback_tolerance_kmh=s.get_float("readback_tolerance_kmh", 0.5, min_value=0.1,
                                            max_value=1.0),
         readback_time_s=s.get_float("readback_time_s", 0.5, min_value=0.1, max_value=2.0),
@@ -581,8 +591,8 @@ def _treadmill(doc: Document) -> TreadmillSettings:
 
 def _baud(s: Section) -> int:
     baud = s.get_int("baud", 4800)
-    if baud not in (1200, 2400, 4800, 9600, 19200, 38400):
-        raise s.error("baud", f"expected one of 1200, 2400, 4800, 9600, 19200, 38400, got {baud}")
+    if baud not in BAUD_RATES:
+        raise s.error("baud", f"expected one of {', '.join(map(str, BAUD_RATES))}, got {baud}")
     return baud
 
 

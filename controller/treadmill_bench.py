@@ -24,7 +24,7 @@ import serial
 
 from controller.clock import Clock, MonotonicClock, SimClock
 from hardware.sim.treadmill import SimTreadmill
-from hardware.trackmaster import TrackmasterLink, Transaction
+from hardware.trackmaster import TrackmasterLink, Transaction, stop_latency_budget_s
 from hardware.trackmaster_protocol import AUTO_STOP, GET_SPEED, KMH_PER_MPH, STOP, speed_tenths
 
 OPCODE_NAMES: Final = {0xA0: "A0", 0xA2: "A2", 0xA3: "A3", 0xAA: "AA", 0xC0: "C0", 0xC1: "C1",
@@ -316,14 +316,81 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 def _stats_ms(values_s: list[float]) -> dict[str, float]:
+    if not values_s:
+        raise BenchError("nothing was measured")
     v = [x * 1000.0 for x in values_s]
     return {"n": len(v), "median_ms": round(statistics.median(v), 3),
             "p99_ms": round(_percentile(v, 0.99), 3), "max_ms": round(max(v), 3)}
 
 
+def stop_latencies(rig: SimRig, cycles: int, settle_s: float, phase_step_s: float,
+                   speed_kmh: float = 0.5) -> list[float]:
+    """Immediate stops at ``cycles`` moments, ``settle_s + k * phase_step_s`` after a start (so
+    at different phases of the poll cycle and of the transaction in flight); for each, the time
+    from ``stop()`` to the first stop byte the treadmill recorded, s. Each stop must end with
+    the belt confirmed stopped.
+
+    Raises:
+        BenchError: a link fault, or a belt not confirmed stopped within 3 s of a stop.
+    """
+    link = rig.link
+    latencies: list[float] = []
+    for k in range(cycles):
+        link.start()
+        link.set_speed_kmh(speed_kmh)
+        rig.run(settle_s + phase_step_s * k)
+        asked_s = rig.clock.now_s()
+        link.stop()
+        stopped = rig.run_until(lambda: link.belt_stopped or link.fault is not None, 3.0)
+        if link.fault is not None:
+            raise BenchError(f"treadmill link fault: {link.fault}")
+        if not stopped:
+            raise BenchError("belt not confirmed stopped within 3 s of a stop")
+        sent = [t for t, who, b in rig.treadmill.wire_log()
+                if who == "host" and b in (STOP, AUTO_STOP) and t >= asked_s]
+        latencies.append(sent[0] - asked_s)
+    return latencies
+
+
+def _no_fault(link: TrackmasterLink, what: str) -> None:
+    """Raise :class:`BenchError` naming the link fault, if there is one."""
+    if link.fault is not None:
+        raise BenchError(f"{what}: treadmill link fault: {link.fault}")
+
+
+SLOW_ACK_TIMEOUT_S: Final = 0.25
+"""Ack timeout of the slow-treadmill runs: the longest ``[treadmill] ack_timeout_s`` allows."""
+
+
+def bench_slow_treadmill(units: str, baud: int, delay_s: float, cycles: int) -> dict[str, Any]:
+    """A treadmill whose replies are ``delay_s`` late (lockstep, 5 ms ticks — the loop's
+    period — and ``ack_timeout_s`` 0.25): stop request → stop byte at ``cycles`` moments
+    spread over 15 ms steps, against the budget of one period + one byte + one command."""
+    with SimRig(units=units, baud=baud, tick_s=0.005,
+                link_kwargs={"ack_timeout_s": SLOW_ACK_TIMEOUT_S}) as rig:
+        rig.treadmill.inject("delay_s", seconds=delay_s)
+        rig.run_until(lambda: rig.link.belt_stopped or rig.link.fault is not None, 3.0)
+        _no_fault(rig.link, f"reply delay {delay_s:g} s")
+        try:
+            latencies = stop_latencies(rig, cycles, settle_s=0.6, phase_step_s=0.015)
+        except BenchError as exc:
+            raise BenchError(f"reply delay {delay_s:g} s: {exc}") from None
+        return {
+            "reply_delay_s": delay_s,
+            "ack_timeout_s": SLOW_ACK_TIMEOUT_S,
+            "tick_ms": rig.tick_s * 1000.0,
+            "budget_ms": round(stop_latency_budget_s(rig.tick_s, baud) * 1000.0, 2),
+            "stop_request_to_stop_byte": _stats_ms(latencies),
+        }
+
+
 def bench_simulated(units: str, baud: int, hold_s: float, cycles: int) -> dict[str, Any]:
     """Lockstep rig (simulated time, 1 ms ticks): polling, round trips, stop latency, and the
-    wall-clock cost of ``step()``."""
+    wall-clock cost of ``step()``.
+
+    Raises:
+        BenchError: the link faulted.
+    """
     with SimRig(units=units, baud=baud, tick_s=0.001) as rig:
         link = rig.link
         step_costs: list[float] = []
@@ -336,12 +403,14 @@ def bench_simulated(units: str, baud: int, hold_s: float, cycles: int) -> dict[s
 
         link.step = timed_step  # type: ignore[method-assign]
         rig.run_until(lambda: link.belt_stopped, 2.0)
+        _no_fault(link, "simulated run")
         link.start()
         link.set_speed_kmh(1.0)
         rig.run(1.0 / link.ramp_kmh_per_s + 1.0)
         hold_from_s = rig.clock.now_s()
         first_tr = len(link.transaction_log)
         rig.run(hold_s)
+        _no_fault(link, "simulated run")
         hold = list(link.transaction_log)[first_tr:]
         wire = rig.treadmill.wire_log()
         host_times = sorted({t for t, who, _ in wire if who == "host" and t >= hold_from_s})
@@ -350,17 +419,7 @@ def bench_simulated(units: str, baud: int, hold_s: float, cycles: int) -> dict[s
         rig.run_until(lambda: link.belt_stopped, 5.0)
 
         # Stop latency: stop() at many phases of the poll cycle, from stop() to the stop byte.
-        latencies: list[float] = []
-        for k in range(cycles):
-            link.start()
-            link.set_speed_kmh(0.5)
-            rig.run(0.05 + 0.0013 * k)
-            asked_s = rig.clock.now_s()
-            link.stop()
-            rig.run_until(lambda: link.belt_stopped, 3.0)
-            sent = [t for t, who, b in rig.treadmill.wire_log()
-                    if who == "host" and b in (STOP, AUTO_STOP) and t >= asked_s]
-            latencies.append(sent[0] - asked_s)
+        latencies = stop_latencies(rig, cycles, settle_s=0.05, phase_step_s=0.0013)
         return {
             "clock": "simulated (lockstep over a real pty), 1 ms ticks",
             "baud": baud,
@@ -394,6 +453,7 @@ def bench_realtime(units: str, baud: int, hold_s: float, period_s: float) -> dic
             end = clock.now_s() + 1.0 / link.ramp_kmh_per_s + 0.5  # ramp up, then measure
             while clock.now_s() < end and link.fault is None:
                 tick()
+            _no_fault(link, f"real-time run ({period_s * 1000:g} ms steps)")
             end = clock.now_s() + hold_s
             first_tr = len(link.transaction_log)
             stepper.measure = True
@@ -406,6 +466,10 @@ def bench_realtime(units: str, baud: int, hold_s: float, period_s: float) -> dic
             end = clock.now_s() + 5.0
             while not link.belt_stopped and clock.now_s() < end and link.fault is None:
                 tick()
+            _no_fault(link, f"real-time run ({period_s * 1000:g} ms steps)")
+            if len(sent) < 2:
+                raise BenchError(f"real-time run ({period_s * 1000:g} ms steps): fewer than two "
+                                 f"transactions in {hold_s:g} s")
             return {
                 "clock": f"real time, link stepped every {period_s * 1000:g} ms, "
                          "real-time simulated treadmill on a pty",
@@ -427,16 +491,25 @@ def bench_realtime(units: str, baud: int, hold_s: float, period_s: float) -> dic
         proc.wait(timeout=5)
 
 
-def cmd_bench_link(args: Any, out: TextIO | None = None) -> int:
-    """``treadguard bench-link``: print measured link figures as JSON."""
+def cmd_bench_link(args: Any, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """``treadguard bench-link``: print measured link figures as JSON. Exit 0, or 1 with one
+    line on stderr when the link faults (or a run measures nothing)."""
     out = out or sys.stdout
-    figures: dict[str, Any] = {
-        "python": sys.version.split()[0],
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}",
-        "simulated": bench_simulated(args.units, args.baud, args.hold_s, args.stop_cycles),
-    }
-    if not args.no_realtime:
-        figures["realtime_pty"] = [bench_realtime(args.units, args.baud, args.hold_s, p)
-                                   for p in (0.001, 0.005)]
+    err = err or sys.stderr
+    try:
+        figures: dict[str, Any] = {
+            "python": sys.version.split()[0],
+            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}",
+            "simulated": bench_simulated(args.units, args.baud, args.hold_s, args.stop_cycles),
+            "simulated_slow_treadmill": [
+                bench_slow_treadmill(args.units, args.baud, delay, args.stop_cycles)
+                for delay in args.reply_delay_s],
+        }
+        if not args.no_realtime:
+            figures["realtime_pty"] = [bench_realtime(args.units, args.baud, args.hold_s, p)
+                                       for p in (0.001, 0.005)]
+    except BenchError as exc:
+        print(f"treadguard bench-link: {exc}", file=err)
+        return 1
     print(json.dumps(figures, indent=2), file=out)
     return 0

@@ -1,9 +1,15 @@
 """Driver for a Trackmaster-protocol treadmill: a non-blocking link state machine.
 
 The control loop calls :meth:`TrackmasterLink.step` every tick; the link never blocks (a
-transaction takes ~12.5 ms at 4800 baud, more than two 5 ms ticks). At most one transaction is
-in flight; a stop request goes out as soon as the line is free — ahead of any queued speed
-change or poll — so at most one in-flight transaction delays it.
+transaction takes ~12.5 ms at 4800 baud, more than two 5 ms ticks). One transaction is in
+flight, except that a stop never waits for one: the stop command — or the first lowered ``A3``
+of a controlled stop, or of a slow-down while the speed was held or rising — goes out at the
+next ``step()`` whatever the treadmill's reply delay, and the transaction it pre-empts is
+*abandoned*, not forgotten. The treadmill answers in order, so the abandoned command's reply
+comes first: the link feeds exactly as many bytes as that reply has to its own parser (it must
+be the exact reply the abandoned command expects, within ``ack_timeout_s`` of that command),
+and only the bytes after it to the stop's parser. A late ``D1``/``D0`` can therefore never be
+taken for the stop's ``B2``, and a valid late reply is no fault. A stop is never abandoned.
 
 Safety behaviour:
 - the belt is only ever started with ``A0`` (the treadmill's 0.5 s communication watchdog
@@ -42,6 +48,7 @@ from typing import Final, Protocol
 from controller.clock import Clock
 from hardware.trackmaster_protocol import (
     AUTO_STOP,
+    BITS_PER_BYTE,
     GET_SET_SPEED,
     GET_SPEED,
     GET_STATUS,
@@ -59,6 +66,10 @@ from hardware.trackmaster_protocol import (
 )
 
 KMH_PER_MPS: Final = 3.6
+MAX_ABANDONED: Final = 3
+"""Abandoned transactions awaiting their replies, at most: a poll (or a held/raising ``A3``, or
+``A0``) pre-empted by a slow-down's ``A3``, that ``A3`` by a controlled stop's first ``A3``,
+that one by the stop command; a stop is never pre-empted."""
 MIN_STOP_DECEL_MPS2: Final = 0.25
 """After a stop (plus ``readback_time_s`` of grace) a belt that slows more slowly than this is
 "not slowing when told to stop". Real treadmills stop at ~0.5–1.5 m/s²; the floor is low so a
@@ -66,6 +77,44 @@ slow but working stop is not a fault (the supervisor's stop deadline still bound
 POLL_CYCLE: Final = (GET_SPEED, GET_STATUS, GET_SPEED, GET_STATUS, GET_SPEED, GET_SET_SPEED)
 """Poll order: actual speed every other poll (10 Hz at 50 ms), status and set speed between."""
 TRANSACTION_LOG_MAX: Final = 10_000
+BAUD_RATES: Final = (1200, 2400, 4800, 9600, 19200, 38400)
+"""Line rates the link accepts (Trackmaster: 4800; some compatibles, e.g. GE T2100: 9600)."""
+LONGEST_COMMAND_BYTES: Final = len(set_speed(0).wire)
+"""``A3`` and its 4 digits: the longest command the link writes (5 bytes)."""
+LONGEST_TRANSACTION_BYTES: Final = max(
+    len(command.wire) + command.reply_length
+    for command in (set_speed(0), Command(START_CDS), Command(STOP), Command(AUTO_STOP),
+                    *(Command(op) for op in POLL_CYCLE)))
+"""Bytes on the wire for the longest command and its reply: 6 (``A3 dddd`` + ``B3``, or ``C1`` +
+``D1 dddd``)."""
+ACK_MARGIN_S: Final = 0.01
+"""Slack of the smallest acceptable ack timeout beyond the bytes' own time: one 5 ms loop period
+(the link sees a complete reply at its next step) plus 5 ms for the treadmill to turn a command
+round — an allowance, not a measured figure of a real unit."""
+
+
+def byte_time_s(baud: int) -> float:
+    """Seconds one byte takes on the line: 10 bits (start, 8 data, stop) at ``baud``."""
+    return BITS_PER_BYTE / baud
+
+
+def min_ack_timeout_s(baud: int) -> float:
+    """The smallest ``ack_timeout_s`` that fits a reply at ``baud``, s: the longest transaction
+    (6 bytes) plus a stop's own 2 bytes queued behind it (a stop pre-empts the transaction in
+    flight, and its ack comes after that transaction's reply), plus :data:`ACK_MARGIN_S`.
+    Below it the link would time out on a healthy treadmill — a fault on every command (4800
+    baud: 26.7 ms; 1200 baud: 76.7 ms)."""
+    stop_bytes = len(Command(STOP).wire) + Command(STOP).reply_length
+    return (LONGEST_TRANSACTION_BYTES + stop_bytes) * byte_time_s(baud) + ACK_MARGIN_S
+
+
+def stop_latency_budget_s(period_s: float, baud: int) -> float:
+    """The most a stop request may take to put the first byte that slows or stops the belt on
+    the wire, s: one loop period (the request waits for the next ``step()``), one byte time,
+    and one command's transmission (the longest, ``A3``, may still be leaving the UART). It
+    does not depend on the treadmill's reply delay: the stop pre-empts the transaction in
+    flight (4800 baud, 5 ms period: 17.5 ms)."""
+    return period_s + (1 + LONGEST_COMMAND_BYTES) * byte_time_s(baud)
 
 
 class SerialPort(Protocol):
@@ -198,6 +247,11 @@ class TrackmasterLink:
         self._last_was_speed = False
         self._in_flight: ReplyParser | None = None
         self._sent_at_s = 0.0
+        self._abandoned: deque[tuple[ReplyParser, float]] = deque()
+        """Pre-empted transactions (parser, sent at), oldest first: their replies come first."""
+        self._slowing = False  # the last speed-changing command lowered the speed or stopped
+        self._in_flight_slowing = False
+        self._slow_now = False  # a controlled stop was just asked for: its first A3 must not wait
         self._next_poll_s = 0.0
         self._poll_index = 0
         self._stop_at_s = clock.now_s()
@@ -269,6 +323,7 @@ class TrackmasterLink:
         now = self._clock.now_s()
         self._want_running = True
         self._controlled = None
+        self._slow_now = False
         self._start_pending = True  # a stop still pending goes out first, then the start
         self._stop_unacked = True  # from now on a stop() must reach the wire
         self._start_acked_s = None
@@ -330,6 +385,7 @@ class TrackmasterLink:
             self._start_pending = False
             self._controlled = _ControlledStop(now, self.commanded_kmh, decel_mps2,
                                                self._sent_tenths)
+            self._slow_now = True  # its first A3 pre-empts even a slow-down's A3 in flight
             self._begin_stop_envelope(now, moving_kmh)
             return
         if self._controlled is not None and decel_mps2 is not None:
@@ -386,7 +442,7 @@ class TrackmasterLink:
             # Whatever is in flight was sent before the reset (maybe a stop retried into a
             # dead line): its reply, or its silence, is not judged. Wait it out quietly.
             self._abandoned_until_s = self._sent_at_s + self.ack_timeout_s
-            self._in_flight = None
+            self._drop_outstanding()
         self._discard_input()
         self._stop_pending = True  # always: it also clears a power-up start lockout
 
@@ -424,6 +480,28 @@ class TrackmasterLink:
             command = self._next_command(now)
             if command is not None:
                 self._send(command, now)
+        elif self._may_preempt():
+            command = self._urgent_command(now)
+            if command is not None:
+                # The stop must not wait for a slow treadmill's reply (see the module
+                # docstring): the transaction in flight is abandoned, its reply still checked.
+                self._abandoned.append((self._in_flight, self._sent_at_s))
+                self._in_flight = None
+                self._send(command, now)
+
+    def _may_preempt(self) -> bool:
+        """Whether a command wanted now may go out ahead of the reply in flight: never ahead of
+        a stop; ahead of a slow-down's ``A3`` only for a newly asked-for stop."""
+        if self._in_flight is None or self._stop_in_flight() or self._pc_until_s is not None:
+            return False
+        if len(self._abandoned) >= MAX_ABANDONED:
+            return False
+        return not self._in_flight_slowing or self._stop_pending or self._slow_now
+
+    def _drop_outstanding(self) -> None:
+        """Forget the transaction in flight and the abandoned ones (after a fault or a reset)."""
+        self._in_flight = None
+        self._abandoned.clear()
 
     def _check_unsolicited(self) -> None:
         """The treadmill never speaks unprompted: bytes with nothing in flight mean the link is
@@ -451,31 +529,53 @@ class TrackmasterLink:
             self._fail(f"serial port error: {exc}")
 
     def _collect(self, now: float) -> None:
-        assert self._in_flight is not None
+        current = self._in_flight
+        assert current is not None
         try:
             waiting = self._port.in_waiting
             data = self._port.read(waiting) if waiting else b""
         except Exception as exc:  # pyserial raises SerialException (an OSError subclass) or OSError
-            self._in_flight = None
+            self._drop_outstanding()
             self._fail(f"serial port error: {exc}")
             return
         self.bytes_received += len(data)
-        try:
-            reply = self._in_flight.feed(data) if data else None
-        except ReplyError as exc:
-            self._in_flight = None
-            self._link_problem(f"bad reply: {exc}")
-            return
+        # The treadmill answers in order: the abandoned transactions' replies come first, each
+        # exactly as long as its command expects; only the bytes after them are the current's.
+        while self._abandoned:
+            parser, sent_s = self._abandoned[0]
+            need = parser.command.reply_length - len(parser.received)
+            chunk, data = data[:need], data[need:]
+            reply = self._parse(parser, sent_s, chunk, now)
+            if reply is None:
+                return  # still waiting for it (data is used up), or a link problem
+            self._abandoned.popleft()
+            self._complete(reply, sent_s, now, abandoned=True)
+        reply = self._parse(current, self._sent_at_s, data, now)
         if reply is not None:
             self._in_flight = None
-            self.last_round_trip_s = now - self._sent_at_s
-            self.transaction_log.append(
-                Transaction(reply.command.opcode, self._sent_at_s, self.last_round_trip_s))
-            self._handle(reply, now)
-        elif now - self._sent_at_s > self.ack_timeout_s:
-            command = self._in_flight.command
-            self._in_flight = None
-            self._link_problem(f"no acknowledgement of {command} within {self.ack_timeout_s:g} s")
+            self._complete(reply, self._sent_at_s, now, abandoned=False)
+
+    def _parse(self, parser: ReplyParser, sent_s: float, data: bytes, now: float) -> Reply | None:
+        """Feed ``data`` to one transaction's parser: its reply once complete; None while it
+        waits — or after a bad or missing reply, which drops every outstanding transaction and
+        is a link problem."""
+        try:
+            reply = parser.feed(data) if data else None
+        except ReplyError as exc:
+            self._drop_outstanding()
+            self._link_problem(f"bad reply: {exc}")
+            return None
+        if reply is None and now - sent_s > self.ack_timeout_s:
+            self._drop_outstanding()
+            self._link_problem(
+                f"no acknowledgement of {parser.command} within {self.ack_timeout_s:g} s")
+        return reply
+
+    def _complete(self, reply: Reply, sent_s: float, now: float, *, abandoned: bool) -> None:
+        self.last_round_trip_s = now - sent_s
+        self.transaction_log.append(
+            Transaction(reply.command.opcode, sent_s, self.last_round_trip_s))
+        self._handle(reply, now, abandoned=abandoned)
 
     def _link_problem(self, reason: str) -> None:
         """A missing or bad reply: a fault — unless we are waiting out a power cycle we caused."""
@@ -533,32 +633,52 @@ class TrackmasterLink:
             tenths = math.ceil(self._ramp_kmh * per - 1e-9)  # falling: never ahead of the ramp
         return max(0, min(tenths, self._cap_tenths))
 
-    def _next_command(self, now: float) -> Command | None:
+    def _urgent_command(self, now: float) -> Command | None:
+        """A command that must not wait behind anything but a stop: the stop command; or the
+        first lowered ``A3`` of a newly asked-for controlled stop, or of a slow-down while the
+        speed was held or rising. Further steps of a slow-down take their turn with the polls.
+        """
         if self._stop_pending:
             self._stop_pending = False
             self._last_was_speed = False
             return self._stop_command
+        if not (self._slow_now or not self._slowing) or not self._speeds_allowed():
+            return None
+        tenths = self._desired_tenths(now)
+        return self._speed_command(tenths) if tenths < self._sent_tenths else None
+
+    def _speeds_allowed(self) -> bool:
+        """Speed commands may go out: running (or stopping under control) after the ``A0`` was
+        acknowledged, and not waiting for a power-cycled treadmill to answer."""
+        if self._pc_lost and not self._pc_stop_sent and self._pc_until_s is not None:
+            return False  # waiting out a power cycle: poll until it answers, then stop
+        return ((self._want_running or self._controlled is not None)
+                and self._start_acked_s is not None)
+
+    def _speed_command(self, tenths: int) -> Command:
+        """The ``A3`` for ``tenths`` — or, when a controlled stop's ramp has reached zero, the
+        stop command that finishes it."""
+        self._last_was_speed = True
+        if self._controlled is not None and tenths == 0:
+            self._controlled = None
+            self._stop_unacked = True
+            self._last_was_speed = False
+            return self._stop_command
+        return set_speed(tenths, self._reverse)
+
+    def _next_command(self, now: float) -> Command | None:
+        urgent = self._urgent_command(now)
+        if urgent is not None:
+            return urgent
         if self._start_pending:
             self._start_pending = False
             self._last_was_speed = False
             return Command(START_CDS)
         poll_due = now >= self._next_poll_s
-        started = self._start_acked_s is not None
-        if self._pc_lost and not self._pc_stop_sent and self._pc_until_s is not None:
-            pass  # waiting out a power cycle: poll until it answers, then stop (see _handle)
-        elif (self._want_running or self._controlled is not None) and started and not (
-                poll_due and self._last_was_speed):
+        if self._speeds_allowed() and not (poll_due and self._last_was_speed):
             tenths = self._desired_tenths(now)
-            if self._controlled is not None and tenths == 0:
-                # The ramp reached zero: the stop command finishes the controlled stop.
-                self._controlled = None
-                self._stop_unacked = True
-                self._last_was_speed = False
-                return self._stop_command
             if tenths != self._sent_tenths:
-                self._sent_tenths = tenths
-                self._last_was_speed = True
-                return set_speed(tenths, self._reverse)
+                return self._speed_command(tenths)
         if poll_due:
             # A fixed grid keeps the average poll rate even when speed commands cut in; after a
             # long gap (a fault, a power cycle) it restarts from now rather than bursting.
@@ -574,20 +694,34 @@ class TrackmasterLink:
         try:
             self._port.write(command.wire)
         except Exception as exc:
+            self._drop_outstanding()
             self._fail(f"serial port error: {exc}")
             return
         self.bytes_sent += len(command.wire)
         self.transactions += 1
         self._in_flight = ReplyParser(command)
         self._sent_at_s = now
+        slowing = False
         if command.opcode in (STOP, AUTO_STOP):
+            slowing = True
             self._sent_tenths = 0
+        elif command.opcode == SET_SPEED:
+            tenths = int(command.data[1:])
+            slowing = tenths < self._sent_tenths
+            self._sent_tenths = tenths
+        if command.opcode in (STOP, AUTO_STOP, SET_SPEED, START_CDS):
+            self._slowing = slowing
+        self._in_flight_slowing = slowing
+        if slowing:
+            self._slow_now = False
         # Invariant: anything that may have moved the belt since the last acknowledged stop —
         # or a stop not yet acknowledged — means a later stop() must reach the wire.
         self._stop_unacked = self._stop_unacked or command.opcode in (
             STOP, AUTO_STOP, START_CDS, SET_SPEED)
 
-    def _handle(self, reply: Reply, now: float) -> None:
+    def _handle(self, reply: Reply, now: float, *, abandoned: bool = False) -> None:
+        """Act on a complete reply. ``abandoned``: the reply of a transaction a stop pre-empted
+        (polls are used as usual; an ``A0``'s ack then starts nothing we still want)."""
         op = reply.command.opcode
         if op in (STOP, AUTO_STOP):
             self._stop_acked_s = now
@@ -599,7 +733,8 @@ class TrackmasterLink:
                 self._pc_until_s = None
                 self.power_cycle_result = "completed"
         elif op == START_CDS:
-            self._start_acked_s = now
+            if not abandoned:
+                self._start_acked_s = now
         elif op == SET_SPEED:
             self._acked_tenths = int(reply.command.data[1:])
         elif op == GET_STATUS:

@@ -14,12 +14,15 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from controller.config import LimitsSettings
 from controller.events import EventLog
 from controller.supervisor import State, Supervisor
-from controller.treadmill_bench import SimRig
-from hardware.sim.treadmill_model import decode_host_commands
+from controller.treadmill_bench import SimRig, stop_latencies
+from hardware.sim.treadmill_model import decode_host_commands, first_slowing_command_s
+from hardware.trackmaster import stop_latency_budget_s
 from hardware.trackmaster_protocol import (
     AUTO_STOP,
     GET_SET_SPEED,
@@ -158,6 +161,67 @@ def test_stop_goes_out_behind_at_most_one_transaction(bench: Bench) -> None:
     bench.link.stop()  # immediate (no deceleration): a fault-style stop
     bench.run(0.05)
     assert stop_bytes_after(bench, asked)[0] - asked <= 0.0135  # one C1 round trip, 12.5 ms
+
+
+SLOW_LINK: dict[str, Any] = {"max_speed_kmh": 3.0, "ack_timeout_s": 0.25}
+"""The longest ack timeout the configuration allows: a treadmill replying 220 ms late works."""
+
+
+@pytest.mark.parametrize("delay_s", [0.08, 0.22])
+def test_stop_preempts_the_transaction_of_a_slow_treadmill(delay_s: float) -> None:
+    """Replies late by ``delay_s``: the stop byte still reaches the wire within one loop period
+    (+ one byte + one command's transmission) of the request, at every phase of a transaction;
+    the abandoned poll's late reply is not taken for the stop's ack, and is no fault."""
+    with SimRig(units="kmh", link_kwargs=SLOW_LINK) as rig:
+        rig.treadmill.inject("delay_s", seconds=delay_s)
+        assert rig.run_until(lambda: rig.link.belt_stopped, 2.0)
+        latencies = stop_latencies(rig, cycles=12, settle_s=0.6, phase_step_s=0.02)
+        assert max(latencies) <= stop_latency_budget_s(rig.tick_s, rig.baud), latencies
+        assert rig.link.fault is None
+        stops = [tr for tr in rig.link.transaction_log if tr.opcode == STOP]
+        assert len(stops) >= 12
+        # An ack seen earlier than the treadmill's delay would be someone else's reply.
+        assert min(tr.round_trip_s for tr in stops) >= delay_s
+
+
+@pytest.mark.parametrize("delay_s", [0.08, 0.22])
+def test_controlled_stop_first_lower_speed_preempts_a_slow_reply(delay_s: float) -> None:
+    with Bench(units="kmh", link_kwargs=SLOW_LINK) as bench:
+        bench.walk()
+        bench.treadmill.inject("delay_s", seconds=delay_s)
+        bench.run(0.5)
+        sent = bench.link.transactions
+        assert bench.run_until(lambda: bench.link.transactions > sent, 1.0)
+        bench.tick()  # a command went out one tick ago: its late reply is still to come
+        asked = bench.clock.now_s()
+        bench.sup.request_stop("test", "software stop")
+        bench.run(0.1)
+        first = first_slowing_command_s(bench.treadmill.wire_log(), asked)
+        assert first is not None
+        assert first - asked <= stop_latency_budget_s(bench.tick_s, bench.baud)
+        assert bench.run_until(lambda: bench.sup.state is State.LATCHED, 4.0)
+        assert bench.link.fault is None
+        assert bench.state()["belt_kmh"] == 0.0
+
+
+def test_stop_latency_is_bounded_whatever_the_reply_delay_and_the_moment() -> None:
+    """Property: for any reply delay the ack timeout can hold and any moment of the request,
+    stop request → stop byte ≤ one period + one byte + one command's transmission."""
+    with SimRig(units="kmh", link_kwargs=SLOW_LINK) as rig:
+        link = rig.link
+        assert rig.run_until(lambda: link.belt_stopped, 2.0)
+        budget = stop_latency_budget_s(rig.tick_s, rig.baud)
+
+        @settings(max_examples=20, deadline=None)
+        @given(delay_ms=st.integers(0, 220), settle_ticks=st.integers(0, 120))
+        def check(delay_ms: int, settle_ticks: int) -> None:
+            rig.treadmill.inject("delay_s", seconds=delay_ms / 1000)
+            [latency] = stop_latencies(rig, cycles=1, settle_s=settle_ticks * rig.tick_s,
+                                       phase_step_s=0.0)
+            assert latency <= budget
+            assert link.fault is None
+
+        check()
 
 
 def test_auto_stop_mode_sends_aa() -> None:

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from controller import treadmill_bench
 from controller.cli import main
 from controller.treadmill_bench import bench_simulated
 
@@ -151,3 +152,79 @@ def test_sim_treadmill_answers_on_a_serial_port_url() -> None:
         proc.wait(timeout=5)
         os.close(master)
         os.close(slave)
+
+
+def one_line_error(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
+    """Run ``treadguard argv``: it must fail with exactly one line on stderr, no traceback."""
+    code = main(argv)
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert code != 0
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["treadmill-test", "--simulated", "--units", "kmh", "--hold-s", "-5"],
+         "treadmill-test: --hold-s must be a finite number ≥ 0, got -5"),
+        (["treadmill-test", "--simulated", "--units", "kmh", "--hold-s", "nan"],
+         "treadmill-test: --hold-s must be a finite number ≥ 0, got nan"),
+        (["treadmill-test", "--simulated", "--units", "kmh", "--baud", "0"],
+         "treadmill-test: --baud must be one of 1200, 2400, 4800, 9600, 19200, 38400, got 0"),
+        (["sim-treadmill", "--pty", "--units", "kmh", "--fault", "silent",
+          "--fault-after-s", "-1"], "sim-treadmill: --fault-after-s must be a finite number ≥ 0"),
+        (["sim-treadmill", "--pty", "--units", "kmh", "--fault-after-s", "inf"],
+         "sim-treadmill: --fault-after-s must be a finite number ≥ 0, got inf"),
+        (["sim-treadmill", "--pty", "--units", "kmh", "--baud", "-9600"],
+         "sim-treadmill: --baud must be one of"),
+        (["bench-link", "--no-realtime", "--hold-s", "0"],
+         "bench-link: --hold-s must be a finite number > 0, got 0"),
+        (["bench-link", "--no-realtime", "--hold-s=-inf"],
+         "bench-link: --hold-s must be a finite number > 0, got -inf"),
+        (["bench-link", "--no-realtime", "--stop-cycles", "0"],
+         "bench-link: --stop-cycles must be a finite number > 0, got 0"),
+    ],
+)
+def test_bad_numeric_options_are_one_line_errors(capsys: pytest.CaptureFixture[str],
+                                                 argv: list[str], expected: str) -> None:
+    assert expected in one_line_error(capsys, argv)
+
+
+def test_sim_treadmill_missing_port_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    line = one_line_error(capsys, ["sim-treadmill", "--port", "/dev/does-not-exist",
+                                   "--units", "kmh"])
+    assert line.startswith("treadguard sim-treadmill: cannot open /dev/does-not-exist")
+
+
+def test_bench_link_names_the_link_fault(capsys: pytest.CaptureFixture[str],
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real-time simulated treadmill falls silent 0.3 s in: the link faults during the
+    real-time run. One line naming the fault, exit 1 (it used to crash in ``max()``)."""
+    def silent_sim(units: str, baud: int) -> tuple[subprocess.Popen[str], str]:
+        return _start_realtime_sim("--fault", "silent", "--fault-after-s", "0.3")
+
+    monkeypatch.setattr(treadmill_bench, "start_realtime_sim", silent_sim)
+    line = one_line_error(capsys, ["bench-link", "--hold-s", "0.2", "--stop-cycles", "1"])
+    assert line.startswith("treadguard bench-link: real-time run (1 ms steps): treadmill link "
+                           "fault: no acknowledgement of"), line
+
+
+def test_bench_link_reports_a_slow_treadmills_stop_latency(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["bench-link", "--no-realtime", "--hold-s", "0.5", "--stop-cycles", "4",
+                 "--reply-delay-s", "0.22"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    [slow] = json.loads(captured.out)["simulated_slow_treadmill"]
+    assert slow["reply_delay_s"] == 0.22 and slow["stop_request_to_stop_byte"]["n"] == 4
+    assert slow["stop_request_to_stop_byte"]["max_ms"] <= slow["budget_ms"] == 17.5
+
+
+def test_bench_link_with_a_reply_later_than_the_ack_timeout_is_one_line(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    line = one_line_error(capsys, ["bench-link", "--no-realtime", "--hold-s", "0.2",
+                                   "--stop-cycles", "1", "--reply-delay-s", "0.3"])
+    assert line.startswith("treadguard bench-link: reply delay 0.3 s: treadmill link fault: "
+                           "no acknowledgement of"), line

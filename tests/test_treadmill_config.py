@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from controller import config as cfg
+from controller.cli import main
+from hardware.trackmaster import BAUD_RATES, min_ack_timeout_s
 
 from .conftest import SIM_TOML
 
@@ -49,3 +55,28 @@ def test_relay_only_needs_neither_port_nor_units_but_rejects_unknown_options() -
     with pytest.raises(cfg.ConfigError, match=r"\[treadmill\] sped: unknown option"):
         cfg.parse("relay.toml",
                   text.replace('protocol = "none"\n', 'protocol = "none"\nsped = 1\n'))
+
+
+def test_ack_timeout_that_cannot_fit_a_reply_at_the_baud_rate_is_refused_at_load(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """1200 baud: a C1 and its D1 reply alone take 50 ms on the line; 0.03 s faulted forever."""
+    path = tmp_path / "slow.toml"
+    path.write_text(_sim_with("ack_timeout_s = 0.1", "ack_timeout_s = 0.03").replace(
+        "baud = 4800", "baud = 1200"), encoding="utf-8")
+    assert main(["sim", "--config", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert f"{path}: [treadmill] ack_timeout_s: 0.03 s cannot fit" in err
+    assert "at 1200 baud: at least 0.077 s" in err
+
+
+@settings(max_examples=60, deadline=None)
+@given(baud=st.sampled_from(BAUD_RATES), ack_ms=st.integers(20, 250))
+def test_ack_timeout_is_accepted_exactly_when_a_reply_fits(baud: int, ack_ms: int) -> None:
+    text = _sim_with("ack_timeout_s = 0.1", f"ack_timeout_s = {ack_ms / 1000}").replace(
+        "baud = 4800", f"baud = {baud}")
+    if ack_ms / 1000 >= min_ack_timeout_s(baud):
+        assert cfg.parse("sim.toml", text).treadmill.ack_timeout_s == ack_ms / 1000
+    else:
+        with pytest.raises(cfg.ConfigError, match=r"\[treadmill\] ack_timeout_s: .* at least"):
+            cfg.parse("sim.toml", text)

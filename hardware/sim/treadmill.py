@@ -259,13 +259,25 @@ def serve_realtime(read: Callable[[], bytes], write: Callable[[bytes], object],
 
 
 def serve_port(url: str, units: str, baud: int, seed: int, fault: Fault | None = None) -> None:
-    """Play the treadmill on a real serial port, in real time, until interrupted."""
+    """Play the treadmill on a real serial port, in real time, until interrupted.
+
+    Raises:
+        SimTreadmillError: the port cannot be opened, or fails while serving (one line).
+    """
     import serial
 
-    port = serial.serial_for_url(url, baudrate=baud, timeout=0.001)
+    try:
+        port = serial.serial_for_url(url, baudrate=baud, timeout=0.001)
+    except (serial.SerialException, ValueError) as exc:  # a missing device, a bad URL
+        raise SimTreadmillError(f"cannot open {url}: {exc}") from None
     model = TreadmillModel(units=units, baud=baud, seed=seed)
     print(f"simulated {units} treadmill on {url} at {baud} baud; Ctrl-C to stop", file=sys.stderr)
-    serve_realtime(lambda: port.read(64), port.write, model, fault=fault)
+    try:
+        serve_realtime(lambda: port.read(64), port.write, model, fault=fault)
+    except serial.SerialException as exc:  # unplugged while serving
+        raise SimTreadmillError(f"{url}: {exc}") from None
+    finally:
+        port.close()
 
 
 def serve_pty(units: str, baud: int, seed: int, stop_after_s: float | None = None,
@@ -302,7 +314,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.control_fd is not None:
         serve_control(args.control_fd, args.units, args.baud, args.seed)
     elif args.port:
-        serve_port(args.port, args.units, args.baud, args.seed)
+        try:
+            serve_port(args.port, args.units, args.baud, args.seed)
+        except SimTreadmillError as exc:
+            print(f"hardware.sim.treadmill: {exc}", file=sys.stderr)
+            return 1
     elif args.pty:
         serve_pty(args.units, args.baud, args.seed, args.duration_s)
     else:
