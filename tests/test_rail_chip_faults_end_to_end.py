@@ -49,7 +49,7 @@ def stop_time(system: app.System) -> float:
 
 def test_one_frozen_force_chip_then_a_200_n_grab_on_its_rail_stops_the_belt(
         build_sim: Build) -> None:
-    """The issue's run: the right rail's ADS1115 freezes while the left one converts; a 200 N
+    """The review's run: the right rail's ADS1115 freezes while the left one converts; a 200 N
     grab on the right rail kept the belt at 1.45 km/h."""
     system = running(build_sim)
     _, force, hands = twins(system)
