@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import math
 import os
 import signal
 import sys
@@ -341,7 +342,7 @@ def _announce(events: EventLog, supervisor: Supervisor, panel: SafetyIO) -> None
 def register(sub: Any) -> None:
     run = sub.add_parser("run", help="run the safety controller (the daemon the service starts)")
     run.add_argument("--config", required=True, help="configuration file (TOML)")
-    run.add_argument("--duration-s", type=float, default=None,
+    run.add_argument("--duration-s", type=positive_seconds, default=None,
                      help="stop after this many seconds (default: run until SIGTERM/SIGINT)")
     run.set_defaults(func=cmd_run)
 
@@ -357,8 +358,22 @@ def register(sub: Any) -> None:
     sim.set_defaults(func=cmd_sim)
 
 
+def positive_seconds(text: str) -> float:
+    """argparse type: a finite number of seconds > 0 (nan would run for ever)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a finite number of seconds > 0, got {text!r}")
+    return value
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     settings = cfg.load(args.config)
+    problem = settings.mixing_problem()
+    if problem is not None:
+        raise cfg.ConfigError(problem)
     clock = MonotonicClock()
     try:
         system = build(settings, clock)
@@ -429,6 +444,12 @@ def cmd_sim(args: argparse.Namespace) -> int:
     from controller.sim_view import run_simulation
 
     settings = cfg.load(args.config)
+    real = settings.real_parts()
+    if real:
+        # The simulation's scripted operator resets and starts: never on anything real.
+        raise cfg.ConfigError(f"{settings.path}: {', '.join(real)}: treadguard sim needs every "
+                              f"part simulated ([i2c] simulated = true, [treadmill] simulated = "
+                              f"true or protocol = \"none\", [gpio] pin_factory = \"mock\")")
     name = args.scenario or (settings.sim.scenario if settings.sim else "demo")
     live = args.realtime or (not args.fast and sys.stdout.isatty())
     clock = SimClock(pace=1.0 if live else 0.0)

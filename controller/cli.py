@@ -11,8 +11,16 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from controller.config import ConfigError
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse with errors on one line (the usage block is one ``--help`` away)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     from controller import app, calibrate, check, treadmill_cli
     from controller.evaluate import cli as evaluate_cli
 
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="treadguard",
         description="Safety controller for backward running on a treadmill.",
     )

@@ -520,6 +520,39 @@ class Settings:
     def any_simulated(self) -> bool:
         return self.i2c.simulated or self.treadmill.simulated or self.gpio.pin_factory == "mock"
 
+    def real_parts(self) -> list[str]:
+        """The options that name real hardware, as written in the file."""
+        parts = []
+        if not self.i2c.simulated:
+            parts.append("[i2c] simulated = false")
+        if self.treadmill.protocol != "none" and not self.treadmill.simulated:
+            parts.append(f'[treadmill] port = "{self.treadmill.port}"')
+        if self.gpio.pin_factory != "mock":
+            parts.append(f'[gpio] pin_factory = "{self.gpio.pin_factory}"')
+        return parts
+
+    def mixing_problem(self) -> str | None:
+        """Why this file must not run as a daemon, or None.
+
+        A real actuator (the treadmill's serial link, the relay on real pins) supervised by a
+        simulated sensor or simulated pins would be watched by a twin that always reports a calm
+        runner, a released e-stop and a following relay. Real sensors with a simulated treadmill
+        are fine (a bench test of the sensors).
+        """
+        actuators = [part for part in self.real_parts() if not part.startswith("[i2c]")]
+        simulated = []
+        if self.i2c.simulated:
+            simulated.append("[i2c] simulated = true")
+        if self.gpio.pin_factory == "mock":
+            simulated.append('[gpio] pin_factory = "mock"')
+        if actuators and simulated:
+            are = ("is", "are")
+            return (f"{self.path}: {' and '.join(actuators)} {are[len(actuators) > 1]} real but "
+                    f"{' and '.join(simulated)} {are[len(simulated) > 1]} simulated: a real "
+                    f"belt must never be supervised by simulated sensors or pins (make every "
+                    f"part real, or every part simulated)")
+        return None
+
 
 IMU_ADDRESSES: Final = {"lsm6dsox": (0x6A, 0x6B), "mpu6050": (0x68, 0x69)}
 # Real gpiozero backends. pigpio is left out on purpose: it talks to a daemon over a socket,
