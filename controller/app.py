@@ -19,7 +19,7 @@ import os
 import signal
 import sys
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import serial
 
@@ -44,6 +44,13 @@ if TYPE_CHECKING:
 
 
 
+SHUTDOWN_FLUSH_S: Final = 0.1
+"""At shutdown the loop runs at least this long, so a stop command queued behind a transaction
+in flight still reaches the wire (two 50 ms poll periods)."""
+SHUTDOWN_MARGIN_S: Final = 0.5
+"""Ticks allowed past the stop deadline, for the supervisor to cut power and latch."""
+
+
 class HardwareError(Exception):
     """Configured hardware is missing or does not answer as expected. One line, names the part."""
 
@@ -65,7 +72,10 @@ class SimWorld:
     port: Any | None = None
     panel: SafetyIO | None = None
     estop_pressed: bool = False
-    _fired: set[int] = field(default_factory=set)
+    final_state: dict[str, Any] | None = None
+    """The simulated treadmill's state when the world closed (after the controller let go)."""
+    final_wire: list[tuple[float, str, int]] = field(default_factory=list)
+    """Every byte on the simulated serial line, as recorded when the world closed."""
 
     def before_tick(self) -> None:
         """Advance the world to the clock's time (lockstep with the controller)."""
@@ -85,7 +95,11 @@ class SimWorld:
                                      self.link.bytes_received, self.panel.relay_closed)
 
     def close(self) -> None:
-        if self.treadmill is not None:
+        """End the simulated world, keeping the treadmill's last state and wire log."""
+        if self.treadmill is not None and not self.treadmill.closed:
+            with contextlib.suppress(Exception):  # a broken lockstep must not block the close
+                self.final_state = self.treadmill.state()
+                self.final_wire = self.treadmill.wire_log()
             self.treadmill.close()
 
 
@@ -125,12 +139,24 @@ class System:
     def link_port_name(self) -> str:
         return str(getattr(self.port, "port", None) or self.settings.treadmill.port)
 
-    def shutdown(self, grace_s: float = 0.3) -> None:
-        """Stop the belt, give the stop command time to reach the wire, then release
-        everything — the relay last-but-one (it opens when the panel closes)."""
+    def shutdown(self) -> None:
+        """Stop the belt as every stop does, then release everything.
+
+        A controlled stop: the lowered speeds and the stop command go on the wire and the belt
+        is read back at zero — or, past the supervisor's stop deadline (speed / stop_decel_mps2
+        + 1 s, at most 6.3 s from 8 km/h at 0.5 m/s²), the power is cut. Only then does the
+        relay open (when the panel closes) and the port close. Opening the relay mid-ramp
+        would leave a coasting belt and no stop command behind (the service unit's
+        TimeoutStopSec allows for the longest stop).
+        """
         with contextlib.suppress(Exception):
-            self.supervisor.request_stop("shutdown", "controller shutting down")
-            self.loop.run(grace_s)
+            sup = self.supervisor
+            sup.request_stop("shutdown", "controller shutting down")
+            now = self.clock.now_s()
+            left_s = sup.stop_deadline_s - now
+            max_s = left_s + SHUTDOWN_MARGIN_S if math.isfinite(left_s) else SHUTDOWN_FLUSH_S
+            self.loop.run_until(lambda: sup.state is State.LATCHED, max_s,
+                                min_s=SHUTDOWN_FLUSH_S)
         with contextlib.suppress(Exception):
             self.panel.close()
         if self.link is not None:
@@ -275,7 +301,9 @@ def build(settings: cfg.Settings, clock: Clock, scenario: Scenario | None = None
             world.close()
         raise
 
-    target = scenario.target_speed_kmh if scenario else settings.session.speed_kmh
+    target = settings.session.speed_kmh
+    if scenario is not None and scenario.target_speed_kmh is not None:
+        target = scenario.target_speed_kmh
     arming_checks: list[Any] = []
 
     def arming_problems() -> list[str]:

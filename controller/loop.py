@@ -24,6 +24,7 @@ log; printing, files and networks are readers of that log outside the tick.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -230,6 +231,17 @@ class ControlLoop:
             self.tick()
             if on_tick is not None:
                 on_tick()
+
+    def run_until(self, done: Callable[[], bool], max_s: float, min_s: float = 0.0) -> bool:
+        """Tick at the loop rate until ``done()`` (checked after each tick, once ``min_s`` of
+        clock time has passed) or for at most ``max_s``. Returns ``done()``."""
+        start = self._clock.now_s()
+        for i in range(1, max(1, math.ceil(max_s / self.period_s)) + 1):
+            self._clock.sleep_until(start + i * self.period_s)
+            self.tick()
+            if self._clock.now_s() - start >= min_s - 1e-9 and done():
+                return True
+        return done()
 
     def run_forever(self, keep_running: Callable[[], bool]) -> None:
         """The daemon's loop: tick at the loop rate while ``keep_running()``."""

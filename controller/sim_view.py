@@ -52,12 +52,13 @@ def run_simulation(system: System, live: bool, out: TextIO) -> int:
 
     try:
         system.loop.run(scenario.duration_s, on_tick=status)
-        wire = world.treadmill.wire_log() if world.treadmill is not None else []
-        final_state = world.treadmill.state() if world.treadmill is not None else {}
     finally:
         if live:
             out.write("\r\033[K")
+        # The account is of the session as it ended: after the shutdown's controlled stop.
         system.shutdown()
+    wire = world.final_wire
+    final_state = world.final_state or {}
 
     print(file=out)
     print("Account of the session", file=out)

@@ -108,6 +108,12 @@ class Supervisor:
         return not self.power_cut
 
     @property
+    def stop_deadline_s(self) -> float:
+        """Clock time by which a stopping belt must read back zero, else power is cut (inf
+        when no stop is under way)."""
+        return self._stop_deadline_s if self.state is State.STOPPING else math.inf
+
+    @property
     def latched(self) -> bool:
         return self.state in (State.LATCHED, State.STOPPING)
 

@@ -89,3 +89,26 @@ def test_argument_errors_are_one_line(capsys: pytest.CaptureFixture[str]) -> Non
     assert info.value.code == 2
     line = one_line_error(capsys)
     assert "--hold-s" in line and "abc" in line
+
+
+# ---------------------------------------------------------------- 10: the simulated account
+def test_sim_walk_without_incident_exits_0_and_reports_the_state_after_shutdown(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """It exited 1 on every normal run: the account read the belt before the shutdown stop
+    had finished ("1.4 km/h, RUNNING_CDS")."""
+    code = main(["sim", "--fast", "--scenario", "walk", "--config", str(SIM_TOML)])
+    out = capsys.readouterr().out
+    assert "treadmill at the end: belt 0.0 km/h, status STOPPED" in out, out
+    assert "controller at the end: latched (reason: shutdown)" in out
+    assert code == 0
+
+
+def test_sim_runs_at_the_configured_session_speed(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`[session] speed_kmh = 2.5` still ramped to the scenario's 1.5 km/h: a supervisor could
+    not rehearse a patient's settings."""
+    config = variant(tmp_path, ("[session]\nspeed_kmh = 1.5", "[session]\nspeed_kmh = 2.5"))
+    assert main(["sim", "--fast", "--scenario", "walk", "--config", config]) == 0
+    out = capsys.readouterr().out
+    speeds = next(line for line in out.splitlines() if "speeds commanded" in line)
+    assert "2.5" in speeds.split(":")[1].split(), speeds

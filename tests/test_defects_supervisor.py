@@ -18,9 +18,11 @@ from controller.governor import Governor
 from controller.supervisor import State
 from hardware.sim.scenarios import SCENARIOS
 from hardware.sim.treadmill_model import decode_host_commands
-from hardware.trackmaster_protocol import KMH_PER_MPH, SET_SPEED, speed_tenths
+from hardware.trackmaster_protocol import AUTO_STOP, KMH_PER_MPH, SET_SPEED, STOP, speed_tenths
 
 from .conftest import Build, treadmill
+
+STOPS = (STOP, AUTO_STOP)
 
 
 # ---------------------------------------------------------------- 1: power at start
@@ -111,3 +113,27 @@ def test_a_cap_that_is_not_a_multiple_of_a_tenth_runs_without_an_internal_error(
     assert sent, "the belt never got a speed"
     cap_mph_tenths = math.floor(cap / KMH_PER_MPH * 10 + 1e-9)
     assert max(int(data[1:]) for data in sent) <= cap_mph_tenths
+
+
+# ---------------------------------------------------------------- 5: shutdown mid-ramp
+def test_shutdown_completes_the_controlled_stop_before_opening_the_relay(
+        build_sim: Build, sim_settings: cfg.Settings) -> None:
+    """SIGTERM at 2.9 km/h: shutdown(grace_s=0.3) opened the relay and closed the port with the
+    belt at 1.91 km/h and no stop command on the wire."""
+    fast = dataclasses.replace(
+        sim_settings, session=dataclasses.replace(sim_settings.session, speed_kmh=2.9))
+    walk = SCENARIOS["walk"]()
+    system = build_sim(dataclasses.replace(walk, target_speed_kmh=2.9), settings=fast)
+    system.loop.run(9.0)
+    assert treadmill(system)["belt_kmh"] > 2.7
+    system.shutdown()
+    world = system.world
+    assert world is not None and world.final_state is not None
+    # The treadmill's own state at the moment the relay opened and the port closed.
+    assert world.final_state["belt_kmh"] == 0.0 and world.final_state["status"] == "STOPPED"
+    assert any(op in STOPS for _, op, _ in decode_host_commands(world.final_wire))
+    sup = system.supervisor
+    assert sup.state is State.LATCHED and sup.stop_reason == "shutdown"
+    assert not any("belt_not_stopping" in e.message for e in system.events)
+    assert world.pin_factory is not None
+    assert not world.pin_factory.pin(system.settings.gpio.relay_pin).state  # opened last

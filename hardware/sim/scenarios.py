@@ -88,7 +88,9 @@ class Scenario:
     Attributes:
         name: as in ``[sim] scenario``.
         duration_s: simulated length of the session.
-        target_speed_kmh: the speed the session asks for (the governor caps and ramps it).
+        target_speed_kmh: the speed the session asks for (the governor caps and ramps it);
+            None = the configuration's ``[session] speed_kmh``, so a simulated
+            session rehearses the configured settings.
         motion: what the IMU feels.
         actions: operator actions, in time order.
         description: one line for the account.
@@ -96,7 +98,7 @@ class Scenario:
 
     name: str
     duration_s: float
-    target_speed_kmh: float
+    target_speed_kmh: float | None
     motion: Motion
     actions: tuple[Action, ...] = field(default_factory=tuple)
     description: str = ""
@@ -106,7 +108,7 @@ def demo() -> Scenario:
     return Scenario(
         name="demo",
         duration_s=12.0,
-        target_speed_kmh=1.5,
+        target_speed_kmh=None,
         motion=BackwardWalkWithSlip(walk_from_s=2.3, walk_until_s=12.0, slip_at_s=8.0),
         actions=(
             Action(0.5, "reset", 1.2, "operator holds reset"),
@@ -118,7 +120,7 @@ def demo() -> Scenario:
 
 def idle() -> Scenario:
     """Power on and nothing else: the controller must stay latched with the belt stopped."""
-    return Scenario(name="idle", duration_s=3.0, target_speed_kmh=1.0,
+    return Scenario(name="idle", duration_s=3.0, target_speed_kmh=None,
                     motion=BackwardWalkWithSlip(0.0, 0.0, None),
                     description="power on, no operator: stays latched")
 
@@ -126,7 +128,7 @@ def idle() -> Scenario:
 def walk() -> Scenario:
     """Start and walk backward without incident (for fault-injection tests and benchmarks)."""
     return Scenario(
-        name="walk", duration_s=20.0, target_speed_kmh=1.5,
+        name="walk", duration_s=20.0, target_speed_kmh=None,
         motion=BackwardWalkWithSlip(walk_from_s=2.3, walk_until_s=1e9, slip_at_s=None),
         actions=(Action(0.5, "reset", 1.2, "operator holds reset"),
                  Action(2.0, "reset", 0.2, "operator presses start")),
