@@ -18,6 +18,7 @@ import math
 import os
 import signal
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
@@ -44,6 +45,8 @@ if TYPE_CHECKING:
 
 
 
+REAL_WRITE_TIMEOUT_S: Final = 0.05
+"""Bound on one write to a real serial port, s (a command is 2–6 bytes: 12.5 ms at 4800 baud)."""
 SHUTDOWN_FLUSH_S: Final = 0.1
 """At shutdown the loop runs at least this long, so a stop command queued behind a transaction
 in flight still reaches the wire (two 50 ms poll periods)."""
@@ -137,6 +140,8 @@ class System:
         return lines
 
     def link_port_name(self) -> str:
+        if self.settings.treadmill.simulated:
+            return "a pseudo-terminal"  # its /dev/pts number changes from run to run
         return str(getattr(self.port, "port", None) or self.settings.treadmill.port)
 
     def shutdown(self) -> None:
@@ -200,15 +205,20 @@ def open_bus(settings: cfg.Settings, world: SimWorld | None) -> I2CBus:
 def open_port(settings: cfg.Settings, world: SimWorld | None) -> Any:
     t = settings.treadmill
     url = t.port
+    # A real port's writes are bounded in wall-clock time (a wedged USB adapter must become a
+    # link fault). The simulated treadmill's pty is read in lockstep, so a write never waits on
+    # it; a wall-clock bound there would only let the machine's load into simulated time.
+    write_timeout_s: float | None = REAL_WRITE_TIMEOUT_S
     if t.simulated:
         from hardware.sim.treadmill import SimTreadmill
 
         assert world is not None
         world.treadmill = SimTreadmill(t.units, t.baud, seed=world_seed(settings))
         url = world.treadmill.port
+        write_timeout_s = None
     try:
         return serial.serial_for_url(url, baudrate=t.baud, bytesize=8, parity="N", stopbits=1,
-                                     timeout=0, write_timeout=0.05)
+                                     timeout=0, write_timeout=write_timeout_s)
     except (serial.SerialException, ValueError) as exc:
         raise HardwareError(f"{settings.path}: [treadmill] port = \"{t.port}\": cannot open: "
                             f"{exc}") from None
@@ -408,61 +418,144 @@ def cmd_run(args: argparse.Namespace) -> int:
     except HardwareError as exc:
         print(f"treadguard: {exc}", file=sys.stderr)
         return 1
-    running = True
+    stop = StopSignals()
+    printer = EventPrinter(sys.stdout, wall_time=lambda t_s: wall_clock(clock, t_s))
+    started_s = clock.now_s()
 
-    def on_signal(signum: int, frame: object) -> None:
-        nonlocal running
-        running = False
+    def on_event(event: Event) -> None:
+        printer.post(event)
+        if event.kind == "state":
+            printer.post_line(next_step(system), at_s=event.t_s)
 
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    printer = EventPrinter(sys.stdout)
-    system.events.subscribe(printer.post)
+    system.events.subscribe(on_event)
     try:
         for line in system.describe():
             printer.post_line(line)
+        printer.post_line(next_step(system), at_s=started_s)
         end_s = clock.now_s() + args.duration_s if args.duration_s is not None else None
-        system.loop.run_forever(lambda: running and (end_s is None or clock.now_s() < end_s))
+        system.loop.run_forever(
+            lambda: not stop.requested and (end_s is None or clock.now_s() < end_s))
     finally:
         system.shutdown()
+        printer.post_line(exit_summary(system, clock.now_s() - started_s, stop.name))
         printer.close()
     return 0
+
+
+class StopSignals:
+    """SIGTERM (systemd) and SIGINT (Ctrl-C) end a session the same way: the loop finishes its
+    tick, then the shutdown's controlled stop. Never a KeyboardInterrupt in the middle of a
+    tick (which would be an ``internal_error`` stop with the power cut)."""
+
+    def __init__(self) -> None:
+        self.name: str | None = None
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+
+    @property
+    def requested(self) -> bool:
+        return self.name is not None
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        self.name = signal.Signals(signum).name
+
+
+def wall_clock(clock: Clock, t_s: float) -> str:
+    """Local wall-clock time (HH:MM:SS.mmm) of clock time ``t_s``: for people reading the log;
+    never used for any decision."""
+    import datetime
+    import time
+
+    wall_s = time.time() - (clock.now_s() - t_s)
+    return datetime.datetime.fromtimestamp(wall_s).strftime("%H:%M:%S.%f")[:-3]
+
+
+def next_step(system: System) -> str:
+    """The state and what a person does next, for the daemon's log."""
+    sup = system.supervisor
+    g = system.settings.gpio
+    state = sup.state.name
+    if sup.state is State.LATCHED:
+        reason = sup.stop_reason or "stopped"
+        hint = f"hold reset {g.reset_hold_s:g} s to clear the stop"
+        if system.panel.estop_pressed:
+            hint = "release the e-stop, then " + hint
+        return f"{state} ({reason}): {hint}"
+    if sup.state is State.READY:
+        button = "start" if g.start_pin is not None else "reset (short press)"
+        return f"{state}: press {button} to start the belt"
+    if sup.state is State.STOPPING:
+        return f"{state} ({sup.stop_reason}): the belt is slowing to a stop; it stays latched"
+    return f"{state}: every stop latches until a person holds reset"
+
+
+def exit_summary(system: System, ran_s: float, signal_name: str | None) -> str:
+    """One line at exit: how long, why it ended, the stops, and the belt's state."""
+    sup = system.supervisor
+    stops = [e.message.removeprefix("STOP: ") for e in system.events.of_kind("stop")
+             if e.message.startswith("STOP: ")]
+    why = f"{signal_name} received" if signal_name else "duration reached"
+    link = system.link
+    if link is not None and link.belt_stopped:
+        belt = "belt confirmed stopped"
+    elif sup.power_cut:
+        belt = f"treadmill power cut ({sup.power_cut_reason})"
+    else:
+        belt = "belt NOT confirmed stopped"
+    return (f"treadguard stopped after {ran_s:.1f} s ({why}): {len(stops)} stop(s)"
+            + (f", first {stops[0]}" if stops else "")
+            + f"; {belt}; relay open; state {sup.state.name} ({sup.stop_reason})")
 
 
 class EventPrinter:
     """Prints events from a bounded queue on its own thread, so a slow or blocked stdout (a
     full pipe, a restarting journald) never holds up the loop's tick. The thread spends its
     time blocked in I/O, which releases the GIL. When the queue is full, lines are dropped and
-    counted rather than waited for."""
+    counted rather than waited for.
 
-    def __init__(self, stream: Any, maxlen: int = 1000) -> None:
+    Args:
+        stream: where lines go.
+        maxlen: queue length (lines beyond it are dropped and counted).
+        wall_time: turns a clock time into the text that starts each line (formatted on the
+            printer's thread, not in the tick); default: no time stamp.
+    """
+
+    def __init__(self, stream: Any, maxlen: int = 1000,
+                 wall_time: Callable[[float], str] | None = None) -> None:
         import queue
         import threading
 
         self._stream = stream
-        self._queue: queue.Queue[str | None] = queue.Queue(maxsize=maxlen)
+        self._wall_time = wall_time
+        self._queue: queue.Queue[tuple[float | None, str] | None] = queue.Queue(maxsize=maxlen)
         self.dropped = 0
         self._thread = threading.Thread(target=self._run, name="event-printer", daemon=True)
         self._thread.start()
 
     def post(self, event: Event) -> None:
-        self.post_line(f"{event.t_s:10.3f} {event.kind:7} {event.message}")
+        self.post_line(f"{event.kind:7} {event.message}", at_s=event.t_s)
 
-    def post_line(self, line: str) -> None:
+    def post_line(self, line: str, at_s: float | None = None) -> None:
+        """Queue ``line``; with ``at_s`` (clock time) it is stamped with its wall-clock time."""
         import queue
 
         try:
-            self._queue.put_nowait(line)
+            self._queue.put_nowait((at_s, line))
         except queue.Full:
             self.dropped += 1
 
     def _run(self) -> None:
-        while (line := self._queue.get()) is not None:
+        while (item := self._queue.get()) is not None:
+            at_s, line = item
+            if at_s is not None and self._wall_time is not None:
+                line = f"{self._wall_time(at_s)} {line}"
             with contextlib.suppress(OSError, ValueError):
                 print(line, file=self._stream, flush=True)
 
     def close(self, timeout_s: float = 1.0) -> None:
         """Flush what is queued (waiting at most ``timeout_s``) and end the thread."""
+        if self.dropped:
+            self.post_line(f"({self.dropped} log lines dropped: the output was too slow)")
         with contextlib.suppress(Exception):
             self._queue.put(None, timeout=timeout_s)
         self._thread.join(timeout_s)
@@ -486,4 +579,6 @@ def cmd_sim(args: argparse.Namespace) -> int:
     except HardwareError as exc:
         print(f"treadguard: {exc}", file=sys.stderr)
         return 1
-    return run_simulation(system, live=live, out=sys.stdout)
+    stop = StopSignals()
+    return run_simulation(system, live=live, out=sys.stdout,
+                          keep_running=lambda: not stop.requested)

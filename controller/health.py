@@ -271,7 +271,8 @@ class ImuHealth:
             return OK
         if belt_running and self._identical + 1 >= s.stuck_samples:
             return Decision(Level.STOP, "imu_stuck",
-                            f"IMU: {self._identical + 1} identical samples while the belt runs")
+                            f"IMU: {self._identical + 1} identical samples in a row: frozen "
+                            f"(a live chip's noise never repeats)")
         if (self._saturated_since is not None
                 and last.t_s - self._saturated_since >= s.saturated_after_s):
             return Decision(Level.STOP, "imu_saturated",
@@ -381,16 +382,17 @@ class RailsHealth:
             if chip.identical + 1 >= chip.frozen_after:
                 return Decision(Level.STOP, "rails_stuck",
                                 f"rails: {name}: {chip.identical + 1} identical readings "
-                                f"while running (limit {chip.frozen_after})")
+                                f"in a row: frozen (limit {chip.frozen_after})")
         if self._identical + 1 >= s.stuck_samples:
             return Decision(Level.STOP, "rails_stuck",
-                            f"rails: {self._identical + 1} identical readings while running")
+                            f"rails: {self._identical + 1} identical readings in a row: frozen")
         if self._identical_force + 1 >= s.stuck_samples:
             # Every force chip frozen at once (both rails, or the alternate layout's one chip).
             names = ", ".join(n for n, c in self._chips.items() if c.kind == "force")
             return Decision(Level.STOP, "rails_stuck",
                             f"rails: {names + ': ' if names else ''}"
-                            f"{self._identical_force + 1} identical force readings while running")
+                            f"{self._identical_force + 1} identical force readings in a row: "
+                            f"frozen")
         return OK
 
 

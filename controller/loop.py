@@ -222,11 +222,15 @@ class ControlLoop:
             problems.append("e-stop pressed")
         return problems
 
-    def run(self, duration_s: float, on_tick: Callable[[], None] | None = None) -> None:
-        """Tick at the loop rate for ``duration_s`` seconds of clock time."""
+    def run(self, duration_s: float, on_tick: Callable[[], None] | None = None,
+            keep_running: Callable[[], bool] | None = None) -> None:
+        """Tick at the loop rate for ``duration_s`` seconds of clock time (ending early, between
+        two ticks, once ``keep_running()`` is false)."""
         start = self._clock.now_s()
         n_ticks = round(duration_s / self.period_s)
         for i in range(1, n_ticks + 1):
+            if keep_running is not None and not keep_running():
+                return
             self._clock.sleep_until(start + i * self.period_s)
             self.tick()
             if on_tick is not None:

@@ -5,6 +5,7 @@ The view only reads the event log and a few read-outs between ticks; it never ru
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TextIO
 
 from controller.app import System
@@ -18,9 +19,11 @@ def _format(event: Event) -> str:
     return f"{event.t_s:8.3f} s  {event.kind:<7}  {event.message}"
 
 
-def run_simulation(system: System, live: bool, out: TextIO) -> int:
-    """Run the scenario to its end, print the account; exit code 0 if the session ended the way
-    a safe controller must (stopped and latched, or never started), else 1."""
+def run_simulation(system: System, live: bool, out: TextIO,
+                   keep_running: Callable[[], bool] | None = None) -> int:
+    """Run the scenario to its end (or until ``keep_running()`` is false: Ctrl-C), print the
+    account; exit code 0 if the session ended the way a safe controller must (stopped and
+    latched, or never started), else 1."""
     world = system.world
     assert world is not None
     scenario = world.scenario
@@ -51,7 +54,11 @@ def run_simulation(system: System, live: bool, out: TextIO) -> int:
         out.flush()
 
     try:
-        system.loop.run(scenario.duration_s, on_tick=status)
+        system.loop.run(scenario.duration_s, on_tick=status, keep_running=keep_running)
+        if keep_running is not None and not keep_running():
+            now = system.clock.now_s()
+            print(f"{now:8.3f} s  interrupted: ending the session with a controlled stop",
+                  file=out)
     finally:
         if live:
             out.write("\r\033[K")

@@ -35,10 +35,12 @@ class BenchError(Exception):
     """The bench sequence failed; ``str()`` is the one line for stderr."""
 
 
-def open_serial(url: str, baud: int) -> Any:
-    """A pyserial port for the link: 8N1, non-blocking reads, bounded writes."""
+def open_serial(url: str, baud: int, write_timeout_s: float | None = 0.05) -> Any:
+    """A pyserial port for the link: 8N1, non-blocking reads, writes bounded by
+    ``write_timeout_s`` of wall-clock time (None for a simulated treadmill in lockstep, whose
+    runs must not depend on the machine's load)."""
     return serial.serial_for_url(url, baudrate=baud, bytesize=8, parity="N", stopbits=1,
-                                 timeout=0, write_timeout=0.05)
+                                 timeout=0, write_timeout=write_timeout_s)
 
 
 @dataclass
@@ -63,7 +65,7 @@ class SimRig:
         self.clock = SimClock()
         self.treadmill = SimTreadmill(self.units, self.baud, self.seed)
         try:
-            self.port = open_serial(self.treadmill.port, self.baud)
+            self.port = open_serial(self.treadmill.port, self.baud, write_timeout_s=None)
         except BaseException:
             self.treadmill.close()
             raise

@@ -198,7 +198,7 @@ def test_belt_moving_while_ready_cuts_power(build_sim: Build) -> None:
 
 
 def test_frozen_force_adcs_with_a_live_touch_chip_stop_the_belt(build_sim: Build) -> None:
-    """docs/hardware.md: rails_stuck is "10 identical force readings while running". A frozen
+    """docs/hardware.md: rails_stuck is "10 identical force readings in a row". A frozen
     ADS1115 (conversion register no longer changing) while the MPR121 still jitters must stop
     the belt: otherwise a grab or an overload on the rails is invisible (a dead force sensor
     reads "no grip"). Forces are clamped to 0 N with no hand, so the raw volts are compared."""

@@ -5,13 +5,20 @@ Each test here failed on the code before its fix (see docs/architecture.md).
 
 from __future__ import annotations
 
+import os
+import re
+import select
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from controller.cli import main
 
-from .conftest import SIM_TOML
+from .conftest import ROOT, SIM_TOML, Build
 
 
 def variant(tmp_path: Path, *replacements: tuple[str, str]) -> str:
@@ -112,3 +119,112 @@ def test_sim_runs_at_the_configured_session_speed(
     out = capsys.readouterr().out
     speeds = next(line for line in out.splitlines() if "speeds commanded" in line)
     assert "2.5" in speeds.split(":")[1].split(), speeds
+
+
+# ---------------------------------------------------------------- 9: deterministic simulation
+class _SlowWallClock:
+    """pyserial's timeout clock on a machine so loaded that every look at it finds another
+    second gone (a process descheduled in the middle of a write)."""
+
+    def __init__(self) -> None:
+        self._now_s = 0.0
+
+    def monotonic(self) -> float:
+        self._now_s += 1.0
+        return self._now_s
+
+
+def test_a_simulated_session_is_the_same_on_a_loaded_machine(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """3 of 27 runs of `sim --fast --scenario walk` differed on a loaded machine; one stopped on
+    `serial port error: Write timeout`: the port's wall-clock write_timeout leaked into
+    simulated time. The account must be byte-identical whatever the machine's load."""
+    import serial.serialutil
+
+    argv = ["sim", "--fast", "--scenario", "walk", "--config", str(SIM_TOML)]
+    assert main(argv) == 0
+    calm = capsys.readouterr().out
+    monkeypatch.setattr(serial.serialutil.Timeout, "TIME", staticmethod(_SlowWallClock().monotonic))
+    code = main(argv)
+    loaded = capsys.readouterr().out
+    assert "serial port error" not in loaded
+    assert loaded == calm
+    assert code == 0
+
+
+# ---------------------------------------------------------------- 11: Ctrl-C
+def _interrupt_after_first_line(argv: list[str], marker: str) -> subprocess.CompletedProcess[str]:
+    """Start a treadguard command in its own session (as a terminal's foreground job), wait
+    for ``marker`` on its stdout, then press Ctrl-C: SIGINT to the whole process group, the
+    simulated treadmill child included, as a terminal does."""
+    proc = subprocess.Popen([sys.executable, "-m", "controller.cli", *argv], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    assert proc.stdout is not None
+    fd = proc.stdout.fileno()
+    seen = b""
+    deadline = time.monotonic() + 30.0  # a bound on a wait for output, not a sleep
+    while marker.encode() not in seen:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            os.killpg(proc.pid, signal.SIGKILL)
+            pytest.fail(f"no {marker!r} on stdout within 30 s: {seen.decode()}")
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            pytest.fail(f"exited before {marker!r}: {seen.decode()}")
+        seen += chunk
+    os.killpg(proc.pid, signal.SIGINT)
+    try:
+        out, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        raise
+    return subprocess.CompletedProcess(argv, proc.returncode, seen.decode() + out, err)
+
+
+def test_ctrl_c_on_run_is_a_clean_controlled_stop() -> None:
+    """The simulated treadmill child died first (KeyboardInterrupt traceback), the daemon
+    logged internal_error — ConnectionResetError, printed a second traceback and exited 1."""
+    result = _interrupt_after_first_line(["run", "--config", str(SIM_TOML)], "LATCHED")
+    assert "Traceback" not in result.stderr, result.stderr
+    assert "internal_error" not in result.stdout
+    assert result.returncode == 0, result.stderr
+    assert "treadguard stopped" in result.stdout
+
+
+def test_ctrl_c_on_sim_still_prints_the_account() -> None:
+    result = _interrupt_after_first_line(
+        ["sim", "--realtime", "--scenario", "walk", "--config", str(SIM_TOML)], "start speed")
+    assert "Traceback" not in result.stderr, result.stderr
+    assert "internal_error" not in result.stdout
+    assert "Account of the session" in result.stdout
+    assert "interrupted" in result.stdout
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+# ---------------------------------------------------------------- 14: what the daemon says
+def test_run_prints_wall_clock_time_state_next_step_and_a_summary() -> None:
+    """`run` printed seconds since boot (811.977) and never said what to do next."""
+    result = subprocess.run(
+        [sys.executable, "-m", "controller.cli", "run", "--config", str(SIM_TOML),
+         "--duration-s", "0.5"], cwd=ROOT, capture_output=True, text=True, timeout=60,
+        check=False)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert re.search(r"^\d\d:\d\d:\d\d\.\d\d\d ", out, re.MULTILINE), out
+    assert "LATCHED (power_on): hold reset 1 s to clear the stop" in out
+    summary = out.split("treadguard stopped")[1]
+    assert "state LATCHED" in summary and "treadmill power cut (power_on)" in summary
+
+
+def test_a_start_refused_while_ready_says_what_is_wrong(build_sim: Build) -> None:
+    """Refusals said "identical samples while the belt runs" while the belt stood still."""
+    system = build_sim("walk")  # READY at 1.5 s, start pressed at 2.0 s
+    system.loop.run(1.6)
+    assert system.world is not None and system.world.imu_model is not None
+    system.world.imu_model.freeze = True
+    system.loop.run(2.0)
+    refusals = [e.message for e in system.events if "start refused" in e.message]
+    assert refusals
+    assert all("while the belt runs" not in m and "running" not in m for m in refusals)
+    assert any("frozen" in m for m in refusals), refusals

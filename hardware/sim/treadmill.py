@@ -30,6 +30,7 @@ import contextlib
 import json
 import os
 import select
+import signal
 import socket
 import subprocess
 import sys
@@ -65,6 +66,9 @@ class SimTreadmill:
             [sys.executable, "-m", "hardware.sim.treadmill", "--control-fd", str(child.fileno()),
              "--units", units, "--baud", str(baud), "--seed", str(seed)],
             pass_fds=[child.fileno()],
+            # Its own session: a Ctrl-C at the terminal is the controller's to handle (a
+            # controlled stop); the treadmill ends when the controller closes the channel.
+            start_new_session=True,
         )
         child.close()
         self._sock = parent
@@ -175,6 +179,9 @@ def _state(model: TreadmillModel) -> dict[str, Any]:
 
 def serve_control(control_fd: int, units: str, baud: int, seed: int) -> None:
     """Run the treadmill on a new pty, paced by the controller over ``control_fd``."""
+    # The controller owns this process: it ends when the control channel closes, never on a
+    # signal meant for the controller (SIGINT sent to the terminal's whole process group).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     master, slave = os.openpty()
     tty.setraw(slave)
     model = TreadmillModel(units=units, baud=baud, seed=seed)
