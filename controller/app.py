@@ -351,16 +351,29 @@ def build(settings: cfg.Settings, clock: Clock, scenario: Scenario | None = None
 
 
 def _announce(events: EventLog, supervisor: Supervisor, panel: SafetyIO) -> None:
-    """The runner faces away from any display: stops and cautions are heard (buzzer), the
-    state is shown on the status LED for the supervisor. Driven by the event log's kinds."""
-    led_for = {State.RUNNING: "steady", State.READY: "steady",
+    """The runner faces away from any display: belt changes, stops and cautions are heard
+    (buzzer), the state is shown on the status LED for the supervisor. Driven by the event
+    log's kinds: a ``cue`` is the countdown before a start (in COUNTDOWN, as long as
+    ``[limits] start_countdown_s``) or the short speed-up cue before a rise."""
+    from controller.governor import SPEED_UP_LEAD_S
+    from hardware.annunciator import PATTERNS, countdown_pattern
+
+    led_for = {State.RUNNING: "steady", State.READY: "steady", State.COUNTDOWN: "steady",
                State.STOPPING: "latched", State.LATCHED: "latched"}
+    # The patterns end in their long beep exactly when the announced change happens.
+    countdown = countdown_pattern(supervisor.start_countdown_s)
+    speed_up = countdown_pattern(SPEED_UP_LEAD_S, final_s=PATTERNS["speed_up"][-1][0])
 
     def on_event(event: Event) -> None:
         if event.kind == "stop":
             panel.annunciator.play("stop")
         elif event.kind == "caution":
             panel.annunciator.play("caution")
+        elif event.kind == "cue":
+            if supervisor.state is State.COUNTDOWN:
+                panel.annunciator.play("countdown", countdown)
+            else:
+                panel.annunciator.play("speed_up", speed_up)
         if event.kind in ("state", "stop"):
             panel.annunciator.set_led(led_mode())
 

@@ -350,12 +350,19 @@ class LimitsSettings:
         max_speed_kmh: cap for this machine/profile (default 3.0; never above 8.0).
         ramp_mps2: normal acceleration and deceleration (default 0.25, at most 0.25).
         stop_decel_mps2: deceleration of a software controlled stop (0.5–1.5, default 1.0).
+        start_countdown_s: the warning before the belt starts, seconds (default 3.0, 2–10).
+            A confirmed start plays the buzzer's countdown for this long — short beeps a second
+            apart, the final long beep marking "now" — and only then sends the start command
+            (relay-only: closes the relay); a stop or a fault during it cancels the start. It
+            cannot be turned off: a runner facing away from the console must never be
+            surprised by the belt moving. Longer is safer but slower to start.
     """
 
     start_speed_kmh: float
     max_speed_kmh: float
     ramp_mps2: float
     stop_decel_mps2: float
+    start_countdown_s: float = 3.0
 
 
 @dataclass(frozen=True)
@@ -686,6 +693,7 @@ def _limits(doc: Document) -> LimitsSettings:
         max_speed_kmh=max_speed,
         ramp_mps2=s.get_float("ramp_mps2", 0.25, min_value=0.05, max_value=0.25),
         stop_decel_mps2=s.get_float("stop_decel_mps2", 1.0, min_value=0.5, max_value=1.5),
+        start_countdown_s=s.get_float("start_countdown_s", 3.0, min_value=2.0, max_value=10.0),
     )
 
 

@@ -18,8 +18,9 @@ class Event:
 
     Attributes:
         t_s: time, seconds, on the injected clock.
-        kind: ``"state"``, ``"stop"``, ``"speed"``, ``"caution"``, ``"fault"``, ``"input"``
-            or ``"info"``.
+        kind: ``"state"``, ``"stop"``, ``"speed"``, ``"caution"``, ``"cue"`` (a warning
+            before the belt changes: the start countdown, a speed-up), ``"fault"``,
+            ``"input"`` or ``"info"``.
         message: one human-readable line.
     """
 

@@ -2,13 +2,25 @@
 
 States::
 
-    LATCHED ──reset (human, belt confirmed stopped)──► READY ──confirmed start──► RUNNING
+    LATCHED ──reset (human, belt confirmed stopped)──► READY ──confirmed start──► COUNTDOWN
        ▲                                                  │                          │
-       └──────── belt confirmed stopped ◄── STOPPING ◄────┴──── any stop request ◄────┘
+       │                                                  │      countdown elapsed, checklist
+       │                                                  │      passes again: start (A0)
+       │                                                  │                          ▼
+       └──────── belt confirmed stopped ◄── STOPPING ◄────┴──── any stop request ◄── RUNNING
+                                                                  (or from COUNTDOWN)
 
 - At power-on the supervisor is LATCHED (reason ``power_on``): nothing runs until a human resets
   and then confirms a start. Nothing restarts the belt on its own — not a restart, a reboot, a
   reconnect or a reset.
+- No belt movement without a warning first. A confirmed start (arming checklist passed) enters
+  COUNTDOWN: a ``cue`` event starts the buzzer's countdown (``[limits] start_countdown_s``) and
+  the belt stays still. When it has elapsed the checklist and the link are checked again; only
+  then is the start sent (relay-only: the relay closed). Any stop request during the countdown
+  — a button, a detector, sensor health, a link fault, e-stop — cancels it: no start byte ever
+  goes out for it. A checklist that fails at the end latches (``start_aborted``). For COUNTDOWN
+  every check of READY holds (the belt must not move; the relay stays as READY had it).
+  Speed rises are announced by the governor (:mod:`controller.governor`), as ``cue`` events.
 - :meth:`Supervisor.request_stop` is the only way to stop, called by detectors, sensor health,
   buttons, link faults and the loop's stall check alike. The first reason wins and is kept until
   reset; later reasons are logged. It is idempotent and never raises.
@@ -29,7 +41,7 @@ from controller.clock import Clock
 from controller.config import LimitsSettings
 from controller.detect.base import Decision, Level
 from controller.events import EventLog
-from controller.governor import KMH_PER_MPS, Governor
+from controller.governor import KMH_PER_MPS, SPEED_UP_LEAD_S, Governor
 
 STOP_MARGIN_S: Final = 1.0
 """Extra time beyond v / stop_decel that a belt gets to read back zero before power is cut."""
@@ -40,6 +52,7 @@ MOVING_WHILE_LATCHED_KMH: Final = 0.3
 class State(Enum):
     LATCHED = "latched"
     READY = "ready"
+    COUNTDOWN = "countdown"
     RUNNING = "running"
     STOPPING = "stopping"
 
@@ -68,7 +81,7 @@ class Supervisor:
     Args:
         clock: the injected clock.
         link: the treadmill driver, or None in relay-only mode (every stop cuts power).
-        limits: ``[limits]`` (start speed, cap, ramps, stop deceleration).
+        limits: ``[limits]`` (start speed, cap, ramps, stop deceleration, start countdown).
         target_kmh: the session's requested speed.
         events: where state changes, stops and speeds are recorded.
         arming_problems: returns what prevents a start (empty = ready to arm).
@@ -100,6 +113,12 @@ class Supervisor:
         self._later_reasons: set[str] = set()
         self._commanded_kmh = 0.0
         self._caution_reason = ""
+        self._countdown_from_s = math.inf
+
+    @property
+    def start_countdown_s(self) -> float:
+        """How long the countdown before a start lasts, seconds (``[limits]``)."""
+        return self._limits.start_countdown_s
 
     # ------------------------------------------------------------------ outputs
     @property
@@ -123,7 +142,9 @@ class Supervisor:
         now = self._clock.now_s()
         if cut_power or self._link is None:
             self._cut_power(now, reason)
-        if self.state in (State.RUNNING, State.READY):
+        if self.state in (State.RUNNING, State.READY, State.COUNTDOWN):
+            # From COUNTDOWN this is what cancels the start: the state leaves COUNTDOWN, so
+            # tick() never reaches the start.
             self.stop_reason = reason
             speed_kmh = abs(self._link.actual_speed_kmh or 0.0) if self._link else 0.0
             speed_kmh = max(speed_kmh, self._commanded_kmh)
@@ -182,19 +203,41 @@ class Supervisor:
         return True
 
     def request_start(self) -> bool:
-        """A human confirmed a start. Only from READY, and only if the arming checklist passes."""
+        """A human confirmed a start. Only from READY, and only if the arming checklist passes:
+        then the countdown begins (COUNTDOWN); the belt starts when it has elapsed (tick)."""
         now = self._clock.now_s()
         if self.state is not State.READY:
             self._events.add(now, "input", f"start refused: controller is {self.state.value}")
             return False
+        problems = self._start_problems()
+        if problems:
+            self._events.add(now, "input", "start refused: " + "; ".join(problems))
+            return False
+        self._countdown_from_s = now
+        self._set_state(now, State.COUNTDOWN)  # before the cue: the buzzer reads the state
+        what = "relay closes" if self._link is None else "belt starts"
+        self._events.add(now, "cue", f"countdown: {what} in {self.start_countdown_s:g} s")
+        return True
+
+    def _start_problems(self) -> list[str]:
+        """The arming checklist plus the link: what forbids a start now (empty: none)."""
         problems = self._arming_problems()
         if self._link is not None and self._link.fault:
             problems.append(f"treadmill link: {self._link.fault}")
         elif self._link is not None and not self._link.belt_stopped:
             problems.append("treadmill has not confirmed the belt is stopped")
+        return problems
+
+    def _end_countdown(self, now: float) -> None:
+        """The countdown has played: check everything again, then start (or latch)."""
+        problems = self._start_problems()
         if problems:
-            self._events.add(now, "input", "start refused: " + "; ".join(problems))
-            return False
+            # Something failed during the countdown that no stop request reported (e.g. a
+            # frozen sensor only the strict checklist sees): the runner heard a countdown, so
+            # the answer is a latched stop with its own tone, not a silent refusal.
+            self.request_stop("start_aborted", "; ".join(problems))
+            return
+        self._countdown_from_s = math.inf
         self._set_state(now, State.RUNNING)
         if self._link is None:
             # Relay-only: power returns only on a confirmed, checked start; the runner then
@@ -211,7 +254,6 @@ class Supervisor:
         else:
             self._events.add(now, "speed",
                              f"speed {self._commanded_kmh:.1f} km/h (start speed)")
-        return True
 
     # ------------------------------------------------------------------ every tick
     def tick(self) -> None:
@@ -220,8 +262,15 @@ class Supervisor:
         link = self._link
         if link is not None and link.fault is not None and not self.power_cut:
             self.request_stop("treadmill_link", link.fault, cut_power=True)
+        if (self.state is State.COUNTDOWN
+                and now - self._countdown_from_s >= self.start_countdown_s):
+            self._end_countdown(now)
         if self.state is State.RUNNING and link is not None:
             speed = self.governor.speed_at(now)
+            cue_kmh = self.governor.take_cue()
+            if cue_kmh is not None:
+                self._events.add(now, "cue", f"speed up to {cue_kmh:.1f} km/h in "
+                                             f"{SPEED_UP_LEAD_S:g} s")
             if abs(speed - self._commanded_kmh) > 1e-9:
                 self._events.add(now, "speed", f"speed {speed:.1f} km/h")
             self._commanded_kmh = speed
@@ -232,10 +281,11 @@ class Supervisor:
             elif now > self._stop_deadline_s:
                 self._cut_power(now, "belt_not_stopping")
                 self._set_state(now, State.LATCHED)
-        elif (self.state in (State.LATCHED, State.READY) and link is not None
+        elif (self.state in (State.LATCHED, State.READY, State.COUNTDOWN) and link is not None
               and not self.power_cut):
-            # READY too: after a reset nothing may move the belt until a confirmed start (a
-            # reset after a power cut restores power without a confirmed-stopped belt).
+            # READY and COUNTDOWN too: after a reset nothing may move the belt until the
+            # countdown of a confirmed start has played (a reset after a power cut restores
+            # power without a confirmed-stopped belt).
             moving = abs(link.actual_speed_kmh or 0.0)
             if moving > MOVING_WHILE_LATCHED_KMH:
                 self.request_stop("belt_moving_while_latched",

@@ -4,7 +4,11 @@ any display.
 Distinct buzzer patterns (active buzzer: on/off only), each a list of ``(on_s, off_s)`` steps:
 
 - ``countdown``: three short beeps a second apart, then a long one — played before the belt
-  starts or speeds up, so the runner is never surprised by a belt change;
+  starts; the long beep marks "now", the moment the start command goes out. Its length follows
+  ``[limits] start_countdown_s`` (:func:`countdown_pattern`); the entry here is the default 3 s;
+- ``speed_up``: one short beep, then a 0.3 s one a second later, when the speed starts to rise
+  — the same language as the countdown ("beeps count down, the long one is now"), played before
+  every upward speed segment (the ramp after the start speed, the return after a caution);
 - ``caution``: a double beep, repeated while the caution lasts — "slowing down, steady";
 - ``stop``: one long 1.5 s tone — the belt is stopping, the stop is latched.
 
@@ -26,8 +30,35 @@ from controller.clock import Clock
 
 Pattern = tuple[tuple[float, float], ...]
 
+COUNTDOWN_BEEP_S: Final = 0.1
+"""A countdown's short beeps, seconds."""
+COUNTDOWN_MIN_GAP_S: Final = 0.3
+"""Closest two beeps' starts may be, seconds (0.1 s on, at least 0.2 s off: still two beeps)."""
+
+
+def countdown_pattern(length_s: float, final_s: float = 0.6) -> Pattern:
+    """Short beeps counting down to a long ``final_s`` beep that starts exactly ``length_s``
+    after the pattern does (the moment the announced change happens).
+
+    The first beep sounds at once (the runner hears the start was accepted); the others a whole
+    number of seconds before the end (…, 3, 2, 1 s before "now"), so the last second is always
+    one beep to the long one. A beep that would fall within ``COUNTDOWN_MIN_GAP_S`` of the
+    first is left out.
+    """
+    if length_s < COUNTDOWN_MIN_GAP_S:
+        raise ValueError(f"countdown length must be ≥ {COUNTDOWN_MIN_GAP_S} s, got {length_s!r}")
+    whole = int(length_s + 1e-9)
+    starts = [0.0] + [length_s - k for k in range(whole, 0, -1)
+                      if length_s - k >= COUNTDOWN_MIN_GAP_S - 1e-9]
+    ends = [*starts[1:], length_s]
+    steps = [(COUNTDOWN_BEEP_S, end - begin - COUNTDOWN_BEEP_S)
+             for begin, end in zip(starts, ends, strict=True)]
+    return (*steps, (final_s, 0.0))
+
+
 PATTERNS: Final[dict[str, Pattern]] = {
-    "countdown": ((0.1, 0.9), (0.1, 0.9), (0.1, 0.9), (0.6, 0.0)),
+    "countdown": countdown_pattern(3.0),
+    "speed_up": countdown_pattern(1.0, final_s=0.3),
     "caution": ((0.08, 0.08), (0.08, 0.76)),
     "stop": ((1.5, 0.0),),
 }
@@ -55,15 +86,18 @@ class Annunciator:
         self.led = (DigitalOutputDevice(led_pin, initial_value=False, pin_factory=pin_factory)
                     if led_pin is not None else None)
         self.playing: str | None = None
+        self._pattern: Pattern = ()
         self._started_s = 0.0
         self.led_mode = "off"
         self._led_since_s = 0.0
 
-    def play(self, name: str) -> None:
-        """Start pattern ``name`` (replacing any other). Unknown names raise KeyError."""
+    def play(self, name: str, pattern: Pattern | None = None) -> None:
+        """Start pattern ``name`` (replacing any other), from now. ``pattern`` replaces the
+        named one's steps (a countdown of another length). Unknown names raise KeyError."""
         if name not in PATTERNS:
             raise KeyError(f"no buzzer pattern {name!r} (known: {', '.join(PATTERNS)})")
         self.playing = name
+        self._pattern = PATTERNS[name] if pattern is None else pattern
         self._started_s = self._clock.now_s()
         self.update()
 
@@ -87,7 +121,7 @@ class Annunciator:
         if self.buzzer is not None:
             on = False
             if self.playing is not None:
-                on, finished = _pattern_state(PATTERNS[self.playing], now - self._started_s,
+                on, finished = _pattern_state(self._pattern, now - self._started_s,
                                               self.playing in REPEATING)
                 if finished:
                     self.playing = None

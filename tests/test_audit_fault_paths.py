@@ -32,12 +32,12 @@ def test_welded_relay_refuses_the_reset_so_no_start_follows(build_sim: Build) ->
     """A welded stop relay: after the e-stop (which opens the relay, and the welded contact
     says so), a reset must not close the relay again and let a start through — once the relay
     is closed the feedback agrees with the coil and the welded contact is invisible."""
-    scenario = Scenario("welded-then-restart", 14.0, 1.5, BackwardWalkWithSlip(2.3, 14.0, None),
+    scenario = Scenario("welded-then-restart", 17.0, 1.5, BackwardWalkWithSlip(5.3, 17.0, None),
                         (Action(0.5, "reset", 1.2, "reset"), Action(2.0, "reset", 0.2, "start"),
-                         Action(8.0, "reset", 1.2, "reset after the e-stop"),
-                         Action(10.0, "reset", 0.2, "start again")))
+                         Action(11.0, "reset", 1.2, "reset after the e-stop"),
+                         Action(13.0, "reset", 0.2, "start again")))
     system = build_sim(scenario)
-    system.loop.run(4.0)
+    system.loop.run(5.5)  # the start's 3 s countdown has played
     assert system.supervisor.state is State.RUNNING
     assert system.world is not None and system.world.pin_factory is not None
     g = system.settings.gpio
@@ -45,10 +45,10 @@ def test_welded_relay_refuses_the_reset_so_no_start_follows(build_sim: Build) ->
     system.world.estop_pressed = True
     system.loop.run(1.0)
     system.world.estop_pressed = False
-    system.loop.run(2.0)  # to 7 s: latched, e-stop released
+    system.loop.run(2.0)  # to 8.5 s: latched, e-stop released
     assert system.supervisor.latched and system.supervisor.power_cut
     assert any("relay_welded" in e.message for e in system.events)
-    system.loop.run(7.0)  # reset held at 8 s, start pressed at 10 s
+    system.loop.run(8.0)  # reset held at 11 s, start pressed at 13 s (+ a countdown)
     starts = [t for t, b in host_bytes(system) if b == START_CDS]
     assert len(starts) == 1, "a start went out with a welded stop relay"
     assert system.supervisor.latched  # still latched: the reset was refused
@@ -60,7 +60,7 @@ def test_a_failing_event_listener_does_not_skip_the_stop(build_sim: Build) -> No
     """`treadguard run` prints every event from a listener; a listener that raises (stdout a
     broken pipe after journald restarts, a buzzer pin error) must not abort the stop path."""
     system = build_sim("walk")
-    system.loop.run(5.0)
+    system.loop.run(9.0)
     assert system.supervisor.state is State.RUNNING
 
     def broken(event: Event) -> None:
@@ -106,7 +106,7 @@ def test_frozen_rail_chips_fail_the_arming_checklist(build_sim: Build) -> None:
 
 def walking(build_sim: Build) -> app.System:
     system = build_sim("walk")
-    system.loop.run(5.0)
+    system.loop.run(9.0)  # start at 2.0 s, 3 s countdown, speed-up cue, ramp
     assert system.supervisor.state is State.RUNNING
     assert treadmill(system)["running"] is True
     return system
@@ -285,7 +285,7 @@ def test_a_deliberate_short_press_still_starts(build_sim: Build) -> None:
                          Action(2.0, "reset", 0.08, "a quick but deliberate start")))
     system = build_sim(scenario)
     system.loop.run(3.0)
-    assert system.supervisor.state is State.RUNNING
+    assert system.supervisor.state is State.COUNTDOWN  # accepted: the countdown plays
 
 
 def test_start_button_bounce_is_not_a_start() -> None:

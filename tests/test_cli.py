@@ -39,7 +39,7 @@ def test_console_script_runs_in_a_fresh_process() -> None:
         cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
     )
     assert result.returncode == 0, result.stderr
-    match = re.search(r"slip onset 8\.000 s → first slowing byte [0-9.]+ s: (\d+) ms",
+    match = re.search(r"slip onset 11\.000 s → first slowing byte [0-9.]+ s: (\d+) ms",
                       result.stdout)
     assert match is not None, result.stdout
     assert int(match.group(1)) <= 150  # the onset → first slowing byte budget

@@ -24,7 +24,8 @@ STOPS = (STOP, AUTO_STOP)
 
 
 def run_until_walking(system: app.System) -> None:
-    system.loop.run(5.0)
+    # Start pressed at 2.0 s, 3 s countdown, the speed-up cue, the ramp: at speed by ≈ 8.3 s.
+    system.loop.run(9.0)
     assert system.supervisor.state is State.RUNNING
     state = treadmill(system)
     assert state["running"] is True
@@ -33,7 +34,7 @@ def run_until_walking(system: app.System) -> None:
 
 def test_demo_slip_stops_the_belt_and_latches(build_sim: Build) -> None:
     system = build_sim("demo")
-    system.loop.run(12.0)
+    system.loop.run(15.0)
     sup = system.supervisor
     assert sup.state is State.LATCHED
     assert sup.stop_reason in ("slip_trip", "pre_impact", "fall")
@@ -44,14 +45,15 @@ def test_demo_slip_stops_the_belt_and_latches(build_sim: Build) -> None:
     assert system.world is not None and system.world.treadmill is not None
     full_wire = system.world.treadmill.wire_log()
     starts = [t for t, b in wire if b == START_CDS]
-    stops_after_slip = [t for t, b in wire if b in STOPS and t >= 8.0]
-    assert len(starts) == 1 and 2.0 <= starts[0] < 2.5
+    stops_after_slip = [t for t, b in wire if b in STOPS and t >= 11.0]
+    # Start pressed 2.0–2.2 s, then the 3 s countdown before the start byte.
+    assert len(starts) == 1 and 5.0 <= starts[0] < 5.5
     assert stops_after_slip, "no stop byte on the wire after the slip"
-    # Slip onset at 8.0 s → the first byte that slows the belt (a lowered A3 of the controlled
+    # Slip onset at 11.0 s → the first byte that slows the belt (a lowered A3 of the controlled
     # stop) within the 150 ms budget; the controlled stop from 1.5 km/h at 1 m/s² then ends in
     # the stop command about 0.4 s later.
-    slowing_s = first_slowing_command_s(full_wire, 8.0)
-    assert slowing_s is not None and slowing_s - 8.0 <= 0.150
+    slowing_s = first_slowing_command_s(full_wire, 11.0)
+    assert slowing_s is not None and slowing_s - 11.0 <= 0.150
     assert stops_after_slip[0] - slowing_s <= 1.5 / 3.6 / 1.0 + 0.05
     # Nothing after the stop tries to move the belt again.
     assert not [t for t, b in wire if b in (START_CDS, SET_SPEED) and t > stops_after_slip[0]]
@@ -286,18 +288,19 @@ def test_runner_gone_while_the_belt_runs_counts_down_then_stops(
 
     detect = dataclasses.replace(sim_settings.detect, no_runner_s=5.0, no_runner_countdown_s=2.0)
     settings = dataclasses.replace(sim_settings, detect=detect)
-    # Walks from 2.3 s until 6 s, then stands still on the running belt (or stepped off).
-    scenario = Scenario("leaves", 20.0, 1.0, BackwardWalkWithSlip(2.3, 6.0, None),
+    # Walks from 5.3 s (the belt starts after the countdown) until 9 s, then stands still on
+    # the running belt (or stepped off).
+    scenario = Scenario("leaves", 23.0, 1.0, BackwardWalkWithSlip(5.3, 9.0, None),
                         (Action(0.5, "reset", 1.2, "reset"), Action(2.0, "reset", 0.2, "start")))
     system = build_sim(scenario, settings)
-    system.loop.run(20.0)
+    system.loop.run(23.0)
     sup = system.supervisor
     assert sup.latched and sup.stop_reason == "no_runner"
     caution = [e for e in system.events.of_kind("caution") if "no_runner_countdown" in e.message]
     stop = system.events.of_kind("stop")[0]
     assert caution and caution[0].t_s < stop.t_s
-    # The last step lands within one stride (~0.7 s) before 6 s; then 5 s + 2 s countdown.
-    assert 6.0 - 0.7 + 7.0 <= stop.t_s <= 6.0 + 7.0 + 0.1
+    # The last step lands within one stride (~0.7 s) before 9 s; then 5 s + 2 s countdown.
+    assert 9.0 - 0.7 + 7.0 <= stop.t_s <= 9.0 + 7.0 + 0.1
     assert treadmill(system)["belt_kmh"] == 0.0
 
 
@@ -315,10 +318,10 @@ def test_the_runner_hears_cautions_and_stops(build_sim: Build) -> None:
     system = build_sim("demo")
     annunciator = system.panel.annunciator
     assert annunciator.led_mode == "latched"  # power-on: latched
-    system.loop.run(8.0)
+    system.loop.run(11.0)
     assert annunciator.led_mode == "steady"
     played: list[str | None] = []
-    for _ in range(100):  # 8.0 → 8.5 s: the caution, then the stop
+    for _ in range(100):  # 11.0 → 11.5 s: the caution, then the stop
         system.loop.run(0.005)
         if annunciator.playing != (played[-1] if played else None):
             played.append(annunciator.playing)
@@ -340,7 +343,7 @@ def test_heartbeat_runs_through_a_controlled_stop_and_stops_when_power_is_cut(
         system.loop.run(duration_s)
         return len(pin.states) - before
 
-    assert toggles(8.0) > 1000  # power on → running: toggled every tick while the relay may close
+    assert toggles(11.0) > 1000  # power on → running: toggled every tick while the relay may close
     assert toggles(4.0) > 700  # the slip's controlled stop and the latch: power stays, so does it
     assert system.supervisor.latched and not system.supervisor.power_cut
     system.world.estop_pressed = True  # power cut: the charge pump must drop out

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from controller.config import LimitsSettings
-from controller.governor import CAUTION_HOLD_S, Governor
+from controller.governor import CAUTION_HOLD_S, SPEED_UP_LEAD_S, START_SETTLE_S, Governor
 
 LIMITS = LimitsSettings(start_speed_kmh=0.5, max_speed_kmh=3.0, ramp_mps2=0.25,
                         stop_decel_mps2=1.0)
@@ -21,11 +21,14 @@ def speeds(gov: Governor, start_s: float, end_s: float, dt_s: float = 0.005) -> 
 def test_starts_at_start_speed_and_ramps_no_faster_than_the_limit() -> None:
     gov = Governor(LIMITS, target_kmh=2.0)
     assert gov.begin(0.0) == 0.5
-    seq = speeds(gov, 0.0, 3.0)
+    # Held at the start speed START_SETTLE_S, then SPEED_UP_LEAD_S while the cue plays.
+    hold_s = START_SETTLE_S + SPEED_UP_LEAD_S
+    seq = speeds(gov, 0.0, hold_s + 3.0)
+    assert set(seq[:int(hold_s / 0.005)]) == {0.5}
     steps = [b - a for a, b in zip([0.5, *seq], seq, strict=False)]
     assert max(steps) <= 0.1 + 1e-9  # 0.1 km/h steps
-    # 0.25 m/s² = 0.9 km/h per second: after 1 s at most 0.5 + 0.9 km/h
-    assert seq[199] <= 0.5 + 0.9 + 1e-9
+    # 0.25 m/s² = 0.9 km/h per second: 1 s into the ramp at most 0.5 + 0.9 km/h
+    assert seq[int(hold_s / 0.005) + 199] <= 0.5 + 0.9 + 1e-9
     assert seq[-1] == pytest.approx(2.0)
     assert all(round(s * 10) == pytest.approx(s * 10) for s in seq)
 

@@ -17,7 +17,7 @@ Build = Callable[..., app.System]
 
 def running(build_sim: Build) -> app.System:
     system = build_sim("walk")
-    system.loop.run(5.0)
+    system.loop.run(9.0)  # start at 2.0 s, 3 s countdown, speed-up cue, ramp
     assert system.supervisor.state is State.RUNNING
     return system
 

@@ -36,7 +36,7 @@ def twins(system: app.System) -> tuple[Mpr121Model, dict[int, Ads1115Model], Han
 
 def running(build_sim: Build, scenario: str | Scenario = "walk") -> app.System:
     system = build_sim(scenario)
-    system.loop.run(5.0)
+    system.loop.run(9.0)  # start at 2.0 s, 3 s countdown, speed-up cue, ramp
     assert system.supervisor.state is State.RUNNING
     return system
 
@@ -88,7 +88,7 @@ def test_a_frozen_touch_chip_with_a_hand_on_the_rail_stops_in_bounded_time(
     """The MPR121 freezes with a hand on the rail, then the runner leaves: its touch bit stayed
     set and the no-runner stop never came. Now the frozen chip itself stops the belt."""
     system = build_sim(standing_holding_the_rail())
-    system.loop.run(3.0)
+    system.loop.run(6.0)  # start at 2.0 s, running after the 3 s countdown
     touch, _, hands = twins(system)
     hands.left = Hand(True, 2.0)
     system.loop.run(2.0)

@@ -68,10 +68,18 @@ class Bench(SimRig):
         assert self.sup.reset()
         assert self.run_until(lambda: self.link.belt_stopped, 1.0)  # the reset's stop, polled
 
-    def walk(self) -> None:
-        """Power on → reset → start → ramp to the session's 1.5 km/h."""
-        self.power_up()
+    def start(self) -> None:
+        """A confirmed start, then its countdown (no start byte before it has played)."""
         assert self.sup.request_start()
+        assert self.sup.state is State.COUNTDOWN
+        self.run(LIMITS.start_countdown_s + 0.05)
+        state: State = self.sup.state  # (mypy narrowed it to COUNTDOWN above)
+        assert state is State.RUNNING
+
+    def walk(self) -> None:
+        """Power on → reset → start → countdown → ramp to the session's 1.5 km/h."""
+        self.power_up()
+        self.start()
         self.run(6.0)
         assert self.sup.state is State.RUNNING and self.link.fault is None
         assert 1.3 < float(self.state()["belt_kmh"]) <= 1.6
@@ -375,7 +383,7 @@ def test_power_cycle_is_never_restarted_and_reset_clears_the_lockout(bench: Benc
     assert bench.state()["lockout"] is False
     bench.run(1.0)
     assert bench.state()["running"] is False
-    assert bench.sup.request_start()
+    bench.start()
     bench.run(2.0)
     assert bench.state()["running"] is True
 
@@ -430,7 +438,7 @@ def test_reverse_only_when_enabled_and_only_at_standstill() -> None:
         bench.power_up()
         bench.run(0.2)
         assert bench.link.set_reverse(True)
-        assert bench.sup.request_start()
+        bench.start()
         bench.run(3.0)
         assert bench.link.fault is None
         assert bench.link.actual_speed_kmh is not None and bench.link.actual_speed_kmh < -0.5

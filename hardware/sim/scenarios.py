@@ -4,9 +4,10 @@ A :class:`Scenario` gives the IMU twin its motion and lists operator actions (bu
 the mock GPIO pins) at simulated times. Scenarios are the outside world; the controller under
 test only ever sees register reads, pin levels and serial bytes.
 
-``demo``: power on (latched) → the operator holds reset → presses start → the runner walks
-backward slowly while the belt ramps to the session speed → a backward slip at 8 s (trunk pitches
-at ~260 °/s, the feet shoot forward) → the controller stops the belt and stays latched.
+``demo``: power on (latched) → the operator holds reset → presses start (2.0 s) → the 3 s
+countdown → the belt starts (≈ 5.2 s) and the runner walks backward slowly while the belt, after
+the speed-up cue, ramps to the session speed (reached ≈ 8.3 s) → a backward slip at 11 s (trunk
+pitches at ~230 °/s, the feet shoot forward) → the controller stops the belt and stays latched.
 """
 
 from __future__ import annotations
@@ -107,14 +108,16 @@ class Scenario:
 def demo() -> Scenario:
     return Scenario(
         name="demo",
-        duration_s=12.0,
+        duration_s=15.0,
         target_speed_kmh=None,
-        motion=BackwardWalkWithSlip(walk_from_s=2.3, walk_until_s=12.0, slip_at_s=8.0),
+        # The belt starts when the countdown after the start press has played (≈ 5.2 s).
+        motion=BackwardWalkWithSlip(walk_from_s=5.3, walk_until_s=15.0, slip_at_s=11.0),
         actions=(
             Action(0.5, "reset", 1.2, "operator holds reset"),
             Action(2.0, "reset", 0.2, "operator presses start"),
         ),
-        description="start, slow backward walking, a slip at 8 s, the stop, the latched state",
+        description="start, countdown, slow backward walking, a slip at 11 s, the stop, the "
+                    "latched state",
     )
 
 
@@ -129,7 +132,7 @@ def walk() -> Scenario:
     """Start and walk backward without incident (for fault-injection tests and benchmarks)."""
     return Scenario(
         name="walk", duration_s=20.0, target_speed_kmh=None,
-        motion=BackwardWalkWithSlip(walk_from_s=2.3, walk_until_s=1e9, slip_at_s=None),
+        motion=BackwardWalkWithSlip(walk_from_s=5.3, walk_until_s=1e9, slip_at_s=None),
         actions=(Action(0.5, "reset", 1.2, "operator holds reset"),
                  Action(2.0, "reset", 0.2, "operator presses start")),
         description="start and walk backward, no incident",
