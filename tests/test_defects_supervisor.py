@@ -124,7 +124,7 @@ def test_shutdown_completes_the_controlled_stop_before_opening_the_relay(
         sim_settings, session=dataclasses.replace(sim_settings.session, speed_kmh=2.9))
     walk = SCENARIOS["walk"]()
     system = build_sim(dataclasses.replace(walk, target_speed_kmh=2.9), settings=fast)
-    system.loop.run(9.0)
+    system.loop.run(13.0)  # start pressed at 2 s, the countdown, the cue, the ramp to 2.9
     assert treadmill(system)["belt_kmh"] > 2.7
     system.shutdown()
     world = system.world
