@@ -497,6 +497,9 @@ def next_step(system: System) -> str:
     if sup.state is State.READY:
         button = "start" if g.start_pin is not None else "reset (short press)"
         return f"{state}: press {button} to start the belt"
+    if sup.state is State.COUNTDOWN:
+        return (f"{state}: the belt starts in {sup.start_countdown_s:g} s; any stop or fault "
+                f"cancels the start")
     if sup.state is State.STOPPING:
         return f"{state} ({sup.stop_reason}): the belt is slowing to a stop; it stays latched"
     return f"{state}: every stop latches until a person holds reset"
