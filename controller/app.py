@@ -25,13 +25,13 @@ from typing import TYPE_CHECKING, Any, Final
 import serial
 
 from controller import config as cfg
-from controller.clock import Clock, MonotonicClock, SimClock
 from controller.detect import build_default, build_no_runner, build_rails
 from controller.devices import SETUP_ERRORS, Imu, ImuModel, attach_twins, make_imu, make_rails
 from controller.events import Event, EventLog
 from controller.health import HealthCheckedDetector, ImuHealth, RailsHealth
 from controller.loop import ControlLoop, RailChannel
 from controller.supervisor import State, Supervisor
+from hardware.clock import Clock, MonotonicClock, SimClock
 from hardware.handrails import Handrails
 from hardware.i2c import I2CBus
 from hardware.safety_io import SafetyIO

@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from controller import config as cfg
-from controller.clock import Clock, MonotonicClock, SimClock
 from controller.devices import SETUP_ERRORS, attach_twins, make_rails
+from hardware.clock import Clock, MonotonicClock, SimClock
 from hardware.handrails import Handrails
 from hardware.i2c import I2CBus
 from hardware.sim.grip import Hand, Hands

@@ -25,8 +25,8 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 from controller import config as cfg
-from controller.clock import Clock, MonotonicClock, SimClock
 from controller.devices import SETUP_ERRORS, Twins, attach_twins, make_imu, make_rails
+from hardware.clock import Clock, MonotonicClock, SimClock
 from hardware.i2c import I2CBus
 from hardware.imu import STANDARD_GRAVITY_MPS2
 from hardware.sim.bus import SimBus

@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from controller import config as cfg
-from controller.clock import Clock
 from hardware.ads1115 import RailForceError
+from hardware.clock import Clock
 from hardware.handrails import Handrails
 from hardware.i2c import I2CBus
 from hardware.lsm6dsox import ImuError, Lsm6dsox

@@ -64,9 +64,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
-from controller.clock import Clock
 from controller.config import HealthSettings
 from controller.detect.base import OK, Decision, Detector, Level
+from hardware.clock import Clock
 from hardware.imu import STANDARD_GRAVITY_MPS2, ImuSample
 from hardware.rails import ChipReport, RailSample
 

@@ -29,13 +29,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from controller.clock import Clock
 from controller.detect.base import Detector, Level
 from controller.detect.presence import NoRunnerDetector
 from controller.detect.rails import RailDetector
 from controller.events import EventLog
 from controller.health import ImuHealth, RailsHealth
 from controller.supervisor import State, Supervisor
+from hardware.clock import Clock
 from hardware.imu import ImuSample
 from hardware.operator_panel import Press
 from hardware.rails import RailSample

@@ -22,7 +22,7 @@ from typing import Any, Final, Self, TextIO
 
 import serial
 
-from controller.clock import Clock, MonotonicClock, SimClock
+from hardware.clock import Clock, MonotonicClock, SimClock
 from hardware.sim.treadmill import SimTreadmill
 from hardware.trackmaster import TrackmasterLink, Transaction, stop_latency_budget_s
 from hardware.trackmaster_protocol import AUTO_STOP, GET_SPEED, KMH_PER_MPH, STOP, speed_tenths

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from controller.clock import Clock
+from hardware.clock import Clock
 from hardware.i2c import I2CBus
 
 CONVERSION: Final = 0x00

@@ -26,7 +26,7 @@ from typing import Any, Final
 
 from gpiozero import DigitalOutputDevice
 
-from controller.clock import Clock
+from hardware.clock import Clock
 
 Pattern = tuple[tuple[float, float], ...]
 

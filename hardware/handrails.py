@@ -33,9 +33,9 @@ from __future__ import annotations
 
 from typing import Final
 
-from controller.clock import Clock
 from controller.config import RailsSettings
 from hardware.ads1115 import Ads1115
+from hardware.clock import Clock
 from hardware.fsr import FsrDivider
 from hardware.i2c import I2CBus
 from hardware.mpr121 import Mpr121, TouchReading

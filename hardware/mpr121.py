@@ -23,7 +23,7 @@ import errno
 from dataclasses import dataclass
 from typing import Final
 
-from controller.clock import Clock
+from hardware.clock import Clock
 from hardware.i2c import I2CBus
 
 TOUCH_STATUS: Final = 0x00

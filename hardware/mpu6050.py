@@ -24,7 +24,7 @@ from typing import Final
 
 from smbus2 import i2c_msg
 
-from controller.clock import Clock
+from hardware.clock import Clock
 from hardware.i2c import I2CBus
 from hardware.imu import STANDARD_GRAVITY_MPS2, ImuSample
 from hardware.lsm6dsox import ImuError

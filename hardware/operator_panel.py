@@ -21,7 +21,7 @@ from typing import Any, Final
 
 from gpiozero import DigitalInputDevice, DigitalOutputDevice
 
-from controller.clock import Clock
+from hardware.clock import Clock
 
 RESET_HOLD_S: Final = 1.0
 MIN_PRESS_S: Final = 0.05

@@ -39,10 +39,10 @@ from typing import Any
 
 from gpiozero import DigitalInputDevice, DigitalOutputDevice
 
-from controller.clock import Clock
 from controller.config import GpioSettings
 from controller.detect.base import OK, Decision, Level
 from hardware.annunciator import Annunciator
+from hardware.clock import Clock
 from hardware.operator_panel import MIN_PRESS_S, OperatorPanel, Press
 
 

@@ -45,7 +45,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Final, Protocol
 
-from controller.clock import Clock
+from hardware.clock import Clock
 from hardware.trackmaster_protocol import (
     AUTO_STOP,
     BITS_PER_BYTE,

@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from controller import config as cfg
-from controller.clock import SimClock
 from controller.devices import attach_twins, make_imu, make_rails
+from hardware.clock import SimClock
 from hardware.sim.bus import I2C_M_RD, SimBus
 from hardware.sim.grip import Hands
 from hardware.sim.motion import Still

@@ -13,8 +13,8 @@ from __future__ import annotations
 import argparse
 import random
 
-from controller.clock import SimClock
 from controller.config import RailsSettings
+from hardware.clock import SimClock
 from hardware.handrails import Handrails
 from hardware.sim.bus import SimBus
 from hardware.sim.grip import Hand, Hands

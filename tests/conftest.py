@@ -10,7 +10,7 @@ import pytest
 
 from controller import app
 from controller import config as cfg
-from controller.clock import SimClock
+from hardware.clock import SimClock
 from hardware.sim.scenarios import SCENARIOS, Scenario
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from controller.clock import Clock, MonotonicClock, SimClock
+from hardware.clock import Clock, MonotonicClock, SimClock
 from hardware.i2c import I2CBus
 from hardware.sim.bus import SimBus
 

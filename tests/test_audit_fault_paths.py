@@ -217,8 +217,8 @@ def test_row_imu_wrong_identity_refuses_to_start(
 ) -> None:
     """IMU wrong identity → the composition root raises HardwareError (nothing is started) and
     closes what it had opened (the simulated treadmill process among them)."""
-    from controller.clock import SimClock
     from controller.devices import Twins, attach_twins
+    from hardware.clock import SimClock
 
     real_attach = attach_twins
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from controller.clock import MonotonicClock, SimClock
+from hardware.clock import MonotonicClock, SimClock
 
 
 def test_sim_clock_moves_only_when_told() -> None:

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from controller import app
-from controller.clock import SimClock
 from controller.supervisor import State
+from hardware.clock import SimClock
 from hardware.sim.scenarios import Action, BackwardWalkWithSlip, Scenario
 from hardware.sim.treadmill_model import first_slowing_command_s
 from hardware.trackmaster_protocol import AUTO_STOP, SET_SPEED, START_CDS, START_NO_CDS, STOP

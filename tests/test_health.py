@@ -7,10 +7,10 @@ import math
 
 import pytest
 
-from controller.clock import SimClock
 from controller.config import HealthSettings
 from controller.detect.base import OK, Level
 from controller.health import ImuHealth, RailsHealth
+from hardware.clock import SimClock
 from hardware.imu import STANDARD_GRAVITY_MPS2, ImuSample
 from hardware.rails import RailSample
 

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 
 import pytest
 
-from controller.clock import SimClock
 from controller.config import HealthSettings
 from controller.detect.base import OK, Decision, Level
 from controller.health import ImuHealth
+from hardware.clock import SimClock
 from hardware.imu import STANDARD_GRAVITY_MPS2 as G
 from hardware.lsm6dsox import ImuError, Lsm6dsox
 from hardware.mpu6050 import Mpu6050

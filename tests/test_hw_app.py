@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from controller import app
 from controller import config as cfg
-from controller.clock import SimClock
+from hardware.clock import SimClock
 from hardware.mpu6050 import Mpu6050
 from hardware.safety_io import SafetyIO
 from hardware.sim.scenarios import SCENARIOS

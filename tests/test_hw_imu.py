@@ -246,7 +246,7 @@ def test_stuck_fifo_never_yields_new_samples_or_repeats_seq(twin: Rig) -> None:
 
 
 def test_bad_ranges_are_refused() -> None:
-    clock = __import__("controller.clock").clock.SimClock()
+    clock = __import__("hardware.clock").clock.SimClock()
     for _, driver_cls, address, _ in CHIPS.values():
         with pytest.raises(ValueError):
             driver_cls(None, address, clock, accel_range_g=3)  # type: ignore[arg-type]

@@ -8,7 +8,7 @@ from itertools import pairwise
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from controller.clock import SimClock
+from hardware.clock import SimClock
 from hardware.imu import ImuSample
 from hardware.lsm6dsox import Lsm6dsox
 from hardware.mpu6050 import Mpu6050

@@ -7,11 +7,11 @@ import errno
 
 import pytest
 
-from controller.clock import SimClock
 from controller.config import HealthSettings, RailsSettings
 from controller.detect.base import OK, Level
 from controller.health import RailsHealth
 from hardware.ads1115 import Ads1115, RailForceError
+from hardware.clock import SimClock
 from hardware.fsr import FsrDivider
 from hardware.handrails import Handrails
 from hardware.mpr121 import Mpr121, RailTouchError

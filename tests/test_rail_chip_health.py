@@ -12,7 +12,6 @@ import random
 
 import pytest
 
-from controller.clock import SimClock
 from controller.config import HealthSettings, RailsSettings
 from controller.detect.base import OK, Decision, Level
 from controller.health import (
@@ -21,6 +20,7 @@ from controller.health import (
     RailsHealth,
 )
 from hardware.ads1115 import Ads1115
+from hardware.clock import SimClock
 from hardware.handrails import CONFIG_CHECK_EVERY, Handrails
 from hardware.mpr121 import Mpr121
 from hardware.sim.ads1115 import Ads1115Model

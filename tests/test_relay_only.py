@@ -13,8 +13,8 @@ import pytest
 
 from controller import app
 from controller import config as cfg
-from controller.clock import SimClock
 from controller.supervisor import State
+from hardware.clock import SimClock
 from hardware.sim.treadmill_model import TreadmillModel
 
 from .conftest import ROOT

@@ -9,9 +9,9 @@ from dataclasses import replace
 import pytest
 from gpiozero.pins.mock import MockFactory
 
-from controller.clock import SimClock
 from controller.config import GpioSettings
 from controller.detect.base import OK, Level
+from hardware.clock import SimClock
 from hardware.operator_panel import Press
 from hardware.safety_io import SafetyIO
 from hardware.sim.panel import wire_after, wire_before

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from controller.clock import SimClock
+from hardware.clock import SimClock
 from hardware.trackmaster import TrackmasterLink
 from hardware.trackmaster_protocol import (
     AUTO_STOP,

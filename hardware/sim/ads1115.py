@@ -29,7 +29,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
-from controller.clock import Clock
+from hardware.clock import Clock
 
 CONVERSION = 0
 CONFIG = 1

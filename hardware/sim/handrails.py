@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from controller.clock import Clock
 from controller.config import RailsSettings
+from hardware.clock import Clock
 from hardware.fsr import FsrDivider
 from hardware.sim.ads1115 import Ads1115Model
 from hardware.sim.bus import SimBus

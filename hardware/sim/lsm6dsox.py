@@ -39,7 +39,7 @@ from __future__ import annotations
 import random
 from collections import deque
 
-from controller.clock import Clock
+from hardware.clock import Clock
 from hardware.sim.motion import Motion, Vec3
 
 FIFO_CTRL1 = 0x07

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import random
 
-from controller.clock import Clock
+from hardware.clock import Clock
 from hardware.sim.grip import Grip
 
 TOUCH_STATUS = 0x00

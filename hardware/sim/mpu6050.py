@@ -33,7 +33,7 @@ from __future__ import annotations
 import random
 from collections import deque
 
-from controller.clock import Clock
+from hardware.clock import Clock
 from hardware.sim.motion import Motion, Vec3
 
 SMPLRT_DIV = 0x19
