@@ -29,8 +29,8 @@ import math
 from typing import Final
 
 from controller.config import LimitsSettings
+from hardware.units import KMH_PER_MPS
 
-KMH_PER_MPS: Final = 3.6
 STEP_KMH: Final = 0.1
 CAUTION_HOLD_S: Final = 5.0
 CAUTION_STEP_KMH: Final = 0.2

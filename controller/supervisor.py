@@ -40,8 +40,9 @@ from typing import Final, Protocol
 from controller.config import LimitsSettings
 from controller.detect.base import Decision, Level
 from controller.events import EventLog
-from controller.governor import KMH_PER_MPS, SPEED_UP_LEAD_S, Governor
+from controller.governor import SPEED_UP_LEAD_S, Governor
 from hardware.clock import Clock
+from hardware.units import KMH_PER_MPS
 
 STOP_MARGIN_S: Final = 1.0
 """Extra time beyond v / stop_decel that a belt gets to read back zero before power is cut."""

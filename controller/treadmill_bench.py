@@ -25,7 +25,8 @@ import serial
 from hardware.clock import Clock, MonotonicClock, SimClock
 from hardware.sim.treadmill import SimTreadmill
 from hardware.trackmaster import TrackmasterLink, Transaction, stop_latency_budget_s
-from hardware.trackmaster_protocol import AUTO_STOP, GET_SPEED, KMH_PER_MPH, STOP, speed_tenths
+from hardware.trackmaster_protocol import AUTO_STOP, GET_SPEED, STOP, speed_tenths
+from hardware.units import KMH_PER_MPH, KMH_PER_MPS
 
 OPCODE_NAMES: Final = {0xA0: "A0", 0xA2: "A2", 0xA3: "A3", 0xAA: "AA", 0xC0: "C0", 0xC1: "C1",
                        0xC3: "C3"}
@@ -195,7 +196,7 @@ def treadmill_test(link: TrackmasterLink, clock: Clock, tick: Callable[[], None]
         wait("hold", lambda: clock.now_s() >= hold_end, hold_s + 1.0)
         link.stop()
         wait("belt confirmed stopped after the stop", lambda: link.belt_stopped,
-             speed_kmh / 3.6 / 0.25 + 3.0)
+             speed_kmh / KMH_PER_MPS / 0.25 + 3.0)
     except BenchError:
         link.stop()
         end = clock.now_s() + 0.5

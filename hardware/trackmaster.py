@@ -52,7 +52,6 @@ from hardware.trackmaster_protocol import (
     GET_SET_SPEED,
     GET_SPEED,
     GET_STATUS,
-    KMH_PER_MPH,
     SET_SPEED,
     START_CDS,
     STOP,
@@ -64,8 +63,8 @@ from hardware.trackmaster_protocol import (
     set_speed,
     speed_tenths,
 )
+from hardware.units import KMH_PER_MPH, KMH_PER_MPS
 
-KMH_PER_MPS: Final = 3.6
 MAX_ABANDONED: Final = 3
 """Abandoned transactions awaiting their replies, at most: a poll (or a held/raising ``A3``, or
 ``A0``) pre-empted by a slow-down's ``A3``, that ``A3`` by a controlled stop's first ``A3``,

@@ -41,7 +41,6 @@ NAKS: Final = {
     NAK_UNKNOWN: "BF (unknown command)",
 }
 
-KMH_PER_MPH: Final = 1.609344
 # Seconds per byte on the wire: 10 bits (start, 8 data, stop) per byte.
 BITS_PER_BYTE: Final = 10
 

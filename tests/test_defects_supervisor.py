@@ -18,7 +18,8 @@ from controller.governor import Governor
 from controller.supervisor import State
 from hardware.sim.scenarios import SCENARIOS
 from hardware.sim.treadmill_model import decode_host_commands
-from hardware.trackmaster_protocol import AUTO_STOP, KMH_PER_MPH, SET_SPEED, STOP, speed_tenths
+from hardware.trackmaster_protocol import AUTO_STOP, SET_SPEED, STOP, speed_tenths
+from hardware.units import KMH_PER_MPH
 
 from .conftest import Build, treadmill
 

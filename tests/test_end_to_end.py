@@ -17,6 +17,7 @@ from hardware.clock import SimClock
 from hardware.sim.scenarios import Action, BackwardWalkWithSlip, Scenario
 from hardware.sim.treadmill_model import first_slowing_command_s
 from hardware.trackmaster_protocol import AUTO_STOP, SET_SPEED, START_CDS, START_NO_CDS, STOP
+from hardware.units import KMH_PER_MPS
 
 from .conftest import Build, host_bytes, treadmill
 
@@ -54,7 +55,7 @@ def test_demo_slip_stops_the_belt_and_latches(build_sim: Build) -> None:
     # the stop command about 0.4 s later.
     slowing_s = first_slowing_command_s(full_wire, 11.0)
     assert slowing_s is not None and slowing_s - 11.0 <= 0.150
-    assert stops_after_slip[0] - slowing_s <= 1.5 / 3.6 / 1.0 + 0.05
+    assert stops_after_slip[0] - slowing_s <= 1.5 / KMH_PER_MPS / 1.0 + 0.05
     # Nothing after the stop tries to move the belt again.
     assert not [t for t, b in wire if b in (START_CDS, SET_SPEED) and t > stops_after_slip[0]]
     assert START_NO_CDS not in {b for _, b in wire}  # never start with the watchdog off

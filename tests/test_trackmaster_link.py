@@ -33,6 +33,7 @@ from hardware.trackmaster_protocol import (
     START_NO_CDS,
     STOP,
 )
+from hardware.units import KMH_PER_MPS
 
 LIMITS = LimitsSettings(start_speed_kmh=0.5, max_speed_kmh=3.0, ramp_mps2=0.25,
                         stop_decel_mps2=1.0)
@@ -147,7 +148,7 @@ def test_normal_sequence_on_the_wire(bench: Bench) -> None:
     assert downs[0][0] - t_stop <= 0.02 and downs[0][1] == 14
     assert [v for _, v in downs] == sorted((v for _, v in downs), reverse=True)
     stop_s = stop_bytes_after(bench, t_stop)[0]
-    assert stop_s - t_stop == pytest.approx(1.5 / 3.6, abs=0.06)
+    assert stop_s - t_stop == pytest.approx(1.5 / KMH_PER_MPS, abs=0.06)
     assert bench.state()["belt_kmh"] == 0.0 and bench.link.belt_stopped
 
 
@@ -493,7 +494,7 @@ def test_supervisor_software_stop_uses_the_configured_deceleration(decel_mps2: f
         # The ramp runs one 0.1 km/h step below the 1.5 km/h → 0 profile, so the stop command
         # is due when the profile reaches 0.1 km/h: (1.5 - 0.1) / 3.6 / decel, plus at most one
         # transaction on the line.
-        assert stop_s - t_stop == pytest.approx(1.4 / 3.6 / decel_mps2, abs=0.02)
+        assert stop_s - t_stop == pytest.approx(1.4 / KMH_PER_MPS / decel_mps2, abs=0.02)
         assert bench.state()["belt_kmh"] == 0.0
 
 

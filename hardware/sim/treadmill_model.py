@@ -44,7 +44,6 @@ from hardware.trackmaster_protocol import (
     BITS_PER_BYTE,
     GET_SPEED,
     GET_STATUS,
-    KMH_PER_MPH,
     NAK_OUT_OF_RANGE,
     NAK_UNKNOWN,
     SET_ELEVATION,
@@ -55,6 +54,7 @@ from hardware.trackmaster_protocol import (
     TOGGLE_ACK_ECHO,
     BeltStatus,
 )
+from hardware.units import KMH_PER_MPH, KMH_PER_MPS
 
 CDS_TIMEOUT_S: Final = 0.5
 LOCKOUT_SILENCE_S: Final = 20.0
@@ -137,16 +137,16 @@ class TreadmillModel:
     def _tenths_to_mps(self, tenths: int) -> float:
         unit = tenths / 10.0
         kmh = unit * KMH_PER_MPH if self.units == "mph" else unit
-        return kmh / 3.6
+        return kmh / KMH_PER_MPS
 
     def _mps_to_tenths(self, mps: float) -> int:
-        kmh = mps * 3.6
+        kmh = mps * KMH_PER_MPS
         unit = kmh / KMH_PER_MPH if self.units == "mph" else kmh
         return max(0, min(999, round(unit * 10.0)))
 
     @property
     def belt_kmh(self) -> float:
-        return self.belt_mps * 3.6
+        return self.belt_mps * KMH_PER_MPS
 
     @property
     def belt_reverse(self) -> bool:
@@ -241,12 +241,13 @@ class TreadmillModel:
             target, rate = 0.0, self.coast_decel_mps2
         elif self.running:
             # A negative runaway is a belt that lags the set speed (overload, slipping belt).
-            target = max(0.0, self._tenths_to_mps(self.set_tenths) + self.faults.runaway_kmh / 3.6)
+            runaway_mps = self.faults.runaway_kmh / KMH_PER_MPS
+            target = max(0.0, self._tenths_to_mps(self.set_tenths) + runaway_mps)
             if self.reverse != self.belt_reverse:
                 target = 0.0  # a direction change goes through standstill
             rate = self.accel_mps2 if target > self.belt_mps else self.decel_mps2
         elif self.faults.runaway_kmh > 0:
-            target, rate = self.faults.runaway_kmh / 3.6, self.accel_mps2
+            target, rate = self.faults.runaway_kmh / KMH_PER_MPS, self.accel_mps2
         else:
             target, rate = 0.0, self.decel_mps2
         step = rate * dt
