@@ -26,10 +26,19 @@ import serial
 
 from controller import config as cfg
 from controller.detect import build_default, build_no_runner, build_rails
-from controller.devices import SETUP_ERRORS, Imu, ImuModel, attach_twins, make_imu, make_rails
+from controller.devices import (
+    SETUP_ERRORS,
+    Imu,
+    ImuModel,
+    attach_twins,
+    make_imu,
+    make_rails,
+    make_safety_io,
+)
 from controller.events import Event, EventLog
 from controller.health import HealthCheckedDetector, ImuHealth, RailsHealth
 from controller.loop import ControlLoop, RailChannel
+from controller.stop_chain import StopChain
 from controller.supervisor import State, Supervisor
 from hardware.clock import Clock, MonotonicClock, SimClock
 from hardware.handrails import Handrails
@@ -121,6 +130,7 @@ class System:
     supervisor: Supervisor
     loop: ControlLoop
     world: SimWorld | None
+    stop_chain: StopChain
     rails: Handrails | None = None
 
     def describe(self) -> list[str]:
@@ -299,10 +309,11 @@ def build(settings: cfg.Settings, clock: Clock, scenario: Scenario | None = None
         if g.pin_factory == "mock":
             from hardware.sim.panel import wire_after, wire_before
 
-            wire_before(pin_factory, g)  # the simulated machine: relay feedback follows the coil
-        panel = SafetyIO(pin_factory, clock, g)
+            # The simulated machine: relay feedback follows the coil.
+            wire_before(pin_factory, g.relay_pin, g.relay_feedback_pin)
+        panel = make_safety_io(pin_factory, clock, g)
         if g.pin_factory == "mock":
-            wire_after(pin_factory, g)  # e-stop released, key in
+            wire_after(pin_factory, g.estop_pin, g.key_pin)  # e-stop released, key in
     except BaseException:
         for thing in reversed(opened):
             with contextlib.suppress(Exception):
@@ -328,6 +339,7 @@ def build(settings: cfg.Settings, clock: Clock, scenario: Scenario | None = None
             world.button_pin, world.estop_pin = g.reset_pin, g.estop_pin
     imu_health = ImuHealth(settings.health, clock, settings.imu.accel_range_g)
     detector = build_default(settings.detect)
+    stop_chain = StopChain(panel, g.relay_open_within_s)
     rail_channel = None
     if rails is not None:
         rail_channel = RailChannel(rails, RailsHealth(settings.health, clock),
@@ -335,7 +347,7 @@ def build(settings: cfg.Settings, clock: Clock, scenario: Scenario | None = None
     loop = ControlLoop(
         clock, imu, imu_health,
         HealthCheckedDetector(detector, imu_health, lambda: supervisor.state is State.RUNNING),
-        supervisor, link, panel, events,
+        supervisor, link, panel, stop_chain, events,
         rate_hz=settings.controller.loop_rate_hz,
         stall_after_s=settings.controller.stall_after_s,
         rails=rail_channel,
@@ -345,9 +357,9 @@ def build(settings: cfg.Settings, clock: Clock, scenario: Scenario | None = None
     )
     _announce(events, supervisor, panel)
     arming_checks.append(loop.arming_problems)
-    arming_checks.append(panel.stop_chain_problems)
+    arming_checks.append(stop_chain.problems)
     return System(settings, clock, events, bus, imu, link, port, panel, supervisor, loop, world,
-                  rails)
+                  stop_chain, rails)
 
 
 def _announce(events: EventLog, supervisor: Supervisor, panel: SafetyIO) -> None:

@@ -151,7 +151,7 @@ def check_imu(settings: cfg.Settings, bus: I2CBus, clock: Clock, report: Report,
 def check_pins(settings: cfg.Settings, clock: Clock, report: Report, cycle_relay: bool,
                inject: Callable[[Any], None] | None = None) -> None:
     from controller.app import HardwareError, make_pin_factory
-    from hardware.safety_io import SafetyIO
+    from controller.devices import make_safety_io
 
     g = settings.gpio
     try:
@@ -163,15 +163,15 @@ def check_pins(settings: cfg.Settings, clock: Clock, report: Report, cycle_relay
     if mock:
         from hardware.sim.panel import wire_after, wire_before
 
-        wire_before(factory, g)
+        wire_before(factory, g.relay_pin, g.relay_feedback_pin)
     try:
-        io = SafetyIO(factory, clock, g)
+        io = make_safety_io(factory, clock, g)
     except Exception as exc:  # gpiozero raises assorted errors for a busy or invalid pin
         report.line(False, "GPIO", f"cannot claim the pins: {type(exc).__name__}: {exc}")
         return
     try:
         if mock:
-            wire_after(factory, g)
+            wire_after(factory, g.estop_pin, g.key_pin)
             if inject is not None:
                 inject(factory)  # tests: press the e-stop, pull the key, weld the relay
         report.line(True, "GPIO", f"{g.pin_factory} pin factory"

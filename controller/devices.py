@@ -9,6 +9,7 @@ root builds only when ``[i2c] simulated = true``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from controller import config as cfg
 from hardware.ads1115 import RailForceError
@@ -18,6 +19,7 @@ from hardware.i2c import I2CBus
 from hardware.lsm6dsox import ImuError, Lsm6dsox
 from hardware.mpr121 import RailTouchError
 from hardware.mpu6050 import Mpu6050
+from hardware.safety_io import SafetyIO
 from hardware.sim.bus import SimBus
 from hardware.sim.grip import Grip
 from hardware.sim.handrails import RailTwins, attach_rail_twins
@@ -43,6 +45,17 @@ def make_imu(settings: cfg.Settings, bus: I2CBus, clock: Clock) -> Imu:
 def make_rails(settings: cfg.Settings, bus: I2CBus, clock: Clock) -> Handrails | None:
     """The ``[rails]`` sensors (not yet set up), or None when the section is absent."""
     return Handrails(settings.rails, bus, clock) if settings.rails is not None else None
+
+
+def make_safety_io(pin_factory: Any, clock: Clock, gpio: cfg.GpioSettings) -> SafetyIO:
+    """The ``[gpio]`` pins as a :class:`SafetyIO` (its stop relay created de-energised).
+
+    Raises whatever gpiozero raises for a busy or invalid pin."""
+    return SafetyIO(pin_factory, clock, relay_pin=gpio.relay_pin, estop_pin=gpio.estop_pin,
+                    reset_pin=gpio.reset_pin, start_pin=gpio.start_pin, key_pin=gpio.key_pin,
+                    relay_feedback_pin=gpio.relay_feedback_pin,
+                    heartbeat_pin=gpio.heartbeat_pin, buzzer_pin=gpio.buzzer_pin,
+                    led_pin=gpio.led_pin, reset_hold_s=gpio.reset_hold_s)
 
 
 @dataclass

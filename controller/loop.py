@@ -34,12 +34,12 @@ from controller.detect.presence import NoRunnerDetector
 from controller.detect.rails import RailDetector
 from controller.events import EventLog
 from controller.health import ImuHealth, RailsHealth
+from controller.stop_chain import StopChain
 from controller.supervisor import State, Supervisor
 from hardware.clock import Clock
 from hardware.imu import ImuSample
-from hardware.operator_panel import Press
 from hardware.rails import RailSample
-from hardware.safety_io import SafetyIO
+from hardware.safety_io import Press, SafetyIO
 
 
 class Imu(Protocol):
@@ -76,6 +76,7 @@ class ControlLoop:
         supervisor: the state machine and stop path.
         link: the treadmill driver (None in relay-only mode).
         panel: safety I/O (e-stop, key, reset/start, stop relay and its feedback, heartbeat).
+        stop_chain: the verdicts on ``panel``'s e-stop, key and relay feedback.
         events: the session's event log.
         rate_hz: loop rate (``[controller] loop_rate_hz``).
         stall_after_s: tick gap that counts as a stall (``[controller] stall_after_s``).
@@ -93,6 +94,7 @@ class ControlLoop:
         supervisor: Supervisor,
         link: Link | None,
         panel: SafetyIO,
+        stop_chain: StopChain,
         events: EventLog,
         rate_hz: float,
         stall_after_s: float,
@@ -110,6 +112,7 @@ class ControlLoop:
         self.supervisor = supervisor
         self._link = link
         self._panel = panel
+        self._stop_chain = stop_chain
         self._events = events
         self.period_s = 1.0 / rate_hz
         self._stall_after_s = stall_after_s
@@ -179,7 +182,8 @@ class ControlLoop:
         # The heartbeat mirrors the relay: it stops only when power must be cut. Stopping it on
         # every latch would make each controlled stop a power-cut coast wherever the charge
         # pump's relay is wired into the key loop.
-        chain = self._panel.service(now, healthy=sup.relay_closed)
+        self._panel.service(healthy=sup.relay_closed)
+        chain = self._stop_chain.check(now)
         if chain.level is Level.STOP:
             # The stop chain itself is in doubt (e-stop, key, relay): cut power as well.
             sup.request_stop(chain.reason, chain.detail, cut_power=True)
@@ -189,7 +193,7 @@ class ControlLoop:
             # in doubt. A welded relay is only visible while the relay is commanded open, i.e.
             # now, while latched with the power cut — once closed, its feedback agrees again and
             # the start checklist could no longer see it.
-            chain_problems = self._panel.stop_chain_problems()
+            chain_problems = self._stop_chain.problems()
             if self._panel.estop_pressed:
                 self._events.add(now, "input", "reset refused: e-stop pressed")
             elif chain_problems:

@@ -1,84 +1,117 @@
 """Safety I/O on GPIO: everything the loop needs from the machine's panel and stop chain.
 
-Grows :class:`~hardware.operator_panel.OperatorPanel` (e-stop, reset/start button, stop relay)
-into the full set, so the loop can take either:
+A driver, so it reports facts and never decides: whether the e-stop reads pressed, the key
+present, the relay's feedback contact closed, and when the relay was last commanded. The
+verdicts on those facts (``estop``, ``safety_key_removed``, ``relay_welded``,
+``relay_feedback_lost``) are :class:`controller.stop_chain.StopChain`'s.
 
 Inputs (all read by polling from the loop; press durations on the injected clock, so tests and
 simulations need no real time):
 
-- **E-stop**: normally-closed contact to ground on a pulled-up input. Not pressed = closed =
-  low; pressed *or a broken wire* = high = stop. The e-stop also cuts motor power through the
-  treadmill's own chain; this input only tells the controller.
+- **E-stop** (``estop_pin``): normally-closed contact to ground on a pulled-up input. Not
+  pressed = closed = low; pressed *or a broken wire* = high — so a cut cable reads as pressed.
+  The e-stop also cuts motor power through the treadmill's own chain; this input only tells
+  the controller.
 - **Safety key present** (optional ``key_pin``): contact to ground while the key/lanyard is in.
-  Key out ⇒ the treadmill has lost power on its own; the controller latches a stop so that
-  putting the key back cannot restart anything.
-- **Reset** (``reset_pin``): held ≥ ``reset_hold_s`` (default 1 s) clears a latched stop.
-  **Start** (optional ``start_pin``): a short press confirms a start. Without a start pin, the
-  reset button does both (short press = start, long = reset).
+- **Reset** (``reset_pin``): normally open to ground on a pulled-up input; held ≥
+  ``reset_hold_s`` (default 1 s) is a reset. **Start** (optional ``start_pin``): a short press
+  confirms a start. Without a start pin, the reset button does both (short press = start, long
+  = reset). A press shorter than :data:`MIN_PRESS_S` is contact bounce, never a start.
 
 Outputs — each created in its safe state, declared here:
 
 - **Stop relay** (``relay_pin``): energised = the safety-key loop is closed = the treadmill may
-  have power. Safe state: de-energised. Energised only while the loop runs and the supervisor is
-  healthy; a dead process, a floating pin (wire a pull-down) or a hang opens it.
+  have power. Safe state: de-energised, the first device created. Wire a pull-down so a dead
+  process or a floating pin opens it.
 - **Relay feedback** (optional ``relay_feedback_pin``, input): a force-guided auxiliary contact
-  that closes with the relay (high = closed). After a command the contact must follow within
-  ``relay_open_within_s``: a relay that stays closed when told to open is *welded* ⇒ fault
-  (``relay_welded``); one that does not close is ``relay_feedback_lost``.
+  that closes with the relay (high = closed), on a pull-down: a broken feedback wire reads
+  "open", which with an energised relay is a fault, never a false "all well".
 - **Heartbeat** (optional ``heartbeat_pin``): toggled once per healthy tick, for an external
   charge-pump watchdog relay that drops out if the toggling stops (hang, crash). Safe: low.
 - **Buzzer** and **status LED** (optional): see :mod:`hardware.annunciator`. Safe: off.
 
-The pin factory is handed in by the composition root; nothing here picks a backend. Tests use
-gpiozero's ``MockFactory`` (``MockConnectedPin`` models the feedback contact, welded or not).
+Pin numbers are BCM numbers handed in by the composition root (from ``[gpio]``), as is the pin
+factory: nothing here picks a backend. Tests use gpiozero's ``MockFactory``
+(``MockConnectedPin`` models the feedback contact, welded or not: :mod:`hardware.sim.panel`).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from enum import Enum
+from typing import Any, Final
 
 from gpiozero import DigitalInputDevice, DigitalOutputDevice
 
-from controller.config import GpioSettings
-from controller.detect.base import OK, Decision, Level
 from hardware.annunciator import Annunciator
 from hardware.clock import Clock
-from hardware.operator_panel import MIN_PRESS_S, OperatorPanel, Press
+
+MIN_PRESS_S: Final = 0.05
+"""A start (short press) must be held at least this long, s: contact bounce (a few ms, e.g. as
+the reset button is let go after its hold) is not a deliberate start."""
 
 
-class SafetyIO(OperatorPanel):
-    """The full safety I/O set from ``[gpio]``.
+class Press(Enum):
+    """What :meth:`SafetyIO.poll_button` saw in one tick."""
+
+    NONE = "none"
+    SHORT = "short"  # confirm a start
+    LONG = "long"  # reset a latched stop
+
+
+class SafetyIO:
+    """The panel and the stop chain's pins.
 
     Args:
         pin_factory: a gpiozero pin factory (MockFactory in simulation and tests).
-        clock: the injected clock.
-        gpio: the ``[gpio]`` settings (pin numbers, reset hold time, relay timing).
+        clock: the injected clock (press durations, when the relay was commanded).
+        relay_pin, estop_pin, reset_pin: BCM pins of the stop relay (output), the e-stop and
+            the reset button (inputs); required.
+        start_pin, key_pin, relay_feedback_pin: optional inputs (None = not fitted; then
+            :attr:`key_present` / :attr:`relay_feedback_closed` read None, and a welded relay
+            cannot be seen).
+        heartbeat_pin, buzzer_pin, led_pin: optional outputs (None = not fitted).
+        reset_hold_s: how long the reset button must be held to count as a reset, s (default
+            1.0: long enough that a bump cannot reset).
     """
 
-    def __init__(self, pin_factory: Any, clock: Clock, gpio: GpioSettings) -> None:
-        self._gpio = gpio
+    def __init__(self, pin_factory: Any, clock: Clock, *, relay_pin: int, estop_pin: int,
+                 reset_pin: int, start_pin: int | None = None, key_pin: int | None = None,
+                 relay_feedback_pin: int | None = None, heartbeat_pin: int | None = None,
+                 buzzer_pin: int | None = None, led_pin: int | None = None,
+                 reset_hold_s: float = 1.0) -> None:
+        self._clock = clock
+        self._pins = {"relay": relay_pin, "estop": estop_pin, "reset": reset_pin,
+                      "start": start_pin, "key": key_pin, "feedback": relay_feedback_pin,
+                      "heartbeat": heartbeat_pin, "buzzer": buzzer_pin, "led": led_pin}
+        self._reset_hold_s = reset_hold_s
         opened: list[Any] = []
         try:
-            # The relay is created (de-energised) by the base class before anything else.
-            super().__init__(pin_factory, clock, gpio.relay_pin, gpio.estop_pin, gpio.reset_pin)
-            opened += [self.relay, self._estop, self._button]
-            self._key = self._input(gpio.key_pin, pin_factory, pull_up=True, opened=opened)
-            self._start = self._input(gpio.start_pin, pin_factory, pull_up=True, opened=opened)
-            # Feedback contact to 3.3 V with a pull-down: a broken feedback wire reads "open",
-            # which with an energised relay is a fault, never a false "all well".
-            self._feedback = self._input(gpio.relay_feedback_pin, pin_factory, pull_up=False,
+            # The relay first, de-energised (treadmill power interrupted): whatever fails
+            # after it, the machine is already in its safe state.
+            self.relay = DigitalOutputDevice(relay_pin, active_high=True, initial_value=False,
+                                             pin_factory=pin_factory)
+            opened.append(self.relay)
+            self._estop = DigitalInputDevice(estop_pin, pull_up=True, pin_factory=pin_factory)
+            opened.append(self._estop)
+            self._button = DigitalInputDevice(reset_pin, pull_up=True, pin_factory=pin_factory)
+            opened.append(self._button)
+            self._key = self._input(key_pin, pin_factory, pull_up=True, opened=opened)
+            self._start = self._input(start_pin, pin_factory, pull_up=True, opened=opened)
+            self._feedback = self._input(relay_feedback_pin, pin_factory, pull_up=False,
                                          opened=opened)
             self.heartbeat_out = None
-            if gpio.heartbeat_pin is not None:
-                self.heartbeat_out = DigitalOutputDevice(gpio.heartbeat_pin, initial_value=False,
+            if heartbeat_pin is not None:
+                self.heartbeat_out = DigitalOutputDevice(heartbeat_pin, initial_value=False,
                                                          pin_factory=pin_factory)
                 opened.append(self.heartbeat_out)
-            self.annunciator = Annunciator(pin_factory, clock, gpio.buzzer_pin, gpio.led_pin)
+            self.annunciator = Annunciator(pin_factory, clock, buzzer_pin, led_pin)
         except BaseException:
             for device in reversed(opened):
                 device.close()
             raise
-        self._relay_cmd_s = clock.now_s()
+        self._relay_changed_at_s = clock.now_s()
+        self._pressed_since_s: float | None = None
+        self._long_sent = False
         self._start_pressed_since_s: float | None = None
         self._closed = False
 
@@ -91,7 +124,12 @@ class SafetyIO(OperatorPanel):
         opened.append(device)
         return device
 
-    # ------------------------------------------------------------------ inputs
+    # ------------------------------------------------------------------ inputs (facts)
+    @property
+    def estop_pressed(self) -> bool:
+        """True when the e-stop is pressed or its wire is broken (the input is not pulled low)."""
+        return not self._estop.is_active
+
     @property
     def key_present(self) -> bool | None:
         """True = safety key in; None = no key input fitted."""
@@ -102,12 +140,28 @@ class SafetyIO(OperatorPanel):
         """The reset button is pressed right now."""
         return bool(self._button.is_active)
 
+    @property
+    def relay_feedback_closed(self) -> bool | None:
+        """The feedback contact (True = closed); None = no feedback input fitted."""
+        return None if self._feedback is None else bool(self._feedback.is_active)
+
+    @property
+    def relay_closed(self) -> bool:
+        """The relay as commanded (True = energised: the treadmill may have power)."""
+        return bool(self.relay.value)
+
+    @property
+    def relay_changed_at_s(self) -> float:
+        """Clock time, s, at which the relay command last changed (its creation, at first): how
+        long the feedback contact has had to follow."""
+        return self._relay_changed_at_s
+
     def poll_button(self) -> Press:
         """Call every tick. LONG once when the reset button has been held ``reset_hold_s``;
         SHORT on the release of a short press of the start button (or of the shared button);
         NONE otherwise. A reset hold never also counts as a start."""
         now = self._clock.now_s()
-        hold_s = self._gpio.reset_hold_s - 1e-9  # clock arithmetic must not cost a tick
+        hold_s = self._reset_hold_s - 1e-9  # clock arithmetic must not cost a tick
         result = Press.NONE
         if self._button.is_active:
             if self._pressed_since_s is None:
@@ -137,14 +191,11 @@ class SafetyIO(OperatorPanel):
 
     # ------------------------------------------------------------------ outputs
     def set_relay(self, closed: bool) -> None:
+        """Energise (``closed``) or de-energise the stop relay; a change is time-stamped for
+        the stop chain's feedback check."""
         if bool(self.relay.value) != closed:
-            self._relay_cmd_s = self._clock.now_s()
-        super().set_relay(closed)
-
-    @property
-    def relay_feedback_closed(self) -> bool | None:
-        """The feedback contact (True = closed); None = no feedback input fitted."""
-        return None if self._feedback is None else bool(self._feedback.is_active)
+            self._relay_changed_at_s = self._clock.now_s()
+        self.relay.value = closed
 
     def heartbeat(self) -> None:
         """Toggle the charge-pump output. Call once per tick, only from a healthy loop."""
@@ -155,65 +206,23 @@ class SafetyIO(OperatorPanel):
         """Step buzzer and LED patterns (call every tick)."""
         self.annunciator.update()
 
-    def service(self, now_s: float, healthy: bool) -> Decision:
-        """Everything safety I/O needs once per loop tick: toggle the heartbeat (only if
-        ``healthy``: a sick loop must let the charge pump drop out), step buzzer and LED, and
-        return :meth:`check` for the supervisor."""
+    def service(self, healthy: bool) -> None:
+        """Everything the outputs need once per loop tick: toggle the heartbeat (only if
+        ``healthy``: a sick loop must let the charge pump drop out), step buzzer and LED."""
         if healthy:
             self.heartbeat()
         self.update()
-        return self.check(now_s)
-
-    # ------------------------------------------------------------------ verdicts
-    def check(self, now_s: float) -> Decision:
-        """The stop chain's health: STOP with ``estop``, ``safety_key_removed``,
-        ``relay_welded`` or ``relay_feedback_lost``, else OK."""
-        if self.estop_pressed:
-            return Decision(Level.STOP, "estop", "emergency-stop pressed or its wire broken")
-        if self.key_present is False:
-            return Decision(Level.STOP, "safety_key_removed", "safety key is out")
-        feedback = self.relay_feedback_closed
-        if feedback is not None and feedback != self.relay_closed:
-            late_s = now_s - self._relay_cmd_s
-            if late_s > self._gpio.relay_open_within_s:
-                if feedback:
-                    return Decision(
-                        Level.STOP, "relay_welded",
-                        f"stop relay told to open {late_s * 1000:.0f} ms ago but its feedback "
-                        f"contact is still closed: welded? The treadmill's own e-stop and key "
-                        f"still cut power; replace the relay before further use")
-                return Decision(
-                    Level.STOP, "relay_feedback_lost",
-                    f"stop relay energised {late_s * 1000:.0f} ms ago but its feedback contact "
-                    f"is open: check the relay, its coil supply and the feedback wire")
-        return OK
-
-    def arming_problems(self) -> list[str]:
-        """What forbids a start: the e-stop, then :meth:`stop_chain_problems`."""
-        problems = ["e-stop pressed (or its wire broken)"] if self.estop_pressed else []
-        return problems + self.stop_chain_problems()
-
-    def stop_chain_problems(self) -> list[str]:
-        """Key and relay problems that forbid a start. Called while latched, i.e. with the relay
-        open: a feedback contact that reads open now is the positive test that the stop path
-        can open."""
-        problems = []
-        if self.key_present is False:
-            problems.append("safety key is out")
-        if self._feedback is not None and not self.relay_closed and self._feedback.is_active:
-            problems.append("stop relay feedback reads closed while the relay is open (welded?)")
-        return problems
 
     def describe(self) -> list[str]:
         """One line per pin, for ``treadguard check``."""
-        g = self._gpio
-        lines = [f"GPIO{g.relay_pin} stop relay (output, safe = de-energised)",
-                 f"GPIO{g.estop_pin} e-stop (input, NC to ground)",
-                 f"GPIO{g.reset_pin} reset{'' if g.start_pin is not None else '/start'} button"]
-        optional = [(g.start_pin, "start button"), (g.key_pin, "safety key"),
-                    (g.relay_feedback_pin, "relay feedback contact"),
-                    (g.heartbeat_pin, "heartbeat (charge pump, safe = low)"),
-                    (g.buzzer_pin, "buzzer (safe = off)"), (g.led_pin, "status LED (safe = off)")]
+        p = self._pins
+        lines = [f"GPIO{p['relay']} stop relay (output, safe = de-energised)",
+                 f"GPIO{p['estop']} e-stop (input, NC to ground)",
+                 f"GPIO{p['reset']} reset{'' if p['start'] is not None else '/start'} button"]
+        optional = [(p["start"], "start button"), (p["key"], "safety key"),
+                    (p["feedback"], "relay feedback contact"),
+                    (p["heartbeat"], "heartbeat (charge pump, safe = low)"),
+                    (p["buzzer"], "buzzer (safe = off)"), (p["led"], "status LED (safe = off)")]
         lines += [f"GPIO{pin} {name}" for pin, name in optional if pin is not None]
         return lines
 
@@ -227,7 +236,7 @@ class SafetyIO(OperatorPanel):
         if self.heartbeat_out is not None:
             self.heartbeat_out.off()
         self.annunciator.close()
-        for device in (self._key, self._start, self._feedback, self.heartbeat_out):
+        for device in (self._key, self._start, self._feedback, self.heartbeat_out,
+                       self.relay, self._estop, self._button):
             if device is not None:
                 device.close()
-        super().close()

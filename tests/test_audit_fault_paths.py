@@ -292,7 +292,7 @@ def test_start_button_bounce_is_not_a_start() -> None:
     """The same for a separate start button: a 5 ms blip is contact bounce, not a start."""
     from dataclasses import replace
 
-    from hardware.operator_panel import Press
+    from hardware.safety_io import Press
     from tests.test_safety_io import GPIO, TICK, Bench
 
     b = Bench(replace(GPIO, start_pin=26))

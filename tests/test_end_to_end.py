@@ -279,7 +279,7 @@ def test_welded_relay_is_reported_and_start_is_refused(build_sim: Build) -> None
     assert system.supervisor.stop_reason == "treadmill_link"
     assert not system.panel.relay_closed
     assert any("relay_welded" in e.message for e in system.events)
-    assert system.panel.stop_chain_problems()  # a welded relay forbids the next start
+    assert system.stop_chain.problems()  # a welded relay forbids the next start
 
 
 def test_runner_gone_while_the_belt_runs_counts_down_then_stops(

@@ -17,7 +17,7 @@ def test_sim_toml_builds_lsm6dsox_rails_and_safety_io() -> None:
         assert system.imu.chip == "LSM6DSOX"
         assert system.rails is not None and len(system.rails.devices) == 3
         assert isinstance(system.panel, SafetyIO)
-        assert system.panel.stop_chain_problems() == []
+        assert system.stop_chain.problems() == []
         text = "\n".join(system.describe())
         assert "MPR121 at 0x5a" in text and "ADS1115 at 0x49" in text
         system.loop.run(0.2)
@@ -27,7 +27,7 @@ def test_sim_toml_builds_lsm6dsox_rails_and_safety_io() -> None:
         # Pull the key on the simulated machine: the stop chain now forbids a start.
         assert system.world is not None and system.world.pin_factory is not None
         system.world.pin_factory.pin(23).drive_high()
-        assert system.panel.stop_chain_problems() == ["safety key is out"]
+        assert system.stop_chain.problems() == ["safety key is out"]
     finally:
         system.shutdown()
 

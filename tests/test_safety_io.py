@@ -10,10 +10,11 @@ import pytest
 from gpiozero.pins.mock import MockFactory
 
 from controller.config import GpioSettings
-from controller.detect.base import OK, Level
+from controller.detect.base import OK, Decision, Level
+from controller.devices import make_safety_io
+from controller.stop_chain import StopChain
 from hardware.clock import SimClock
-from hardware.operator_panel import Press
-from hardware.safety_io import SafetyIO
+from hardware.safety_io import Press
 from hardware.sim.panel import wire_after, wire_before
 
 GPIO = GpioSettings(pin_factory="mock", relay_pin=17, estop_pin=27, reset_pin=22,
@@ -28,10 +29,11 @@ class Bench:
         self.factory = MockFactory()
         self.clock = SimClock()
         if wired:
-            wire_before(self.factory, gpio, welded=welded)
-        self.io = SafetyIO(self.factory, self.clock, gpio)
+            wire_before(self.factory, gpio.relay_pin, gpio.relay_feedback_pin, welded=welded)
+        self.io = make_safety_io(self.factory, self.clock, gpio)
+        self.chain = StopChain(self.io, gpio.relay_open_within_s)
         if wired:
-            wire_after(self.factory, gpio)
+            wire_after(self.factory, gpio.estop_pin, gpio.key_pin)
 
     def pin(self, n: int):
         return self.factory.pin(n)
@@ -68,27 +70,27 @@ def test_outputs_start_in_their_safe_state() -> None:
 def test_bare_mock_pins_read_as_estop_pressed_and_key_out() -> None:
     b = Bench(wired=False)  # a cut cable looks exactly like this
     assert b.io.estop_pressed and b.io.key_present is False
-    assert b.io.check(0.0).reason == "estop"
-    assert b.io.arming_problems() == ["e-stop pressed (or its wire broken)", "safety key is out"]
+    assert b.chain.check(0.0).reason == "estop"
+    assert b.chain.arming_problems() == ["e-stop pressed (or its wire broken)", "safety key is out"]
     b.io.close()
 
 
 def test_healthy_panel(bench: Bench) -> None:
     assert not bench.io.estop_pressed and bench.io.key_present is True
-    assert bench.io.check(0.0) is OK
-    assert bench.io.arming_problems() == []
+    assert bench.chain.check(0.0) is OK
+    assert bench.chain.arming_problems() == []
 
 
 def test_estop_pressed_or_wire_broken_stops(bench: Bench) -> None:
     bench.pin(GPIO.estop_pin).drive_high()
-    d = bench.io.check(bench.clock.now_s())
+    d = bench.chain.check(bench.clock.now_s())
     assert (d.level, d.reason) == (Level.STOP, "estop")
 
 
 def test_key_removed_stops(bench: Bench) -> None:
     assert GPIO.key_pin is not None
     bench.pin(GPIO.key_pin).drive_high()
-    assert bench.io.check(bench.clock.now_s()).reason == "safety_key_removed"
+    assert bench.chain.check(bench.clock.now_s()).reason == "safety_key_removed"
 
 
 def test_reset_needs_a_full_hold_and_fires_once(bench: Bench) -> None:
@@ -123,11 +125,11 @@ def test_relay_feedback_follows(bench: Bench) -> None:
     bench.io.set_relay(True)
     assert feedback(bench) is True
     bench.clock.advance_s(0.2)
-    assert bench.io.check(bench.clock.now_s()) is OK
+    assert bench.chain.check(bench.clock.now_s()) is OK
     bench.io.set_relay(False)
     bench.clock.advance_s(0.2)
     assert feedback(bench) is False
-    assert bench.io.check(bench.clock.now_s()) is OK
+    assert bench.chain.check(bench.clock.now_s()) is OK
 
 
 def test_welded_relay_is_a_fault_within_the_configured_time() -> None:
@@ -137,20 +139,20 @@ def test_welded_relay_is_a_fault_within_the_configured_time() -> None:
     b.io.set_relay(True)
     feedback.drive_high()  # contact closes with the coil...
     b.clock.advance_s(0.1)
-    assert b.io.check(b.clock.now_s()) is OK
+    assert b.chain.check(b.clock.now_s()) is OK
     b.io.set_relay(False)  # ...but stays closed when told to open
     t0 = b.clock.now_s()
     first = None
     while first is None and b.clock.now_s() < t0 + 1.0:
         b.clock.advance_s(TICK)
-        d = b.io.check(b.clock.now_s())
+        d = b.chain.check(b.clock.now_s())
         if d is not OK:
             first = (b.clock.now_s() - t0, d)
     assert first is not None
     late, d = first
     assert (d.level, d.reason) == (Level.STOP, "relay_welded")
     assert GPIO.relay_open_within_s < late <= GPIO.relay_open_within_s + TICK + 1e-9
-    assert "welded" in b.io.arming_problems()[0]
+    assert "welded" in b.chain.arming_problems()[0]
     b.io.close()
 
 
@@ -158,7 +160,7 @@ def test_relay_that_does_not_close_is_a_fault() -> None:
     b = Bench(welded=True)  # feedback not connected: it stays open
     b.io.set_relay(True)
     b.clock.advance_s(0.06)
-    assert b.io.check(b.clock.now_s()).reason == "relay_feedback_lost"
+    assert b.chain.check(b.clock.now_s()).reason == "relay_feedback_lost"
     b.io.close()
 
 
@@ -236,9 +238,15 @@ def test_optional_parts_absent() -> None:
     b.io.heartbeat()
     b.io.annunciator.play("stop")
     b.io.update()
-    assert b.io.check(0.0) is OK
+    assert b.chain.check(0.0) is OK
     assert len(b.io.describe()) == 3
     b.io.close()
+
+
+def service(b: Bench, healthy: bool) -> Decision:
+    """What the loop does with the safety I/O each tick: the outputs, then the verdict."""
+    b.io.service(healthy=healthy)
+    return b.chain.check(b.clock.now_s())
 
 
 def test_service_beats_only_while_healthy_and_reports_faults(bench: Bench) -> None:
@@ -246,10 +254,10 @@ def test_service_beats_only_while_healthy_and_reports_faults(bench: Bench) -> No
     pin = bench.pin(GPIO.heartbeat_pin)
     for _ in range(3):
         bench.clock.advance_s(TICK)
-        assert bench.io.service(bench.clock.now_s(), healthy=True) is OK
+        assert service(bench, healthy=True) is OK
     for _ in range(3):
         bench.clock.advance_s(TICK)
-        bench.io.service(bench.clock.now_s(), healthy=False)
+        service(bench, healthy=False)
     assert [s.state for s in pin.states] == [False, True, False, True]  # stopped toggling
     bench.pin(GPIO.estop_pin).drive_high()
-    assert bench.io.service(bench.clock.now_s(), healthy=True).reason == "estop"
+    assert service(bench, healthy=True).reason == "estop"
