@@ -58,7 +58,6 @@ class CalibrationError(Exception):
 
 def measure(rails: Handrails, clock: Clock, seconds: float) -> dict[str, float]:
     """Average ``seconds`` of readings: touch counts per rail and forces (newtons)."""
-    s = rails.settings  # which electrodes are the rails
     sums: dict[str, float] = {}
     n = 0
     end_s = clock.now_s() + seconds
@@ -67,10 +66,11 @@ def measure(rails: Handrails, clock: Clock, seconds: float) -> dict[str, float]:
         sample = rails.read()
         values: dict[str, float | None] = {
             "left_force_n": sample.force_left_n, "right_force_n": sample.force_right_n}
-        if rails.last_touch is not None:
+        if rails.last_touch is not None and rails.electrodes is not None:
             counts = rails.last_touch.filtered_counts
-            values["left_touch_counts"] = counts[s.left_electrode]
-            values["right_touch_counts"] = counts[s.right_electrode]
+            left, right = rails.electrodes  # which electrodes are the rails
+            values["left_touch_counts"] = counts[left]
+            values["right_touch_counts"] = counts[right]
         for key, value in values.items():
             if value is not None:
                 sums[key] = sums.get(key, 0.0) + value
@@ -94,13 +94,13 @@ def calibrate_rails(rails: Handrails, clock: Clock, ask: Callable[[str, str], No
     lines = [f"# treadguard calibrate rails, {stamp}, {source}: averages of {STEP_S:g} s per "
              "step (rest / light / firm)."]
     drops = []
-    r = rails.settings
     for side in ("left", "right"):
         steps = ("rest", f"{side}_light", f"{side}_firm")
         parts = []
         counts = [results[step].get(f"{side}_touch_counts") for step in steps]
-        if counts[0] is not None and counts[1] is not None and counts[2] is not None:
-            electrode = r.left_electrode if side == "left" else r.right_electrode
+        if (counts[0] is not None and counts[1] is not None and counts[2] is not None
+                and rails.electrodes is not None):
+            electrode = rails.electrodes[0 if side == "left" else 1]
             base = f", baseline {baselines[electrode]}" if baselines is not None else ""
             parts.append("touch " + " / ".join(f"{c:.1f}" for c in counts) + f" counts{base}")
             drops.append(counts[0] - counts[1])

@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from controller import config as cfg
-from hardware.ads1115 import RailForceError
+from hardware.ads1115 import Ads1115, RailForceError
 from hardware.clock import Clock
+from hardware.fsr import FsrDivider
 from hardware.handrails import Handrails
 from hardware.i2c import I2CBus
 from hardware.lsm6dsox import ImuError, Lsm6dsox
-from hardware.mpr121 import RailTouchError
+from hardware.mpr121 import Mpr121, RailTouchError
 from hardware.mpu6050 import Mpu6050
 from hardware.safety_io import SafetyIO
 from hardware.sim.bus import SimBus
@@ -44,7 +45,32 @@ def make_imu(settings: cfg.Settings, bus: I2CBus, clock: Clock) -> Imu:
 
 def make_rails(settings: cfg.Settings, bus: I2CBus, clock: Clock) -> Handrails | None:
     """The ``[rails]`` sensors (not yet set up), or None when the section is absent."""
-    return Handrails(settings.rails, bus, clock) if settings.rails is not None else None
+    return build_handrails(settings.rails, bus, clock) if settings.rails is not None else None
+
+
+def build_handrails(rails: cfg.RailsSettings, bus: I2CBus, clock: Clock) -> Handrails:
+    """The chips a ``[rails]`` section names, handed to :class:`Handrails` (not yet set up)."""
+    touch = None
+    if rails.touch_chip == "mpr121":
+        touch = Mpr121(bus, rails.mpr121_address, clock,
+                       (rails.left_electrode, rails.right_electrode),
+                       rails.touch_threshold_counts, rails.release_threshold_counts)
+    force: list[Ads1115] = []
+    switch_channels = None
+    if rails.force_chip == "ads1115":
+        force.append(Ads1115(bus, rails.ads1115_left_address, clock,
+                             rails.ads1115_left_channel, rails.ads1115_range_v))
+        if rails.ads1115_layout == "chip_per_rail":
+            force.append(Ads1115(bus, rails.ads1115_right_address, clock,
+                                 rails.ads1115_right_channel, rails.ads1115_range_v))
+        else:  # "alternate": one chip, its input switched between the rails
+            switch_channels = (rails.ads1115_left_channel, rails.ads1115_right_channel)
+    return Handrails(clock, touch, force, fsr_divider(rails), switch_channels)
+
+
+def fsr_divider(rails: cfg.RailsSettings) -> FsrDivider:
+    """The ``[rails]`` FSR divider model (shared by the driver side and the twins)."""
+    return FsrDivider(rails.fsr_supply_v, rails.fsr_divider_ohm, rails.fsr_microsiemens_per_n)
 
 
 def make_safety_io(pin_factory: Any, clock: Clock, gpio: cfg.GpioSettings) -> SafetyIO:
@@ -75,5 +101,21 @@ def attach_twins(bus: SimBus, settings: cfg.Settings, clock: Clock, motion: Moti
     bus.attach(settings.imu.address, imu)
     rails = None
     if settings.rails is not None:
-        rails = attach_rail_twins(bus, settings.rails, clock, grip, seed=seed)
+        rails = twin_rails(bus, settings.rails, clock, grip, seed=seed)
     return Twins(imu, rails)
+
+
+def twin_rails(bus: SimBus, rails: cfg.RailsSettings, clock: Clock, grip: Grip,
+               seed: int) -> RailTwins:
+    """Attach the twins of the chips a ``[rails]`` section names, all fed by ``grip``."""
+    force_inputs: list[tuple[int, int]] = []
+    if rails.force_chip == "ads1115":
+        right_address = (rails.ads1115_right_address if rails.ads1115_layout == "chip_per_rail"
+                         else rails.ads1115_left_address)  # "alternate": one chip, two inputs
+        force_inputs = [(rails.ads1115_left_address, rails.ads1115_left_channel),
+                        (right_address, rails.ads1115_right_channel)]
+    return attach_rail_twins(
+        bus, clock, grip,
+        touch_address=rails.mpr121_address if rails.touch_chip == "mpr121" else None,
+        electrodes=(rails.left_electrode, rails.right_electrode), force_inputs=force_inputs,
+        fsr=fsr_divider(rails), seed=seed)

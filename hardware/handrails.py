@@ -31,13 +31,12 @@ chip (raw codes, read-back result), so rails health judges every chip on its own
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Final
 
-from controller.config import RailsSettings
 from hardware.ads1115 import Ads1115
 from hardware.clock import Clock
 from hardware.fsr import FsrDivider
-from hardware.i2c import I2CBus
 from hardware.mpr121 import Mpr121, TouchReading
 from hardware.rails import ChipReport, RailSample
 
@@ -46,37 +45,39 @@ CONFIG_CHECK_EVERY: Final = 4
 
 
 class Handrails:
-    """Both rails' sensors, as configured.
+    """Both rails' sensors, made of chips the composition root built (as gpiozero's composite
+    devices are made of their parts): this class only reads them in the right order and turns
+    their readings into a :class:`~hardware.rails.RailSample`.
 
     Args:
-        settings: the ``[rails]`` section.
-        bus: smbus2-compatible bus.
         clock: the injected clock (samples are stamped with it).
+        touch: the MPR121, or None when no touch sensor is fitted. Its first two electrodes are
+            the left and the right rail.
+        force: the ADS1115s: one per rail (left, right: the ``"chip_per_rail"`` layout), or
+            one chip switched between two inputs (``switch_channels``), or none.
+        fsr: the FSR divider model that turns an ADS1115's volts into newtons (required with
+            ``force``).
+        switch_channels: the ``"alternate"`` layout's inputs of its one ADS1115, (left,
+            right); None (default) = one chip per rail.
+
+    Raises:
+        ValueError: ``force`` without ``fsr``, or ``switch_channels`` without exactly one chip.
     """
 
-    def __init__(self, settings: RailsSettings, bus: I2CBus, clock: Clock) -> None:
-        self._s = settings
-        self.settings = settings
+    def __init__(self, clock: Clock, touch: Mpr121 | None = None, force: Sequence[Ads1115] = (),
+                 fsr: FsrDivider | None = None,
+                 switch_channels: tuple[int, int] | None = None) -> None:
+        if force and fsr is None:
+            raise ValueError("force chips need the FSR divider model (fsr)")
+        if switch_channels is not None and len(force) != 1:
+            raise ValueError("switch_channels needs exactly one force chip")
         self._clock = clock
         self._seq = 0
-        self.touch: Mpr121 | None = None
-        self.force: list[Ads1115] = []
-        self.fsr = FsrDivider(settings.fsr_supply_v, settings.fsr_divider_ohm,
-                              settings.fsr_microsiemens_per_n)
-        if settings.touch_chip == "mpr121":
-            self.touch = Mpr121(bus, settings.mpr121_address, clock,
-                                (settings.left_electrode, settings.right_electrode),
-                                settings.touch_threshold_counts, settings.release_threshold_counts)
-        if settings.force_chip == "ads1115":
-            left = Ads1115(bus, settings.ads1115_left_address, clock,
-                           settings.ads1115_left_channel, settings.ads1115_range_v)
-            self.force = [left]
-            if settings.ads1115_layout == "chip_per_rail":
-                self.force.append(Ads1115(bus, settings.ads1115_right_address, clock,
-                                          settings.ads1115_right_channel,
-                                          settings.ads1115_range_v))
-        self._alternate = (settings.force_chip == "ads1115"
-                           and settings.ads1115_layout == "alternate")
+        self.touch = touch
+        self.force: list[Ads1115] = list(force)
+        self.fsr = fsr
+        self._switch_channels = switch_channels
+        self._alternate = switch_channels is not None
         self._next_rail = 0  # alternate layout: the rail whose input is selected now
         self.last_touch: TouchReading | None = None
         self.volts: list[float | None] = [None, None]
@@ -88,6 +89,13 @@ class Handrails:
         sides = ("both rails",) if self._alternate else ("left rail", "right rail")
         self._labels = {id(adc): f"{adc.chip} at {adc.address:#04x} ({side})"
                         for adc, side in zip(self.force, sides, strict=False)}  # none if no ADC
+
+    @property
+    def electrodes(self) -> tuple[int, int] | None:
+        """The touch chip's (left, right) rail electrodes; None without a touch chip."""
+        if self.touch is None:
+            return None
+        return self.touch.electrodes[0], self.touch.electrodes[1]
 
     @property
     def devices(self) -> list[Mpr121 | Ads1115]:
@@ -114,7 +122,8 @@ class Handrails:
             self._next_rail = 0
 
     def _channels(self) -> tuple[int, int]:
-        return self._s.ads1115_left_channel, self._s.ads1115_right_channel
+        assert self._switch_channels is not None  # only called in the alternate layout
+        return self._switch_channels
 
     def describe(self) -> list[str]:
         return [chip.describe() for chip in self.devices]
@@ -135,10 +144,10 @@ class Handrails:
         if self.touch is not None:
             reading = self.touch.read()
             self.last_touch = reading
-            touch_left = bool(reading.touched >> self._s.left_electrode & 1)
-            touch_right = bool(reading.touched >> self._s.right_electrode & 1)
-            counts = (reading.filtered_counts[self._s.left_electrode],
-                      reading.filtered_counts[self._s.right_electrode])
+            left, right = self.touch.electrodes[0], self.touch.electrodes[1]
+            touch_left = bool(reading.touched >> left & 1)
+            touch_right = bool(reading.touched >> right & 1)
+            counts = (reading.filtered_counts[left], reading.filtered_counts[right])
             chips.append(ChipReport(f"{self.touch.chip} at {self.touch.address:#04x}", "touch",
                                     reading.filtered_counts,
                                     self.touch.config_fault() if due is self.touch else ""))
@@ -159,6 +168,7 @@ class Handrails:
                                         adc.config_fault() if due is adc else ""))
         force_left = force_right = None
         if self.force:
+            assert self.fsr is not None  # checked in __init__
             v_left, v_right = self.volts
             force_left = None if v_left is None else self.fsr.newtons(v_left)
             force_right = None if v_right is None else self.fsr.newtons(v_right)

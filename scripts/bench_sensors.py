@@ -157,10 +157,11 @@ def main() -> None:
     print(f"  IMU driver alone: {per_call_us(driver.read):.1f} µs Python per read "
           f"(one sample, canned bus)")
     if rails:
-        from hardware.handrails import Handrails
+        from controller.devices import build_handrails
 
+        assert settings.rails is not None
         canned_rails = CannedBus({0x00: [0] * 8, 0x01: [0x85, 0x83]}, b"")
-        r = Handrails(rails.settings, canned_rails, SimClock())  # type: ignore[arg-type]
+        r = build_handrails(settings.rails, canned_rails, SimClock())  # type: ignore[arg-type]
         print(f"  rails driver alone: {per_call_us(r.read):.1f} µs Python per read")
 
 

@@ -14,18 +14,17 @@ import argparse
 import random
 
 from controller.config import RailsSettings
+from controller.devices import build_handrails, twin_rails
 from hardware.clock import SimClock
-from hardware.handrails import Handrails
 from hardware.sim.bus import SimBus
 from hardware.sim.grip import Hand, Hands
-from hardware.sim.handrails import attach_rail_twins
 
 RAILS = RailsSettings(
     touch_chip="mpr121", mpr121_address=0x5A, left_electrode=0, right_electrode=1,
     touch_threshold_counts=12, release_threshold_counts=6, force_chip="ads1115",
     ads1115_layout="chip_per_rail", ads1115_left_address=0x48, ads1115_right_address=0x49,
     ads1115_left_channel=0, ads1115_right_channel=0, ads1115_range_v=4.096, fsr_supply_v=3.3,
-    fsr_divider_ohm=1000.0, fsr_microsiemens_per_n=100.0, calibration_file=None,
+    fsr_divider_ohm=1000.0, fsr_microsiemens_per_n=100.0,
 )
 
 
@@ -33,8 +32,8 @@ def longest_runs(settings: RailsSettings, minutes: float, seed: int) -> dict[str
     clock = SimClock()
     bus = SimBus(seed=seed)
     hands = Hands()
-    attach_rail_twins(bus, settings, clock, hands, seed=seed)
-    rails = Handrails(settings, bus, clock)
+    twin_rails(bus, settings, clock, hands, seed=seed)
+    rails = build_handrails(settings, bus, clock)
     rails.setup()
     rng = random.Random(seed)
     choices = [Hand(), Hand(True, 0.0), Hand(True, 3.0), Hand(True, 20.0)]

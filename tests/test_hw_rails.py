@@ -9,16 +9,15 @@ import pytest
 
 from controller.config import HealthSettings, RailsSettings
 from controller.detect.base import OK, Level
+from controller.devices import build_handrails, twin_rails
 from controller.health import RailsHealth
 from hardware.ads1115 import Ads1115, RailForceError
 from hardware.clock import SimClock
 from hardware.fsr import FsrDivider
-from hardware.handrails import Handrails
 from hardware.mpr121 import Mpr121, RailTouchError
 from hardware.sim.ads1115 import Ads1115Model
 from hardware.sim.bus import SimBus
 from hardware.sim.grip import Hand, Hands
-from hardware.sim.handrails import attach_rail_twins
 from hardware.sim.mpr121 import Mpr121Model
 from tests.hwrig import Rig, hw_rig, real_bus, sim_rig
 
@@ -178,8 +177,8 @@ def test_fsr_model_round_trip() -> None:
 def rails_rig(settings: RailsSettings, hands: Hands):
     clock = SimClock()
     bus = SimBus(seed=3)
-    twins = attach_rail_twins(bus, settings, clock, hands, seed=4)
-    rails = Handrails(settings, bus, clock)
+    twins = twin_rails(bus, settings, clock, hands, seed=4)
+    rails = build_handrails(settings, bus, clock)
     rails.setup()
     return clock, bus, twins, rails
 

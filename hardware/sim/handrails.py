@@ -7,10 +7,9 @@ ADS1115 twin's input sees the voltage the rail's FSR divider would give for the 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from controller.config import RailsSettings
 from hardware.clock import Clock
 from hardware.fsr import FsrDivider
 from hardware.sim.ads1115 import Ads1115Model
@@ -27,24 +26,30 @@ class RailTwins:
     force: dict[int, Ads1115Model] = field(default_factory=dict)  # by I²C address
 
 
-def attach_rail_twins(bus: SimBus, settings: RailsSettings, clock: Clock, grip: Grip,
-                      seed: int = 0) -> RailTwins:
-    """Attach the twins for ``settings`` to ``bus``, all fed by ``grip``."""
-    twins = RailTwins()
-    if settings.touch_chip == "mpr121":
-        twins.touch = Mpr121Model(clock, grip, (settings.left_electrode, settings.right_electrode),
-                                  seed=seed)
-        bus.attach(settings.mpr121_address, twins.touch)
-    if settings.force_chip == "ads1115":
-        fsr = FsrDivider(settings.fsr_supply_v, settings.fsr_divider_ohm,
-                         settings.fsr_microsiemens_per_n)
+def attach_rail_twins(bus: SimBus, clock: Clock, grip: Grip, *,
+                      touch_address: int | None = None, electrodes: tuple[int, int] = (0, 1),
+                      force_inputs: Sequence[tuple[int, int]] = (),
+                      fsr: FsrDivider | None = None, seed: int = 0) -> RailTwins:
+    """Attach rail twins to ``bus``, all fed by ``grip``.
 
-        wiring = [(settings.ads1115_left_address, settings.ads1115_left_channel, 0)]
-        if settings.ads1115_layout == "chip_per_rail":
-            wiring.append((settings.ads1115_right_address, settings.ads1115_right_channel, 1))
-        else:
-            wiring.append((settings.ads1115_left_address, settings.ads1115_right_channel, 1))
-        for address, channel, rail in wiring:
+    Args:
+        touch_address: the MPR121 twin's I²C address, or None for no touch chip.
+        electrodes: its (left, right) rail electrodes (default 0 and 1).
+        force_inputs: ``(address, channel)`` of the left rail's force input, then the right
+            one's: two addresses for one ADS1115 per rail, one address twice for one chip
+            switched between two inputs; empty (default) for no force chip.
+        fsr: the FSR divider model that turns the grip force into the input's volts (required
+            with ``force_inputs``).
+        seed: noise seed (each ADS1115 twin adds its address to it).
+    """
+    twins = RailTwins()
+    if touch_address is not None:
+        twins.touch = Mpr121Model(clock, grip, electrodes, seed=seed)
+        bus.attach(touch_address, twins.touch)
+    if force_inputs:
+        if fsr is None:
+            raise ValueError("force inputs need the FSR divider model (fsr)")
+        for rail, (address, channel) in enumerate(force_inputs):
             if address not in twins.force:
                 twins.force[address] = Ads1115Model(clock, seed=seed + address)
                 bus.attach(address, twins.force[address])
