@@ -6,19 +6,17 @@ configuration says ``simulated = true`` (or ``pin_factory = "mock"``); a configu
 names real hardware which is absent fails with :class:`HardwareError` and never falls back to a
 twin.
 
-It also registers the subcommands that run a session: ``run`` (the daemon) and ``sim``.
+It is the composition root only: the commands that run a session build through
+:func:`build` from their own modules, ``run`` in :mod:`controller.daemon` and ``sim`` in
+:mod:`controller.sim_view`.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import importlib
 import math
 import os
-import signal
-import sys
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
@@ -40,7 +38,7 @@ from controller.health import HealthCheckedDetector, ImuHealth, RailsHealth
 from controller.loop import ControlLoop, RailChannel
 from controller.stop_chain import StopChain
 from controller.supervisor import State, Supervisor
-from hardware.clock import Clock, MonotonicClock, SimClock
+from hardware.clock import Clock
 from hardware.handrails import Handrails
 from hardware.i2c import I2CBus
 from hardware.safety_io import SafetyIO
@@ -397,216 +395,3 @@ def _announce(events: EventLog, supervisor: Supervisor, panel: SafetyIO) -> None
 
     events.subscribe(on_event)
     panel.annunciator.set_led(led_mode())
-
-
-# ---------------------------------------------------------------------- subcommands
-
-
-def register(sub: Any) -> None:
-    run = sub.add_parser("run", help="run the safety controller (the daemon the service starts)")
-    run.add_argument("--config", required=True, help="configuration file (TOML)")
-    run.add_argument("--duration-s", type=positive_seconds, default=None,
-                     help="stop after this many seconds (default: run until SIGTERM/SIGINT)")
-    run.set_defaults(func=cmd_run)
-
-    sim = sub.add_parser("sim", help="run a simulated session end to end and print its account")
-    sim.add_argument("--config", default="examples/sim.toml", help="default: examples/sim.toml")
-    sim.add_argument("--scenario", choices=sorted(SCENARIOS), default=None,
-                     help="default: [sim] scenario of the config, else demo")
-    pace = sim.add_mutually_exclusive_group()
-    pace.add_argument("--fast", action="store_true",
-                      help="as fast as possible (default when stdout is not a terminal)")
-    pace.add_argument("--realtime", action="store_true",
-                      help="real time with a live view (default on a terminal)")
-    sim.set_defaults(func=cmd_sim)
-
-
-def positive_seconds(text: str) -> float:
-    """argparse type: a finite number of seconds > 0 (nan would run for ever)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"expected a finite number of seconds > 0, got {text!r}")
-    return value
-
-
-def cmd_run(args: argparse.Namespace) -> int:
-    settings = cfg.load(args.config)
-    problem = settings.mixing_problem()
-    if problem is not None:
-        raise cfg.ConfigError(problem)
-    clock = MonotonicClock()
-    try:
-        system = build(settings, clock)
-    except HardwareError as exc:
-        print(f"treadguard: {exc}", file=sys.stderr)
-        return 1
-    stop = StopSignals()
-    printer = EventPrinter(sys.stdout, wall_time=lambda t_s: wall_clock(clock, t_s))
-    started_s = clock.now_s()
-
-    def on_event(event: Event) -> None:
-        printer.post(event)
-        if event.kind == "state":
-            printer.post_line(next_step(system), at_s=event.t_s)
-
-    system.events.subscribe(on_event)
-    try:
-        for line in system.describe():
-            printer.post_line(line)
-        printer.post_line(next_step(system), at_s=started_s)
-        end_s = clock.now_s() + args.duration_s if args.duration_s is not None else None
-        system.loop.run_forever(
-            lambda: not stop.requested and (end_s is None or clock.now_s() < end_s))
-    finally:
-        system.shutdown()
-        printer.post_line(exit_summary(system, clock.now_s() - started_s, stop.name))
-        printer.close()
-    return 0
-
-
-class StopSignals:
-    """SIGTERM (systemd) and SIGINT (Ctrl-C) end a session the same way: the loop finishes its
-    tick, then the shutdown's controlled stop. Never a KeyboardInterrupt in the middle of a
-    tick (which would be an ``internal_error`` stop with the power cut)."""
-
-    def __init__(self) -> None:
-        self.name: str | None = None
-        signal.signal(signal.SIGTERM, self._on_signal)
-        signal.signal(signal.SIGINT, self._on_signal)
-
-    @property
-    def requested(self) -> bool:
-        return self.name is not None
-
-    def _on_signal(self, signum: int, frame: object) -> None:
-        self.name = signal.Signals(signum).name
-
-
-def wall_clock(clock: Clock, t_s: float) -> str:
-    """Local wall-clock time (HH:MM:SS.mmm) of clock time ``t_s``: for people reading the log;
-    never used for any decision."""
-    import datetime
-    import time
-
-    wall_s = time.time() - (clock.now_s() - t_s)
-    return datetime.datetime.fromtimestamp(wall_s).strftime("%H:%M:%S.%f")[:-3]
-
-
-def next_step(system: System) -> str:
-    """The state and what a person does next, for the daemon's log."""
-    sup = system.supervisor
-    g = system.settings.gpio
-    state = sup.state.name
-    if sup.state is State.LATCHED:
-        reason = sup.stop_reason or "stopped"
-        hint = f"hold reset {g.reset_hold_s:g} s to clear the stop"
-        if system.panel.estop_pressed:
-            hint = "release the e-stop, then " + hint
-        return f"{state} ({reason}): {hint}"
-    if sup.state is State.READY:
-        button = "start" if g.start_pin is not None else "reset (short press)"
-        return f"{state}: press {button} to start the belt"
-    if sup.state is State.COUNTDOWN:
-        return (f"{state}: the belt starts in {sup.start_countdown_s:g} s; any stop or fault "
-                f"cancels the start")
-    if sup.state is State.STOPPING:
-        return f"{state} ({sup.stop_reason}): the belt is slowing to a stop; it stays latched"
-    return f"{state}: every stop latches until a person holds reset"
-
-
-def exit_summary(system: System, ran_s: float, signal_name: str | None) -> str:
-    """One line at exit: how long, why it ended, the stops, and the belt's state."""
-    sup = system.supervisor
-    stops = [e.message.removeprefix("STOP: ") for e in system.events.of_kind("stop")
-             if e.message.startswith("STOP: ")]
-    why = f"{signal_name} received" if signal_name else "duration reached"
-    link = system.link
-    if link is not None and link.belt_stopped:
-        belt = "belt confirmed stopped"
-    elif sup.power_cut:
-        belt = f"treadmill power cut ({sup.power_cut_reason})"
-    else:
-        belt = "belt NOT confirmed stopped"
-    return (f"treadguard stopped after {ran_s:.1f} s ({why}): {len(stops)} stop(s)"
-            + (f", first {stops[0]}" if stops else "")
-            + f"; {belt}; relay open; state {sup.state.name} ({sup.stop_reason})")
-
-
-class EventPrinter:
-    """Prints events from a bounded queue on its own thread, so a slow or blocked stdout (a
-    full pipe, a restarting journald) never holds up the loop's tick. The thread spends its
-    time blocked in I/O, which releases the GIL. When the queue is full, lines are dropped and
-    counted rather than waited for.
-
-    Args:
-        stream: where lines go.
-        maxlen: queue length (lines beyond it are dropped and counted).
-        wall_time: turns a clock time into the text that starts each line (formatted on the
-            printer's thread, not in the tick); default: no time stamp.
-    """
-
-    def __init__(self, stream: Any, maxlen: int = 1000,
-                 wall_time: Callable[[float], str] | None = None) -> None:
-        import queue
-        import threading
-
-        self._stream = stream
-        self._wall_time = wall_time
-        self._queue: queue.Queue[tuple[float | None, str] | None] = queue.Queue(maxsize=maxlen)
-        self.dropped = 0
-        self._thread = threading.Thread(target=self._run, name="event-printer", daemon=True)
-        self._thread.start()
-
-    def post(self, event: Event) -> None:
-        self.post_line(f"{event.kind:7} {event.message}", at_s=event.t_s)
-
-    def post_line(self, line: str, at_s: float | None = None) -> None:
-        """Queue ``line``; with ``at_s`` (clock time) it is stamped with its wall-clock time."""
-        import queue
-
-        try:
-            self._queue.put_nowait((at_s, line))
-        except queue.Full:
-            self.dropped += 1
-
-    def _run(self) -> None:
-        while (item := self._queue.get()) is not None:
-            at_s, line = item
-            if at_s is not None and self._wall_time is not None:
-                line = f"{self._wall_time(at_s)} {line}"
-            with contextlib.suppress(OSError, ValueError):
-                print(line, file=self._stream, flush=True)
-
-    def close(self, timeout_s: float = 1.0) -> None:
-        """Flush what is queued (waiting at most ``timeout_s``) and end the thread."""
-        if self.dropped:
-            self.post_line(f"({self.dropped} log lines dropped: the output was too slow)")
-        with contextlib.suppress(Exception):
-            self._queue.put(None, timeout=timeout_s)
-        self._thread.join(timeout_s)
-
-
-def cmd_sim(args: argparse.Namespace) -> int:
-    from controller.sim_view import run_simulation
-
-    settings = cfg.load(args.config)
-    real = settings.real_parts()
-    if real:
-        # The simulation's scripted operator resets and starts: never on anything real.
-        raise cfg.ConfigError(f"{settings.path}: {', '.join(real)}: treadguard sim needs every "
-                              f"part simulated ([i2c] simulated = true, [treadmill] simulated = "
-                              f"true or protocol = \"none\", [gpio] pin_factory = \"mock\")")
-    name = args.scenario or (settings.sim.scenario if settings.sim else "demo")
-    live = args.realtime or (not args.fast and sys.stdout.isatty())
-    clock = SimClock(pace=1.0 if live else 0.0)
-    try:
-        system = build(settings, clock, SCENARIOS[name]())
-    except HardwareError as exc:
-        print(f"treadguard: {exc}", file=sys.stderr)
-        return 1
-    stop = StopSignals()
-    return run_simulation(system, live=live, out=sys.stdout,
-                          keep_running=lambda: not stop.requested)

@@ -26,7 +26,7 @@ class OneLineParser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     # Imported here so that `treadguard --help` stays fast and a broken optional module
     # cannot stop the daemon's own subcommand from loading.
-    from controller import app, calibrate, check, treadmill_cli
+    from controller import calibrate, check, daemon, sim_view, treadmill_cli
     from controller.evaluate import cli as evaluate_cli
 
     parser = OneLineParser(
@@ -36,7 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"treadguard {_version()}",
                         help="print the installed version and exit")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    app.register(sub)
+    daemon.register(sub)
+    sim_view.register(sub)
     evaluate_cli.register(sub)
     treadmill_cli.register(sub)
     check.register(sub)

@@ -1,18 +1,59 @@
-"""``treadguard sim`` output: a live view on a terminal, and a readable account of the session.
+"""``treadguard sim``: the command, a live view on a terminal, and a readable account of the
+session.
 
 The view only reads the event log and a few read-outs between ticks; it never runs inside a tick.
 """
 
 from __future__ import annotations
 
+import argparse
+import sys
 from collections.abc import Callable
-from typing import TextIO
+from typing import Any, TextIO
 
-from controller.app import System
+from controller import config as cfg
+from controller.app import HardwareError, System, build
+from controller.daemon import StopSignals
 from controller.events import Event
 from controller.supervisor import State
+from hardware.clock import SimClock
+from hardware.sim.scenarios import SCENARIOS
 from hardware.sim.treadmill_model import first_slowing_command_s
 from hardware.trackmaster_protocol import AUTO_STOP, SET_SPEED, STOP
+
+
+def register(sub: Any) -> None:
+    sim = sub.add_parser("sim", help="run a simulated session end to end and print its account")
+    sim.add_argument("--config", default="examples/sim.toml", help="default: examples/sim.toml")
+    sim.add_argument("--scenario", choices=sorted(SCENARIOS), default=None,
+                     help="default: [sim] scenario of the config, else demo")
+    pace = sim.add_mutually_exclusive_group()
+    pace.add_argument("--fast", action="store_true",
+                      help="as fast as possible (default when stdout is not a terminal)")
+    pace.add_argument("--realtime", action="store_true",
+                      help="real time with a live view (default on a terminal)")
+    sim.set_defaults(func=cmd_sim)
+
+
+def cmd_sim(args: argparse.Namespace) -> int:
+    settings = cfg.load(args.config)
+    real = settings.real_parts()
+    if real:
+        # The simulation's scripted operator resets and starts: never on anything real.
+        raise cfg.ConfigError(f"{settings.path}: {', '.join(real)}: treadguard sim needs every "
+                              f"part simulated ([i2c] simulated = true, [treadmill] simulated = "
+                              f"true or protocol = \"none\", [gpio] pin_factory = \"mock\")")
+    name = args.scenario or (settings.sim.scenario if settings.sim else "demo")
+    live = args.realtime or (not args.fast and sys.stdout.isatty())
+    clock = SimClock(pace=1.0 if live else 0.0)
+    try:
+        system = build(settings, clock, SCENARIOS[name]())
+    except HardwareError as exc:
+        print(f"treadguard: {exc}", file=sys.stderr)
+        return 1
+    stop = StopSignals()
+    return run_simulation(system, live=live, out=sys.stdout,
+                          keep_running=lambda: not stop.requested)
 
 
 def _format(event: Event) -> str:

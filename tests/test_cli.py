@@ -50,7 +50,7 @@ def test_daemon_event_printer_never_blocks_the_caller() -> None:
     loop, and lines beyond the queue are dropped and counted."""
     import threading
 
-    from controller.app import EventPrinter
+    from controller.daemon import EventPrinter
 
     release = threading.Event()
 
