@@ -121,24 +121,25 @@ def test_the_graph_sees_the_project() -> None:
 
 # ------------------------------------------------------------ the checks catch what they should
 
-def write(root: Path, files: dict[str, str]) -> None:
+def write(root: Path, packages: dict[str, dict[str, str]]) -> None:
+    """A tree of :data:`PACKAGES` under ``root``: file name → text, per package."""
     for package in PACKAGES:
         (root / package).mkdir(parents=True, exist_ok=True)
         (root / package / "__init__.py").touch()
-    for relative, text in files.items():
-        (root / relative).write_text(text, encoding="utf-8")
+        for file_name, text in packages.get(package, {}).items():
+            (root / package / file_name).write_text(text, encoding="utf-8")
 
 
 def test_an_upward_import_is_caught_wherever_it_stands(tmp_path: Path) -> None:
     write(tmp_path, {
-        "controller/config.py": "X = 1\n",
-        "controller/clock.py": "X = 1\n",
-        "controller/verdict.py": "X = 1\n",
-        "hardware/top.py": "from controller.config import X\n",
-        "hardware/inside.py": "def f() -> None:\n    import controller.clock\n",
-        "hardware/typing_only.py": ("from typing import TYPE_CHECKING\n"
-                                    "if TYPE_CHECKING:\n    from controller import verdict\n"),
-        "hardware/fine.py": "import os\nfrom hardware import top\n",
+        "controller": {"config.py": "X = 1\n", "clock.py": "X = 1\n", "verdict.py": "X = 1\n"},
+        "hardware": {
+            "top.py": "from controller.config import X\n",
+            "inside.py": "def f() -> None:\n    import controller.clock\n",
+            "typing_only.py": ("from typing import TYPE_CHECKING\n"
+                               "if TYPE_CHECKING:\n    from controller import verdict\n"),
+            "fine.py": "import os\nfrom hardware import top\n",
+        },
     })
     assert upward_imports(import_graph(tmp_path)) == [
         "hardware.inside -> controller.clock",
@@ -148,13 +149,13 @@ def test_an_upward_import_is_caught_wherever_it_stands(tmp_path: Path) -> None:
 
 
 def test_a_cycle_is_caught_directly_or_round_a_loop(tmp_path: Path) -> None:
-    write(tmp_path, {
-        "controller/a.py": "from controller import b\n",
-        "controller/b.py": "def f() -> None:\n    from controller.a import f\n",
-        "controller/c.py": "from . import d\n",
-        "controller/d.py": "import controller.e\n",
-        "controller/e.py": "from controller.c import X\n",
-        "controller/f.py": "import controller.a\n",  # imports into a cycle, is not in one
-    })
+    write(tmp_path, {"controller": {
+        "a.py": "from controller import b\n",
+        "b.py": "def f() -> None:\n    from controller.a import f\n",
+        "c.py": "from . import d\n",
+        "d.py": "import controller.e\n",
+        "e.py": "from controller.c import X\n",
+        "f.py": "import controller.a\n",  # imports into a cycle, is not in one
+    }})
     assert cycles(import_graph(tmp_path)) == [
         ["controller.a", "controller.b"], ["controller.c", "controller.d", "controller.e"]]
