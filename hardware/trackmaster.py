@@ -60,18 +60,13 @@ from hardware.trackmaster_protocol import (
     BeltStatus,
     Command,
     Reply,
-    ReplyError,
-    ReplyParser,
     set_speed,
     speed_tenths,
 )
 from hardware.trackmaster_readback import Commanded, ReadbackMonitor
+from hardware.trackmaster_transactions import Transactions
 
 KMH_PER_MPS: Final = 3.6
-MAX_ABANDONED: Final = 3
-"""Abandoned transactions awaiting their replies, at most: a poll (or a held/raising ``A3``, or
-``A0``) pre-empted by a slow-down's ``A3``, that ``A3`` by a controlled stop's first ``A3``,
-that one by the stop command; a stop is never pre-empted."""
 POLL_CYCLE: Final = (GET_SPEED, GET_STATUS, GET_SPEED, GET_STATUS, GET_SPEED, GET_SET_SPEED)
 """Poll order: actual speed every other poll (10 Hz at 50 ms), status and set speed between."""
 TRANSACTION_LOG_MAX: Final = 10_000
@@ -231,12 +226,8 @@ class TrackmasterLink:
         self._sent_tenths = 0
         self._acked_tenths = 0
         self._last_was_speed = False
-        self._in_flight: ReplyParser | None = None
-        self._sent_at_s = 0.0
-        self._abandoned: deque[tuple[ReplyParser, float]] = deque()
-        """Pre-empted transactions (parser, sent at), oldest first: their replies come first."""
+        self._outstanding = Transactions(ack_timeout_s)
         self._slowing = False  # the last speed-changing command lowered the speed or stopped
-        self._in_flight_slowing = False
         self._slow_now = False  # a controlled stop was just asked for: its first A3 must not wait
         self._next_poll_s = 0.0
         self._poll_index = 0
@@ -377,7 +368,7 @@ class TrackmasterLink:
         self._want_running = False
         self._start_pending = False
         self._profile.to_zero()
-        if self._stop_unacked and not self._stop_in_flight():
+        if self._stop_unacked and not self._outstanding.stop_in_flight:
             self._stop_pending = True
 
     def expect_power_cycle(self, window_s: float) -> None:
@@ -417,11 +408,11 @@ class TrackmasterLink:
         self._reverse = False
         self.stop()
         self._readback.forget_stop()
-        if self._in_flight is not None:
+        if self._outstanding.in_flight is not None:
             # Whatever is in flight was sent before the reset (maybe a stop retried into a
             # dead line): its reply, or its silence, is not judged. Wait it out quietly.
-            self._abandoned_until_s = self._sent_at_s + self.ack_timeout_s
-            self._drop_outstanding()
+            self._abandoned_until_s = self._outstanding.sent_at_s + self.ack_timeout_s
+            self._outstanding.drop()
         self._discard_input()
         self._stop_pending = True  # always: it also clears a power-up start lockout
 
@@ -433,9 +424,6 @@ class TrackmasterLink:
         self.stop()
         self._stop_pending = True
 
-    def _stop_in_flight(self) -> bool:
-        return self._in_flight is not None and self._in_flight.command.opcode in (STOP, AUTO_STOP)
-
     # ------------------------------------------------------------------ the state machine
     def step(self) -> None:
         """Advance the link: collect a reply, check timeouts, send the next command."""
@@ -444,13 +432,13 @@ class TrackmasterLink:
         if now <= self._abandoned_until_s:
             self._discard_input()  # the transaction abandoned by reset() may still answer
             return
-        if self._in_flight is not None:
+        if self._outstanding.in_flight is not None:
             self._collect(now)
         else:
             self._check_unsolicited()
         if self._pc_until_s is not None and now >= self._pc_until_s:
             self._end_power_cycle_window()
-        if self._in_flight is None:
+        if self._outstanding.in_flight is None:
             command = self._next_command(now)
             if command is not None:
                 self._send(command, now)
@@ -459,23 +447,15 @@ class TrackmasterLink:
             if command is not None:
                 # The stop must not wait for a slow treadmill's reply (see the module
                 # docstring): the transaction in flight is abandoned, its reply still checked.
-                self._abandoned.append((self._in_flight, self._sent_at_s))
-                self._in_flight = None
+                self._outstanding.abandon()
                 self._send(command, now)
 
     def _may_preempt(self) -> bool:
         """Whether a command wanted now may go out ahead of the reply in flight: never ahead of
         a stop; ahead of a slow-down's ``A3`` only for a newly asked-for stop."""
-        if self._in_flight is None or self._stop_in_flight() or self._pc_until_s is not None:
+        if not self._outstanding.may_abandon or self._pc_until_s is not None:
             return False
-        if len(self._abandoned) >= MAX_ABANDONED:
-            return False
-        return not self._in_flight_slowing or self._stop_pending or self._slow_now
-
-    def _drop_outstanding(self) -> None:
-        """Forget the transaction in flight and the abandoned ones (after a fault or a reset)."""
-        self._in_flight = None
-        self._abandoned.clear()
+        return not self._outstanding.in_flight_slowing or self._stop_pending or self._slow_now
 
     def _check_unsolicited(self) -> None:
         """The treadmill never speaks unprompted: bytes with nothing in flight mean the link is
@@ -503,47 +483,16 @@ class TrackmasterLink:
             self._fail(f"serial port error: {exc}")
 
     def _collect(self, now: float) -> None:
-        current = self._in_flight
-        assert current is not None
         try:
             waiting = self._port.in_waiting
             data = self._port.read(waiting) if waiting else b""
         except Exception as exc:  # pyserial raises SerialException (an OSError subclass) or OSError
-            self._drop_outstanding()
+            self._outstanding.drop()
             self._fail(f"serial port error: {exc}")
             return
         self.bytes_received += len(data)
-        # The treadmill answers in order: the abandoned transactions' replies come first, each
-        # exactly as long as its command expects; only the bytes after them are the current's.
-        while self._abandoned:
-            parser, sent_s = self._abandoned[0]
-            need = parser.command.reply_length - len(parser.received)
-            chunk, data = data[:need], data[need:]
-            reply = self._parse(parser, sent_s, chunk, now)
-            if reply is None:
-                return  # still waiting for it (data is used up), or a link problem
-            self._abandoned.popleft()
-            self._complete(reply, sent_s, now, abandoned=True)
-        reply = self._parse(current, self._sent_at_s, data, now)
-        if reply is not None:
-            self._in_flight = None
-            self._complete(reply, self._sent_at_s, now, abandoned=False)
-
-    def _parse(self, parser: ReplyParser, sent_s: float, data: bytes, now: float) -> Reply | None:
-        """Feed ``data`` to one transaction's parser: its reply once complete; None while it
-        waits — or after a bad or missing reply, which drops every outstanding transaction and
-        is a link problem."""
-        try:
-            reply = parser.feed(data) if data else None
-        except ReplyError as exc:
-            self._drop_outstanding()
-            self._link_problem(f"bad reply: {exc}")
-            return None
-        if reply is None and now - sent_s > self.ack_timeout_s:
-            self._drop_outstanding()
-            self._link_problem(
-                f"no acknowledgement of {parser.command} within {self.ack_timeout_s:g} s")
-        return reply
+        self._outstanding.feed(data, now, lambda reply, sent_s, abandoned: self._complete(
+            reply, sent_s, now, abandoned=abandoned), self._link_problem)
 
     def _complete(self, reply: Reply, sent_s: float, now: float, *, abandoned: bool) -> None:
         self.last_round_trip_s = now - sent_s
@@ -631,13 +580,11 @@ class TrackmasterLink:
         try:
             self._port.write(command.wire)
         except Exception as exc:
-            self._drop_outstanding()
+            self._outstanding.drop()
             self._fail(f"serial port error: {exc}")
             return
         self.bytes_sent += len(command.wire)
         self.transactions += 1
-        self._in_flight = ReplyParser(command)
-        self._sent_at_s = now
         slowing = False
         if command.opcode in (STOP, AUTO_STOP):
             slowing = True
@@ -648,7 +595,7 @@ class TrackmasterLink:
             self._sent_tenths = tenths
         if command.opcode in (STOP, AUTO_STOP, SET_SPEED, START_CDS):
             self._slowing = slowing
-        self._in_flight_slowing = slowing
+        self._outstanding.begin(command, now, slowing)
         if slowing:
             self._slow_now = False
         # Invariant: anything that may have moved the belt since the last acknowledged stop —
