@@ -1,4 +1,5 @@
-"""The link's parts on their own: the speed profile and the read-back monitor."""
+"""The link's parts on their own: the speed profile, the read-back monitor and the
+outstanding transactions."""
 
 from __future__ import annotations
 
@@ -6,8 +7,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hardware.trackmaster_profile import ControlledStop, SpeedProfile
-from hardware.trackmaster_protocol import KMH_PER_MPH, BeltStatus
+from hardware.trackmaster_protocol import (
+    GET_SPEED,
+    GET_STATUS,
+    KMH_PER_MPH,
+    STOP,
+    BeltStatus,
+    Command,
+)
 from hardware.trackmaster_readback import Commanded, ReadbackMonitor
+from hardware.trackmaster_transactions import Transactions
 
 RUNNING = Commanded(running=True, stopping=False, speed_kmh=2.0, reverse=False,
                     start_acked_s=0.0, stop_acked_s=None, stop_unacked=True)
@@ -62,3 +71,48 @@ def test_a_belt_still_running_after_an_acknowledged_stop_is_caught() -> None:
     fault = monitor.check_status(11.6, BeltStatus.RUNNING_CDS, stopped)
     assert fault is not None and "ignores stop" in fault
     assert monitor.check_status(11.6, BeltStatus.STOPPED, stopped) is None
+
+
+def _collect(transactions: Transactions, data: bytes, now_s: float
+             ) -> tuple[list[tuple[int, bool]], list[str]]:
+    replies: list[tuple[int, bool]] = []
+    problems: list[str] = []
+    transactions.feed(data, now_s, lambda reply, _sent, abandoned: replies.append(
+        (reply.command.opcode, abandoned)), problems.append)
+    return replies, problems
+
+
+def test_a_late_reply_to_an_abandoned_poll_is_not_the_stops_ack() -> None:
+    """C1 in flight, abandoned by a stop: the D1 + 4 digits that come first are the poll's;
+    only the byte after them is the stop's B2."""
+    t = Transactions(ack_timeout_s=0.25)
+    t.begin(Command(GET_SPEED), 0.0, slowing=False)
+    poll_abandonable = t.may_abandon
+    assert poll_abandonable
+    t.abandon()
+    t.begin(Command(STOP), 0.005, slowing=True)
+    assert t.stop_in_flight and not t.may_abandon  # a stop is never abandoned
+    replies, problems = _collect(t, bytes([0xD1]) + b"0015", 0.2)
+    assert replies == [(GET_SPEED, True)] and not problems
+    replies, problems = _collect(t, bytes([0xB2]), 0.21)
+    assert replies == [(STOP, False)] and not problems and t.in_flight is None
+
+
+def test_a_wrong_late_reply_drops_everything_and_is_a_problem() -> None:
+    t = Transactions(ack_timeout_s=0.25)
+    t.begin(Command(GET_SPEED), 0.0, slowing=False)
+    t.abandon()
+    t.begin(Command(STOP), 0.005, slowing=True)
+    replies, problems = _collect(t, bytes([0xB2]), 0.05)  # the stop's ack where D1 is due
+    assert replies == [] and len(problems) == 1 and "expected ack D1" in problems[0]
+    assert t.in_flight is None
+
+
+def test_an_abandoned_command_still_times_out_on_its_own_clock() -> None:
+    t = Transactions(ack_timeout_s=0.1)
+    t.begin(Command(GET_STATUS), 0.0, slowing=False)
+    t.abandon()
+    t.begin(Command(STOP), 0.05, slowing=True)
+    assert _collect(t, b"", 0.1) == ([], [])
+    _, problems = _collect(t, b"", 0.11)
+    assert problems and "no acknowledgement of C0" in problems[0]
