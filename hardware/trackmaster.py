@@ -46,6 +46,7 @@ from dataclasses import dataclass
 from typing import Final, Protocol
 
 from hardware.clock import Clock
+from hardware.trackmaster_profile import ControlledStop, SpeedProfile
 from hardware.trackmaster_protocol import (
     AUTO_STOP,
     BITS_PER_BYTE,
@@ -58,21 +59,13 @@ from hardware.trackmaster_protocol import (
     BeltStatus,
     Command,
     Reply,
-    ReplyError,
-    ReplyParser,
     set_speed,
     speed_tenths,
 )
+from hardware.trackmaster_readback import Commanded, ReadbackMonitor
+from hardware.trackmaster_transactions import Transactions
 from hardware.units import KMH_PER_MPH, KMH_PER_MPS
 
-MAX_ABANDONED: Final = 3
-"""Abandoned transactions awaiting their replies, at most: a poll (or a held/raising ``A3``, or
-``A0``) pre-empted by a slow-down's ``A3``, that ``A3`` by a controlled stop's first ``A3``,
-that one by the stop command; a stop is never pre-empted."""
-MIN_STOP_DECEL_MPS2: Final = 0.25
-"""After a stop (plus ``readback_time_s`` of grace) a belt that slows more slowly than this is
-"not slowing when told to stop". Real treadmills stop at ~0.5–1.5 m/s²; the floor is low so a
-slow but working stop is not a fault (the supervisor's stop deadline still bounds it)."""
 POLL_CYCLE: Final = (GET_SPEED, GET_STATUS, GET_SPEED, GET_STATUS, GET_SPEED, GET_SET_SPEED)
 """Poll order: actual speed every other poll (10 Hz at 50 ms), status and set speed between."""
 TRANSACTION_LOG_MAX: Final = 10_000
@@ -145,14 +138,6 @@ class Transaction:
     round_trip_s: float
 
 
-@dataclass
-class _ControlledStop:
-    start_s: float
-    from_kmh: float
-    decel_mps2: float
-    from_tenths: int
-
-
 class TrackmasterLink:
     """The treadmill as the controller sees it.
 
@@ -207,12 +192,12 @@ class TrackmasterLink:
         self.units = units
         self.max_speed_kmh = max_speed_kmh
         self._unit_per_kmh = 1.0 / KMH_PER_MPH if units == "mph" else 1.0
-        self._cap_tenths = speed_tenths(max_speed_kmh * self._unit_per_kmh,
-                                        max_speed_kmh * self._unit_per_kmh)
         self._stop_command = Command(STOP if stop_mode == "A2" else AUTO_STOP)
         self.poll_interval_s = poll_interval_s
         self.ack_timeout_s = ack_timeout_s
         self.ramp_kmh_per_s = ramp_mps2 * KMH_PER_MPS
+        self._profile = SpeedProfile(self._unit_per_kmh, max_speed_kmh, ramp_mps2, clock.now_s())
+        self._readback = ReadbackMonitor(readback_tolerance_kmh, readback_time_s)
         self.readback_tolerance_kmh = readback_tolerance_kmh
         self.readback_time_s = readback_time_s
         self.allow_reverse = allow_reverse
@@ -223,7 +208,6 @@ class TrackmasterLink:
         """Last read-back speed, km/h; negative in reverse. None until read."""
         self.set_speed_read_kmh: float | None = None
         """Last ``C3`` read-back (the treadmill's set speed), km/h."""
-        self.target_kmh = 0.0
         self.bytes_sent = 0
         self.bytes_received = 0
         self.transactions = 0
@@ -235,27 +219,17 @@ class TrackmasterLink:
 
         self._reverse = False
         self._want_running = False
-        self._controlled: _ControlledStop | None = None
         self._stop_pending = True  # at power-on we are stopped: say so to the treadmill first
         self._stop_unacked = True
         self._start_pending = False
-        self._ramp_kmh = 0.0
-        self._ramp_at_s = clock.now_s()
         self._sent_tenths = 0
         self._acked_tenths = 0
         self._last_was_speed = False
-        self._in_flight: ReplyParser | None = None
-        self._sent_at_s = 0.0
-        self._abandoned: deque[tuple[ReplyParser, float]] = deque()
-        """Pre-empted transactions (parser, sent at), oldest first: their replies come first."""
+        self._outstanding = Transactions(ack_timeout_s)
         self._slowing = False  # the last speed-changing command lowered the speed or stopped
-        self._in_flight_slowing = False
         self._slow_now = False  # a controlled stop was just asked for: its first A3 must not wait
         self._next_poll_s = 0.0
         self._poll_index = 0
-        self._stop_at_s = clock.now_s()
-        self._stop_from_kmh = 0.0
-        self._violation_since_s: float | None = None
         self._stop_acked_s: float | None = None
         self._start_acked_s: float | None = None
         self._status_at_s = -math.inf
@@ -265,7 +239,6 @@ class TrackmasterLink:
         self._pc_lost = False
         self._pc_stop_sent = False
         self._abandoned_until_s = -math.inf
-        self._speed_at_stop_ack_kmh = 0.0
 
     # ------------------------------------------------------------------ read-outs
     @property
@@ -280,7 +253,12 @@ class TrackmasterLink:
     @property
     def stopping(self) -> bool:
         """A controlled stop is lowering the speed; the stop command has not been sent yet."""
-        return self._controlled is not None
+        return self._profile.controlled is not None
+
+    @property
+    def target_kmh(self) -> float:
+        """The speed last asked for with :meth:`set_speed_kmh`, km/h (0 when not running)."""
+        return self._profile.target_kmh
 
     @property
     def power_cycle_expected(self) -> bool:
@@ -294,7 +272,7 @@ class TrackmasterLink:
         return (
             self.fault is None
             and not self._want_running
-            and self._controlled is None
+            and self._profile.controlled is None
             and self._pc_until_s is None
             and not self._stop_unacked
             and not self._stop_pending
@@ -321,17 +299,12 @@ class TrackmasterLink:
             return
         now = self._clock.now_s()
         self._want_running = True
-        self._controlled = None
         self._slow_now = False
         self._start_pending = True  # a stop still pending goes out first, then the start
         self._stop_unacked = True  # from now on a stop() must reach the wire
         self._start_acked_s = None
-        # From the speed on the wire (non-zero only if a controlled stop is interrupted): a
-        # new start never drops the belt to 0 abruptly, nor jumps it up.
-        self._ramp_kmh = self.commanded_kmh
-        self._ramp_at_s = now
-        self.target_kmh = 0.0
-        self._violation_since_s = None
+        self._profile.start_from(now, self.commanded_kmh)
+        self._readback.clear()
 
     def set_speed_kmh(self, speed_kmh: float) -> None:
         """Ask for a belt speed, km/h. The driver approaches it at ``ramp_mps2`` in steps of
@@ -345,7 +318,7 @@ class TrackmasterLink:
         speed_tenths(speed_kmh * per_kmh, self.max_speed_kmh * per_kmh)  # validates
         if not self._want_running or self.fault is not None:
             return
-        self.target_kmh = speed_kmh
+        self._profile.target_kmh = speed_kmh
 
     def set_reverse(self, reverse: bool) -> bool:
         """Choose the belt direction for the next speeds (Woodway-style, opt-in).
@@ -362,7 +335,7 @@ class TrackmasterLink:
             return True
         # Zero must have been read back recently (C1 runs every other poll).
         fresh = self._clock.now_s() - self._speed_zero_at_s <= 4 * self.poll_interval_s
-        if (self._sent_tenths != 0 or self._ramp_kmh > 0 or not fresh
+        if (self._sent_tenths != 0 or self._profile.ramp_kmh > 0 or not fresh
                 or self.actual_speed_kmh != 0.0):
             return False
         self._reverse = reverse
@@ -382,21 +355,19 @@ class TrackmasterLink:
                 and self._want_running and self._sent_tenths > 0):
             self._want_running = False
             self._start_pending = False
-            self._controlled = _ControlledStop(now, self.commanded_kmh, decel_mps2,
-                                               self._sent_tenths)
+            self._profile.controlled = ControlledStop(now, self.commanded_kmh, decel_mps2,
+                                                      self._sent_tenths)
             self._slow_now = True  # its first A3 pre-empts even a slow-down's A3 in flight
-            self._begin_stop_envelope(now, moving_kmh)
+            self._readback.begin_stop(now, moving_kmh)
             return
-        if self._controlled is not None and decel_mps2 is not None:
+        if self._profile.controlled is not None and decel_mps2 is not None:
             return  # already slowing down under control; a second controlled stop changes nothing
-        if self._want_running or self._controlled is not None:
-            self._begin_stop_envelope(now, moving_kmh)
+        if self._want_running or self._profile.controlled is not None:
+            self._readback.begin_stop(now, moving_kmh)
         self._want_running = False
         self._start_pending = False
-        self._controlled = None
-        self.target_kmh = 0.0
-        self._ramp_kmh = 0.0
-        if self._stop_unacked and not self._stop_in_flight():
+        self._profile.to_zero()
+        if self._stop_unacked and not self._outstanding.stop_in_flight:
             self._stop_pending = True
 
     def expect_power_cycle(self, window_s: float) -> None:
@@ -413,7 +384,7 @@ class TrackmasterLink:
         """
         if self.fault is not None:
             raise RuntimeError(f"treadmill link is faulted ({self.fault}); reset first")
-        if self._want_running or self._controlled is not None:
+        if self._want_running or self._profile.controlled is not None:
             raise RuntimeError("a power cycle can only be expected with the belt stopped")
         if not (math.isfinite(window_s) and window_s > 0):
             raise ValueError(f"window_s must be a finite number > 0, got {window_s!r}")
@@ -431,17 +402,16 @@ class TrackmasterLink:
         self.actual_speed_kmh = None
         self.set_speed_read_kmh = None
         self._stop_acked_s = None
-        self._violation_since_s = None
         self._pc_until_s = None
         self._stop_unacked = True
         self._reverse = False
         self.stop()
-        self._stop_from_kmh = 0.0
-        if self._in_flight is not None:
+        self._readback.forget_stop()
+        if self._outstanding.in_flight is not None:
             # Whatever is in flight was sent before the reset (maybe a stop retried into a
             # dead line): its reply, or its silence, is not judged. Wait it out quietly.
-            self._abandoned_until_s = self._sent_at_s + self.ack_timeout_s
-            self._drop_outstanding()
+            self._abandoned_until_s = self._outstanding.sent_at_s + self.ack_timeout_s
+            self._outstanding.drop()
         self._discard_input()
         self._stop_pending = True  # always: it also clears a power-up start lockout
 
@@ -453,29 +423,21 @@ class TrackmasterLink:
         self.stop()
         self._stop_pending = True
 
-    def _begin_stop_envelope(self, now: float, from_kmh: float) -> None:
-        self._stop_at_s = now
-        self._stop_from_kmh = from_kmh
-        self._violation_since_s = None
-
-    def _stop_in_flight(self) -> bool:
-        return self._in_flight is not None and self._in_flight.command.opcode in (STOP, AUTO_STOP)
-
     # ------------------------------------------------------------------ the state machine
     def step(self) -> None:
         """Advance the link: collect a reply, check timeouts, send the next command."""
         now = self._clock.now_s()
-        self._advance_ramp(now)
+        self._profile.advance(now, self._want_running)
         if now <= self._abandoned_until_s:
             self._discard_input()  # the transaction abandoned by reset() may still answer
             return
-        if self._in_flight is not None:
+        if self._outstanding.in_flight is not None:
             self._collect(now)
         else:
             self._check_unsolicited()
         if self._pc_until_s is not None and now >= self._pc_until_s:
             self._end_power_cycle_window()
-        if self._in_flight is None:
+        if self._outstanding.in_flight is None:
             command = self._next_command(now)
             if command is not None:
                 self._send(command, now)
@@ -484,23 +446,15 @@ class TrackmasterLink:
             if command is not None:
                 # The stop must not wait for a slow treadmill's reply (see the module
                 # docstring): the transaction in flight is abandoned, its reply still checked.
-                self._abandoned.append((self._in_flight, self._sent_at_s))
-                self._in_flight = None
+                self._outstanding.abandon()
                 self._send(command, now)
 
     def _may_preempt(self) -> bool:
         """Whether a command wanted now may go out ahead of the reply in flight: never ahead of
         a stop; ahead of a slow-down's ``A3`` only for a newly asked-for stop."""
-        if self._in_flight is None or self._stop_in_flight() or self._pc_until_s is not None:
+        if not self._outstanding.may_abandon or self._pc_until_s is not None:
             return False
-        if len(self._abandoned) >= MAX_ABANDONED:
-            return False
-        return not self._in_flight_slowing or self._stop_pending or self._slow_now
-
-    def _drop_outstanding(self) -> None:
-        """Forget the transaction in flight and the abandoned ones (after a fault or a reset)."""
-        self._in_flight = None
-        self._abandoned.clear()
+        return not self._outstanding.in_flight_slowing or self._stop_pending or self._slow_now
 
     def _check_unsolicited(self) -> None:
         """The treadmill never speaks unprompted: bytes with nothing in flight mean the link is
@@ -528,47 +482,16 @@ class TrackmasterLink:
             self._fail(f"serial port error: {exc}")
 
     def _collect(self, now: float) -> None:
-        current = self._in_flight
-        assert current is not None
         try:
             waiting = self._port.in_waiting
             data = self._port.read(waiting) if waiting else b""
         except Exception as exc:  # pyserial raises SerialException (an OSError subclass) or OSError
-            self._drop_outstanding()
+            self._outstanding.drop()
             self._fail(f"serial port error: {exc}")
             return
         self.bytes_received += len(data)
-        # The treadmill answers in order: the abandoned transactions' replies come first, each
-        # exactly as long as its command expects; only the bytes after them are the current's.
-        while self._abandoned:
-            parser, sent_s = self._abandoned[0]
-            need = parser.command.reply_length - len(parser.received)
-            chunk, data = data[:need], data[need:]
-            reply = self._parse(parser, sent_s, chunk, now)
-            if reply is None:
-                return  # still waiting for it (data is used up), or a link problem
-            self._abandoned.popleft()
-            self._complete(reply, sent_s, now, abandoned=True)
-        reply = self._parse(current, self._sent_at_s, data, now)
-        if reply is not None:
-            self._in_flight = None
-            self._complete(reply, self._sent_at_s, now, abandoned=False)
-
-    def _parse(self, parser: ReplyParser, sent_s: float, data: bytes, now: float) -> Reply | None:
-        """Feed ``data`` to one transaction's parser: its reply once complete; None while it
-        waits — or after a bad or missing reply, which drops every outstanding transaction and
-        is a link problem."""
-        try:
-            reply = parser.feed(data) if data else None
-        except ReplyError as exc:
-            self._drop_outstanding()
-            self._link_problem(f"bad reply: {exc}")
-            return None
-        if reply is None and now - sent_s > self.ack_timeout_s:
-            self._drop_outstanding()
-            self._link_problem(
-                f"no acknowledgement of {parser.command} within {self.ack_timeout_s:g} s")
-        return reply
+        self._outstanding.feed(data, now, lambda reply, sent_s, abandoned: self._complete(
+            reply, sent_s, now, abandoned=abandoned), self._link_problem)
 
     def _complete(self, reply: Reply, sent_s: float, now: float, *, abandoned: bool) -> None:
         self.last_round_trip_s = now - sent_s
@@ -595,43 +518,6 @@ class TrackmasterLink:
         else:
             self.power_cycle_result = "not_observed"
 
-    def _advance_ramp(self, now: float) -> None:
-        """Move the ramp position towards the target: up at no more than ``ramp_mps2``; down at
-        once. Lowering the speed is the safe direction (a stop command is a bigger step still),
-        and a slow-down the governor asked for must reach the wire in the same tick; how fast
-        the belt itself decelerates is the governor's (and the treadmill's) business."""
-        dt = max(0.0, now - self._ramp_at_s)
-        self._ramp_at_s = now
-        goal = self.target_kmh if self._want_running else 0.0
-        max_change = self.ramp_kmh_per_s * dt
-        if goal <= self._ramp_kmh or goal - self._ramp_kmh <= max_change:
-            self._ramp_kmh = goal
-        else:
-            self._ramp_kmh += max_change
-
-    def _desired_tenths(self, now: float) -> int:
-        """The speed digits the wire may carry now, tenths of the treadmill's unit."""
-        per = self._unit_per_kmh * 10.0
-        controlled = self._controlled
-        if controlled is not None:
-            elapsed = now - controlled.start_s
-            kmh = controlled.from_kmh - controlled.decel_mps2 * KMH_PER_MPS * elapsed
-            # One step below the profile: the first lowered A3 goes out the moment the stop is
-            # asked for (the latency budget counts the first byte that lowers the speed), and
-            # the stop is at most one 0.1-unit step quicker than asked, never slower.
-            profile = math.ceil(kmh * per - 1e-9) - 1
-            return max(0, min(self._sent_tenths, controlled.from_tenths - 1, profile))
-        if not self._want_running:
-            return 0
-        if self._ramp_kmh == self.target_kmh:
-            tenths = speed_tenths(self.target_kmh * self._unit_per_kmh,
-                                  self.max_speed_kmh * self._unit_per_kmh)
-        elif self._ramp_kmh < self.target_kmh:
-            tenths = math.floor(self._ramp_kmh * per + 1e-9)  # rising: never ahead of the ramp
-        else:
-            tenths = math.ceil(self._ramp_kmh * per - 1e-9)  # falling: never ahead of the ramp
-        return max(0, min(tenths, self._cap_tenths))
-
     def _urgent_command(self, now: float) -> Command | None:
         """A command that must not wait behind anything but a stop: the stop command; or the
         first lowered ``A3`` of a newly asked-for controlled stop, or of a slow-down while the
@@ -651,15 +537,15 @@ class TrackmasterLink:
         acknowledged, and not waiting for a power-cycled treadmill to answer."""
         if self._pc_lost and not self._pc_stop_sent and self._pc_until_s is not None:
             return False  # waiting out a power cycle: poll until it answers, then stop
-        return ((self._want_running or self._controlled is not None)
+        return ((self._want_running or self._profile.controlled is not None)
                 and self._start_acked_s is not None)
 
     def _speed_command(self, tenths: int) -> Command:
         """The ``A3`` for ``tenths`` — or, when a controlled stop's ramp has reached zero, the
         stop command that finishes it."""
         self._last_was_speed = True
-        if self._controlled is not None and tenths == 0:
-            self._controlled = None
+        if self._profile.controlled is not None and tenths == 0:
+            self._profile.controlled = None
             self._stop_unacked = True
             self._last_was_speed = False
             return self._stop_command
@@ -693,13 +579,11 @@ class TrackmasterLink:
         try:
             self._port.write(command.wire)
         except Exception as exc:
-            self._drop_outstanding()
+            self._outstanding.drop()
             self._fail(f"serial port error: {exc}")
             return
         self.bytes_sent += len(command.wire)
         self.transactions += 1
-        self._in_flight = ReplyParser(command)
-        self._sent_at_s = now
         slowing = False
         if command.opcode in (STOP, AUTO_STOP):
             slowing = True
@@ -710,7 +594,7 @@ class TrackmasterLink:
             self._sent_tenths = tenths
         if command.opcode in (STOP, AUTO_STOP, SET_SPEED, START_CDS):
             self._slowing = slowing
-        self._in_flight_slowing = slowing
+        self._outstanding.begin(command, now, slowing)
         if slowing:
             self._slow_now = False
         # Invariant: anything that may have moved the belt since the last acknowledged stop —
@@ -724,7 +608,7 @@ class TrackmasterLink:
         op = reply.command.opcode
         if op in (STOP, AUTO_STOP):
             self._stop_acked_s = now
-            self._speed_at_stop_ack_kmh = abs(self.actual_speed_kmh or 0.0)
+            self._readback.stop_acked(abs(self.actual_speed_kmh or 0.0))
             self._stop_unacked = False
             self._acked_tenths = 0
             if self._pc_until_s is not None and self._pc_lost:
@@ -739,7 +623,7 @@ class TrackmasterLink:
         elif op == GET_STATUS:
             self._status_at_s = now
             self.belt_status = reply.status()
-            self._check_status(now)
+            self._judge(self._readback.check_status(now, self.belt_status, self._commanded()))
         elif op == GET_SPEED:
             self._speed_at_s = now
             tenths, reverse = reply.tenths()
@@ -747,7 +631,7 @@ class TrackmasterLink:
             self.actual_speed_kmh = -kmh if reverse else kmh
             if tenths == 0:
                 self._speed_zero_at_s = now
-            self._check_speed(now, kmh, reverse)
+            self._judge(self._readback.check_speed(now, kmh, reverse, self._commanded()))
         elif op == GET_SET_SPEED:
             tenths, _ = reply.tenths()
             self.set_speed_read_kmh = tenths / 10.0 / self._unit_per_kmh
@@ -758,59 +642,20 @@ class TrackmasterLink:
             self._pc_stop_sent = True
             self._stop_pending = True  # it answers again: clear its start lockout
 
-    def _check_status(self, now: float) -> None:
-        if self.belt_status is BeltStatus.RUNNING_NO_CDS:
-            self._fail("treadmill runs with its communication watchdog disabled (A1 state)")
-            return
-        stop_acked_s = self._stop_acked_s
-        if (not self._want_running and self._controlled is None and stop_acked_s is not None
-                and not self._stop_unacked and self.belt_status is not BeltStatus.STOPPED):
-            # The stop was acknowledged; the status must say "stopped" by the time the stop
-            # envelope (see _check_speed) has reached zero.
-            envelope_s = (self._speed_at_stop_ack_kmh / (MIN_STOP_DECEL_MPS2 * KMH_PER_MPS)
-                          + self.readback_time_s)
-            if now - stop_acked_s > envelope_s:
-                self._fail("treadmill still reports the belt running after the stop was "
-                           "acknowledged (it ignores stop commands)")
-                return
-        started_s = self._start_acked_s
-        if (self._want_running and started_s is not None
-                and now - started_s > self.readback_time_s
-                and self.belt_status is BeltStatus.STOPPED):
-            self._fail("treadmill reports the belt stopped while it should run (power cycle, "
-                       "its own stop button, its watchdog, or its start lockout)")
+    def _desired_tenths(self, now: float) -> int:
+        return self._profile.desired_tenths(now, self._want_running, self._sent_tenths)
 
-    def _check_speed(self, now: float, actual_kmh: float, reverse: bool) -> None:
-        """Read-back: the belt must follow the command within the tolerance; deviations that
-        last ``readback_time_s`` are faults (the supervisor then opens the relay)."""
-        tol = self.readback_tolerance_kmh
-        problem: str | None = None
-        if actual_kmh > 0 and reverse != self._reverse:
-            problem = (f"belt runs {'in reverse' if reverse else 'forward'}, "
-                       f"the other way than commanded")
-        elif self._want_running:
-            commanded = self.commanded_kmh
-            started_s = self._start_acked_s
-            if actual_kmh > commanded + tol:
-                problem = (f"belt runaway: {actual_kmh:.1f} km/h read back, "
-                           f"{commanded:.1f} km/h commanded")
-            elif (actual_kmh < commanded - tol and started_s is not None
-                  and now - started_s > self.readback_time_s):
-                problem = (f"belt does not follow: {actual_kmh:.1f} km/h read back, "
-                           f"{commanded:.1f} km/h commanded")
-        else:
-            since = max(0.0, now - self._stop_at_s - self.readback_time_s)
-            envelope = max(0.0, self._stop_from_kmh - MIN_STOP_DECEL_MPS2 * KMH_PER_MPS * since)
-            if actual_kmh > envelope + tol:
-                problem = (f"belt not slowing after the stop: {actual_kmh:.1f} km/h read back"
-                           if envelope > 0 else
-                           f"belt moving while it should be stopped: {actual_kmh:.1f} km/h")
-        if problem is None:
-            self._violation_since_s = None
-        elif self._violation_since_s is None:
-            self._violation_since_s = now
-        elif now - self._violation_since_s >= self.readback_time_s:
-            self._fail(problem)
+    def _commanded(self) -> Commanded:
+        return Commanded(running=self._want_running,
+                         stopping=self._profile.controlled is not None,
+                         speed_kmh=self.commanded_kmh, reverse=self._reverse,
+                         start_acked_s=self._start_acked_s, stop_acked_s=self._stop_acked_s,
+                         stop_unacked=self._stop_unacked)
+
+    def _judge(self, fault: str | None) -> None:
+        """Latch the read-back monitor's verdict, if any."""
+        if fault is not None:
+            self._fail(fault)
 
     def close(self) -> None:
         self._port.close()
