@@ -16,16 +16,19 @@ from hardware.imu import ImuSample
 
 
 class KFallThresholdDetector:
-    """The KFall threshold baseline (STOP ``kfall_threshold``)."""
+    """The KFall threshold baseline (STOP ``kfall_threshold``).
+
+    Its three thresholds are the paper's, fixed: a baseline that could be tuned would no longer
+    be the paper's method. ``orientation`` is the same tracker ``treadguard`` uses.
+    """
 
     name = "kfall-threshold"
+    acc_g = 0.8
+    velocity_mps = 0.3
+    angle_deg = 25.0
 
-    def __init__(self, acc_g: float = 0.8, velocity_mps: float = 0.3, angle_deg: float = 25.0,
-                 orientation: Orientation | None = None) -> None:
-        self.acc_g = acc_g
-        self.velocity_mps = velocity_mps
-        self.angle_deg = angle_deg
-        self.orientation = orientation or Orientation()
+    def __init__(self, orientation: Orientation) -> None:
+        self.orientation = orientation
 
     def reset(self) -> None:
         self.orientation.reset()
