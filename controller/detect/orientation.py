@@ -8,7 +8,8 @@ it every sample, and it is pulled gently (time constant ``orientation_tau_s``) t
 *low-passed* specific force (time constant :data:`LOWPASS_S`, itself turned by the gyro so
 rotation does not lag it) whenever that is close to 1 g. Over a stride the accelerations of
 walking and jogging average out, so the low-passed vector is gravity even during long jogging
-(the instantaneous one rarely is), and gyro drift cannot accumulate; during a fall the low-passed norm drops below 1 g and the gyro alone carries the estimate.
+(the instantaneous one rarely is), and gyro drift cannot accumulate; during a fall the
+low-passed norm drops below 1 g and the gyro alone carries the estimate.
 
 Per sample it provides, in plain attributes (no allocation in the per-sample path):
 
