@@ -127,8 +127,8 @@ class TreadmillSettings:
 
     With ``protocol = "none"`` (relay-only: no speed control, a stop opens the relay)
     ``simulated``, ``port`` and ``units`` are not needed. ``ack_timeout_s`` must fit one command,
-    its reply and a stop behind it at ``baud`` (at 1200 baud that is more than the 0.1 s
-    default).
+    its reply and a stop behind it at ``baud`` (at least 0.027 s at 4800 baud, 0.077 s at
+    1200; the load error says the figure).
     """
 
     protocol: Protocol = field(metadata=spec(
@@ -240,7 +240,7 @@ class SessionSettings:
 class HealthSettings:
     """``[health]`` (optional): when a sensor counts as lost.
 
-    Every condition is a controlled, latched stop (see :mod:`controller.health`): a dead sensor
+    Every condition is a controlled, latched stop (see ``controller/health.py``): a dead sensor
     must never look like a calm runner.
     """
 

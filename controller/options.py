@@ -326,7 +326,8 @@ def markdown(sections: list[tuple[str, type]], intro: str) -> str:
     """``docs/configuration.md``: per section its docstring and a table of its options."""
     out = [intro.rstrip(), ""]
     for name, cls in sections:
-        out += [f"## `[{name}]`", "", _dedent(cls.__doc__ or ""), "",
+        # The docstrings are reStructuredText (``code``); Markdown wants `code`.
+        out += [f"## `[{name}]`", "", _dedent(cls.__doc__ or "").replace("``", "`"), "",
                 "| option | type | unit | default | accepted | meaning |",
                 "| --- | --- | --- | --- | --- | --- |"]
         for o in options(cls):

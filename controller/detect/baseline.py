@@ -14,20 +14,23 @@ from controller.detect.base import OK, Decision, Level
 from controller.detect.orientation import Orientation
 from hardware.imu import ImuSample
 
+# The paper's thresholds, fixed: a baseline that could be tuned would no longer be the paper's
+# method (so they are not [detect] options).
+KFALL_ACC_G = 0.8
+KFALL_VELOCITY_MPS = 0.3
+KFALL_ANGLE_DEG = 25.0
+
 
 class KFallThresholdDetector:
-    """The KFall threshold baseline (STOP ``kfall_threshold``).
-
-    Its three thresholds are the paper's, fixed: a baseline that could be tuned would no longer
-    be the paper's method. ``orientation`` is the same tracker ``treadguard`` uses.
-    """
+    """The KFall threshold baseline (STOP ``kfall_threshold``); ``orientation`` is the same
+    tracker ``treadguard`` uses."""
 
     name = "kfall-threshold"
-    acc_g = 0.8
-    velocity_mps = 0.3
-    angle_deg = 25.0
 
     def __init__(self, orientation: Orientation) -> None:
+        self.acc_g = KFALL_ACC_G
+        self.velocity_mps = KFALL_VELOCITY_MPS
+        self.angle_deg = KFALL_ANGLE_DEG
         self.orientation = orientation
 
     def reset(self) -> None:
