@@ -30,10 +30,10 @@ from controller.options import (
     REQUIRED,
     ConfigError,
     Document,
-    Option,
     Spec,
     default_of,
     markdown,
+    option,
     read,
     read_option,
     spec,
@@ -489,7 +489,7 @@ def _i2c(doc: Document) -> I2CSettings:
 
 def _imu(doc: Document) -> ImuSettings:
     s = doc.require("imu")
-    chip = read_option(s, _option(ImuSettings, "chip"))
+    chip = read_option(s, option(ImuSettings, "chip"))
     imu = ImuSettings(**read(s, ImuSettings, defaults={"address": IMU_ADDRESSES[chip][0]}))
     if imu.address not in IMU_ADDRESSES[chip]:
         raise s.error("address", f"expected one of {', '.join(hex(a) for a in IMU_ADDRESSES[chip])}"
@@ -499,9 +499,9 @@ def _imu(doc: Document) -> ImuSettings:
 
 def _treadmill(doc: Document) -> TreadmillSettings:
     s = doc.require("treadmill")
-    relay_only = read_option(s, _option(TreadmillSettings, "protocol")) == "none"
+    relay_only = read_option(s, option(TreadmillSettings, "protocol")) == "none"
     # Relay-only has no serial link: port and units mean nothing there.
-    simulated = read_option(s, _option(TreadmillSettings, "simulated"),
+    simulated = read_option(s, option(TreadmillSettings, "simulated"),
                             False if relay_only else REQUIRED)
     t = TreadmillSettings(**read(
         s, TreadmillSettings,
@@ -579,7 +579,7 @@ def _rails(doc: Document) -> RailsSettings | None:
         raise s.error("calibration_file", "no longer read: paste the touch_threshold_counts and "
                                           "release_threshold_counts lines that `treadguard "
                                           "calibrate rails` prints into [rails] instead")
-    layout = read_option(s, _option(RailsSettings, "ads1115_layout"))
+    layout = read_option(s, option(RailsSettings, "ads1115_layout"))
     r = RailsSettings(**read(
         s, RailsSettings, defaults={"ads1115_right_channel": 1 if layout == "alternate" else 0}))
     if r.left_electrode == r.right_electrode:
@@ -609,11 +609,6 @@ def _sim(doc: Document) -> SimSettings | None:
     from hardware.sim.scenarios import SCENARIOS  # the simulator only where a file asks for it
 
     return SimSettings(**read(s, SimSettings, choices={"scenario": tuple(SCENARIOS)}))
-
-
-def _option(cls: type, name: str) -> Option:
-    (option,) = [o for o in declared_options(cls) if o.name == name]
-    return option
 
 
 def parse(path: str, text: str) -> Settings:

@@ -122,10 +122,15 @@ def options(cls: type) -> list[Option]:
     return out
 
 
+def option(cls: type, name: str) -> Option:
+    """One declared option of a settings dataclass, by name."""
+    (found,) = [o for o in options(cls) if o.name == name]
+    return found
+
+
 def default_of(cls: type, name: str) -> Any:
     """The declared default of one option (for a default that another option then limits)."""
-    (option,) = [o for o in options(cls) if o.name == name]
-    return option.default
+    return option(cls, name).default
 
 
 # ----------------------------------------------------------------------------- reading
