@@ -142,10 +142,11 @@ class ImuHealth:
     Args:
         settings: ``[health]`` thresholds.
         clock: the injected clock (used for error times; freshness uses sample times).
-        accel_range_g: the IMU's configured full scale, for saturation (default 16).
+        accel_range_g: the IMU's configured full scale (``[imu] accel_range_g``), g: an axis
+            at ±this is saturated. No default: a wrong one would hide saturation.
     """
 
-    def __init__(self, settings: HealthSettings, clock: Clock, accel_range_g: int = 16) -> None:
+    def __init__(self, settings: HealthSettings, clock: Clock, accel_range_g: int) -> None:
         self._s = settings
         self._clock = clock
         self._full_scale_mps2 = accel_range_g * STANDARD_GRAVITY_MPS2

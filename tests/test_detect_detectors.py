@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from controller.config import DetectSettings
 from controller.detect import build, build_default, build_kfall_threshold
 from controller.detect.base import Decision, Detector, Level
 from controller.detect.orientation import Orientation
@@ -157,7 +158,7 @@ def test_reset_forgets_state() -> None:
 
 @pytest.mark.parametrize("mount", [IDENTITY, UPSIDE_DOWN])
 def test_orientation_tracks_tilt_and_ignores_yaw(mount: Matrix) -> None:
-    o = Orientation()
+    o = Orientation(DetectSettings())
 
     def pitch_then_hold(t: float) -> tuple[float, float, float]:  # 30° at 60°/s, then hold
         if t < 1.0:
@@ -176,7 +177,7 @@ def test_orientation_tracks_tilt_and_ignores_yaw(mount: Matrix) -> None:
     assert abs(o.v_up_mps) < 0.05
 
     # Turning about the vertical (yaw) is not tipping.
-    yaw = Orientation()
+    yaw = Orientation(DetectSettings())
     up = mul(mount, (0.0, 0.0, G))
     w = mul(mount, (0.0, 0.0, math.radians(90.0)))
     for i in range(400):
@@ -233,7 +234,7 @@ def test_long_jogging_with_gyro_bias_does_not_drift_the_tilt() -> None:
         phase = 2 * math.pi * 2.7 * t
         return 0.0, 0.0, (1.2 * G * math.sin(phase) if t > 1.0 else 0.0)
 
-    o = Orientation()
+    o = Orientation(DetectSettings())
     worst = 0.0
     for s in stream(jog, 100.0, KFALL_LIKE):
         gx, gy, gz = s.gyro_rads
@@ -247,8 +248,8 @@ def test_hold_times_need_consecutive_samples_even_after_another_stop() -> None:
     """A free-fall run interrupted by a rule STOP must start again from zero."""
     from controller.detect.fall import FallDetector
 
-    det = FallDetector()
-    o = Orientation()
+    det = FallDetector(DetectSettings())
+    o = Orientation(DetectSettings())
     o.armed = True
     o.dt_s = 1 / RATE_HZ
 

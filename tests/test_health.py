@@ -16,6 +16,7 @@ from hardware.rails import RailSample
 
 G = STANDARD_GRAVITY_MPS2
 SETTINGS = HealthSettings(stale_after_s=0.05)
+ACCEL_RANGE_G = 16  # the full scale of the samples these tests make ([imu])
 DT = 0.005
 
 
@@ -45,12 +46,12 @@ def clock() -> SimClock:
 
 
 def test_healthy_still_sensor_stays_ok(clock: SimClock) -> None:
-    h = ImuHealth(SETTINGS, clock)
+    h = ImuHealth(SETTINGS, clock, ACCEL_RANGE_G)
     assert run(h, clock, sample, 1000) is None
 
 
 def test_healthy_moving_sensor_stays_ok(clock: SimClock) -> None:
-    h = ImuHealth(SETTINGS, clock)
+    h = ImuHealth(SETTINGS, clock, ACCEL_RANGE_G)
 
     def walking(i: int) -> ImuSample:
         t = i * DT
@@ -64,14 +65,14 @@ def test_healthy_moving_sensor_stays_ok(clock: SimClock) -> None:
 
 
 def test_no_sample_at_all_is_stale(clock: SimClock) -> None:
-    h = ImuHealth(SETTINGS, clock)
+    h = ImuHealth(SETTINGS, clock, ACCEL_RANGE_G)
     assert h.check(0.05, False) is OK
     d = h.check(0.0501, False)
     assert (d.level, d.reason) == (Level.STOP, "imu_stale")
 
 
 def test_stale_within_stale_after_s(clock: SimClock) -> None:
-    h = ImuHealth(SETTINGS, clock)
+    h = ImuHealth(SETTINGS, clock, ACCEL_RANGE_G)
     hit = run(h, clock, lambda i: sample(i) if i < 100 else None, 200)
     assert hit is not None
     i, d = hit
@@ -80,7 +81,7 @@ def test_stale_within_stale_after_s(clock: SimClock) -> None:
 
 
 def test_repeated_seq_is_not_fresh(clock: SimClock) -> None:
-    h = ImuHealth(SETTINGS, clock)
+    h = ImuHealth(SETTINGS, clock, ACCEL_RANGE_G)
     first = sample(0)
     hit = run(h, clock, lambda i: first, 100)  # the driver handing on the same sample
     assert hit is not None and hit[1].reason == "imu_stale"
@@ -91,9 +92,9 @@ def test_identical_samples_stop_only_while_belt_runs(clock: SimClock) -> None:
     def frozen(i: int) -> ImuSample:
         return sample(i, noise=False)
 
-    assert run(ImuHealth(SETTINGS, clock), clock, frozen, 300, belt=False) is None
+    assert run(ImuHealth(SETTINGS, clock, ACCEL_RANGE_G), clock, frozen, 300, belt=False) is None
     clock2 = SimClock()
-    hit = run(ImuHealth(SETTINGS, clock2), clock2, frozen, 300, belt=True)
+    hit = run(ImuHealth(SETTINGS, clock2, ACCEL_RANGE_G), clock2, frozen, 300, belt=True)
     assert hit is not None
     i, d = hit
     assert d.reason == "imu_stuck" and i == SETTINGS.stuck_samples - 1
@@ -101,7 +102,8 @@ def test_identical_samples_stop_only_while_belt_runs(clock: SimClock) -> None:
 
 def test_zero_output_when_still_is_implausible(clock: SimClock) -> None:
     # The thermistor lesson: a dead sensor reading zeros must not look like a calm runner.
-    hit = run(ImuHealth(SETTINGS, clock), clock, lambda i: sample(i, acc=(0.0, 0.0, 0.0)), 300)
+    hit = run(ImuHealth(SETTINGS, clock, ACCEL_RANGE_G), clock,
+              lambda i: sample(i, acc=(0.0, 0.0, 0.0)), 300)
     assert hit is not None
     i, d = hit
     assert d.reason == "imu_implausible"
@@ -109,7 +111,8 @@ def test_zero_output_when_still_is_implausible(clock: SimClock) -> None:
 
 
 def test_two_g_when_still_is_implausible(clock: SimClock) -> None:
-    hit = run(ImuHealth(SETTINGS, clock), clock, lambda i: sample(i, acc=(0.0, 0.0, 2 * G)), 300)
+    hit = run(ImuHealth(SETTINGS, clock, ACCEL_RANGE_G), clock,
+              lambda i: sample(i, acc=(0.0, 0.0, 2 * G)), 300)
     assert hit is not None and hit[1].reason == "imu_implausible"
 
 
@@ -117,11 +120,11 @@ def test_brief_impact_saturation_is_not_a_fault(clock: SimClock) -> None:
     def impact(i: int) -> ImuSample:
         return sample(i, acc=(16 * G, 0.0, G), gyro=(1.0, 0, 0)) if 50 <= i < 54 else sample(i)
 
-    assert run(ImuHealth(SETTINGS, clock), clock, impact, 300) is None
+    assert run(ImuHealth(SETTINGS, clock, ACCEL_RANGE_G), clock, impact, 300) is None
 
 
 def test_sustained_saturation_stops(clock: SimClock) -> None:
-    hit = run(ImuHealth(SETTINGS, clock), clock,
+    hit = run(ImuHealth(SETTINGS, clock, ACCEL_RANGE_G), clock,
               lambda i: sample(i, acc=(16 * G, 0.0, G), gyro=(1.0, 0, 0)), 300)
     assert hit is not None
     i, d = hit
@@ -130,7 +133,7 @@ def test_sustained_saturation_stops(clock: SimClock) -> None:
 
 
 def test_error_budget_per_second(clock: SimClock) -> None:
-    h = ImuHealth(SETTINGS, clock)
+    h = ImuHealth(SETTINGS, clock, ACCEL_RANGE_G)
     err = OSError(errno.EREMOTEIO, "Remote I/O error")
     for i in range(SETTINGS.i2c_errors_per_s):
         clock.sleep_until(i * 0.1)
@@ -148,7 +151,7 @@ def test_error_budget_per_second(clock: SimClock) -> None:
 
 
 def test_clip_moved_after_arming(clock: SimClock) -> None:
-    h = ImuHealth(SETTINGS, clock)
+    h = ImuHealth(SETTINGS, clock, ACCEL_RANGE_G)
     assert h.arm().reason == "imu_stale"  # nothing to arm with yet
     assert run(h, clock, sample, 200) is None
     assert h.arm() is OK
@@ -165,7 +168,7 @@ def test_clip_moved_after_arming(clock: SimClock) -> None:
 
 
 def test_clip_worn_upside_down_arms_and_maps_to_body_frame(clock: SimClock) -> None:
-    h = ImuHealth(SETTINGS, clock)
+    h = ImuHealth(SETTINGS, clock, ACCEL_RANGE_G)
     assert run(h, clock, lambda i: sample(i, acc=(0.0, 0.0, -G)), 200) is None
     assert h.arm() is OK
     up = h.to_body((0.0, 0.0, -G))
@@ -173,7 +176,7 @@ def test_clip_worn_upside_down_arms_and_maps_to_body_frame(clock: SimClock) -> N
 
 
 def test_body_frame_of_a_tilted_clip(clock: SimClock) -> None:
-    h = ImuHealth(SETTINGS, clock)
+    h = ImuHealth(SETTINGS, clock, ACCEL_RANGE_G)
     tilted = (G * math.sin(0.5), 0.0, G * math.cos(0.5))
     assert run(h, clock, lambda i: sample(i, acc=tilted, noise=False), 100, belt=False) is None
     assert h.arm() is OK

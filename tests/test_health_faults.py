@@ -23,6 +23,7 @@ from hardware.sim.motion import Still, Vec3
 from hardware.sim.mpu6050 import Mpu6050Model
 
 SETTINGS = HealthSettings(stale_after_s=0.05)
+ACCEL_RANGE_G = 16  # the full scale of the samples these tests make ([imu])
 PERIOD_S = 0.005
 FAULT_AT_S = 1.0
 CHIPS: dict[str, tuple[type[Lsm6dsoxModel] | type[Mpu6050Model], type[Lsm6dsox] | type[Mpu6050],
@@ -84,7 +85,7 @@ def make_loop(chip: str, motion=None) -> Loop:
     bus.attach(address, model)
     driver = driver_cls(bus, address, clock)
     driver.setup()
-    health = ImuHealth(SETTINGS, clock)
+    health = ImuHealth(SETTINGS, clock, ACCEL_RANGE_G)
     # The loop starts on the next sample grid point, as the daemon's first tick would.
     clock.sleep_until(math.ceil(clock.now_s() / PERIOD_S) * PERIOD_S)
     return Loop(clock, bus, model, driver, health, address)
@@ -200,7 +201,7 @@ def test_wrong_who_am_i_refuses_setup_and_stays_stale(chip: str) -> None:
     model = model_cls(clock, Still())
     model.who_am_i = 0x12
     bus.attach(address, model)
-    health = ImuHealth(SETTINGS, clock)
+    health = ImuHealth(SETTINGS, clock, ACCEL_RANGE_G)
     with pytest.raises(ImuError, match="WHO_AM_I"):
         driver_cls(bus, address, clock).setup()
     clock.advance_s(SETTINGS.stale_after_s + PERIOD_S)

@@ -14,18 +14,24 @@ from controller.detect.base import OK, Decision, Level
 from controller.detect.orientation import Orientation
 from hardware.imu import ImuSample
 
+# The paper's thresholds, fixed: a baseline that could be tuned would no longer be the paper's
+# method (so they are not [detect] options).
+KFALL_ACC_G = 0.8
+KFALL_VELOCITY_MPS = 0.3
+KFALL_ANGLE_DEG = 25.0
+
 
 class KFallThresholdDetector:
-    """The KFall threshold baseline (STOP ``kfall_threshold``)."""
+    """The KFall threshold baseline (STOP ``kfall_threshold``); ``orientation`` is the same
+    tracker ``treadguard`` uses."""
 
     name = "kfall-threshold"
 
-    def __init__(self, acc_g: float = 0.8, velocity_mps: float = 0.3, angle_deg: float = 25.0,
-                 orientation: Orientation | None = None) -> None:
-        self.acc_g = acc_g
-        self.velocity_mps = velocity_mps
-        self.angle_deg = angle_deg
-        self.orientation = orientation or Orientation()
+    def __init__(self, orientation: Orientation) -> None:
+        self.acc_g = KFALL_ACC_G
+        self.velocity_mps = KFALL_VELOCITY_MPS
+        self.angle_deg = KFALL_ANGLE_DEG
+        self.orientation = orientation
 
     def reset(self) -> None:
         self.orientation.reset()

@@ -1,5 +1,7 @@
 """Fall / pre-impact detection (STOP), on the shared :class:`Orientation` features.
 
+Every threshold is a ``[detect]`` option (:class:`controller.config.DetectSettings`).
+
 The earliest stop comes from a small learned score (:mod:`controller.detect.fall_model`): a
 one-hidden-layer network over trunk features (downward velocity, tilt, tipping rate, loss of
 support, their recent changes and products), fitted on KFall tuning subjects. Its logit above
@@ -8,8 +10,9 @@ something is happening (the waist dropping faster than 0.2 m/s, tipping faster t
 specific force below 0.8 g); standing, walking upright and sitting still cost almost nothing.
 
 Beside it runs a rule the model cannot overrule, for cases a model trained on young adults
-falling onto mats may not have seen: the waist dropping faster than ``velocity_mps`` with the
-trunk beyond ``tilt_deg`` (and tipping faster than ``rate_dps``) for ``hold_s`` is a STOP
+falling onto mats may not have seen: the waist dropping faster than ``fall_velocity_mps`` with the
+trunk beyond ``fall_tilt_deg`` (and tipping faster than ``fall_rate_dps``) for ``fall_hold_s``
+is a STOP
 ``fall`` — walking, jogging, sitting and bending never combine the two. Two backstops catch
 what both miss, later but still in time to stop the belt under a runner who is down:
 
@@ -22,9 +25,9 @@ what both miss, later but still in time to stop the belt under a runner who is d
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from operator import mul
 
+from controller.config import DetectSettings
 from controller.detect import fall_model_weights as weights
 from controller.detect.base import OK, Decision, Level
 from controller.detect.fall_model import FallFeatures
@@ -33,22 +36,6 @@ from controller.detect.orientation import Orientation
 GATE_DOWN_MPS = 0.2
 GATE_RATE_DPS = 30.0
 GATE_ACC_G = 0.8
-
-
-@dataclass(frozen=True)
-class FallThresholds:
-    """Thresholds of :class:`FallDetector` (see :class:`controller.config.DetectSettings`)."""
-
-    model_logit: float = 8.5
-    model_hold_s: float = 0.02
-    velocity_mps: float = 1.5
-    tilt_deg: float = 45.0
-    rate_dps: float = 0.0
-    hold_s: float = 0.01
-    free_fall_g: float = 0.4
-    free_fall_hold_s: float = 0.35
-    impact_g: float = 3.0
-    impact_tilt_deg: float = 45.0
 
 
 class FallDetector:
@@ -60,11 +47,11 @@ class FallDetector:
 
     name = "fall"
 
-    def __init__(self, th: FallThresholds | None = None) -> None:
-        self.th = th or FallThresholds()
+    def __init__(self, settings: DetectSettings) -> None:
+        self.th = settings  # the thresholds: every one a [detect] option
         self.features = FallFeatures()
         self._hidden = tuple(zip(weights.W1, weights.B1, weights.W2, strict=True))
-        self._cos_tilt = math.cos(math.radians(self.th.tilt_deg))
+        self._cos_tilt = math.cos(math.radians(self.th.fall_tilt_deg))
         self._cos_impact_tilt = math.cos(math.radians(self.th.impact_tilt_deg))
         self.reset()
 
@@ -93,8 +80,8 @@ class FallDetector:
         # consecutive samples, also after an earlier STOP.
         model_held = self._since_model_s = _hold(logit > th.model_logit, self._since_model_s, t)
         fall_held = self._since_fall_s = _hold(
-            o.v_up_mps < -th.velocity_mps and o.cos_tilt < self._cos_tilt
-            and o.tilt_rate_dps > th.rate_dps, self._since_fall_s, t)
+            o.v_up_mps < -th.fall_velocity_mps and o.cos_tilt < self._cos_tilt
+            and o.tilt_rate_dps > th.fall_rate_dps, self._since_fall_s, t)
         ff_held = self._since_free_fall_s = _hold(o.acc_norm_g < th.free_fall_g,
                                                   self._since_free_fall_s, t)
         if model_held is not None and t - model_held >= th.model_hold_s - 1e-9:
@@ -102,7 +89,7 @@ class FallDetector:
                             f"fall score {logit:.1f} > {th.model_logit:.1f}: falling "
                             f"{-o.v_up_mps:.2f} m/s, tilt {o.tilt_deg():.0f}°, "
                             f"tipping {o.tilt_rate_dps:.0f}°/s")
-        if fall_held is not None and t - fall_held >= th.hold_s - 1e-9:
+        if fall_held is not None and t - fall_held >= th.fall_hold_s - 1e-9:
             return Decision(Level.STOP, "fall",
                             f"falling {-o.v_up_mps:.2f} m/s, tilt {o.tilt_deg():.0f}°, "
                             f"tipping {o.tilt_rate_dps:.0f}°/s")

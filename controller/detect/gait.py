@@ -13,11 +13,24 @@ from __future__ import annotations
 
 import math
 
+from controller.config import DetectSettings
 from controller.detect.base import OK, Decision, Level
 from controller.detect.orientation import Orientation
 
 INTERVALS = 8
 """Step intervals kept for cadence and irregularity (a fixed ring: bounded memory)."""
+
+MAX_GAP_S = 2.0
+"""No step for this long = not stepping (a new bout starts with the next step), s."""
+
+STEP_LOWPASS_S = 0.04
+"""Time constant of the smoothing of vertical acceleration before step detection, s."""
+
+SWAY_SHORT_S = 1.0
+"""Time constant of the short-term RMS tipping rate (``trunk_sway``), s."""
+
+SWAY_LONG_S = 30.0
+"""Time constant of the runner's own long-term RMS tipping rate (the baseline), s."""
 
 
 class StepCounter:
@@ -25,26 +38,24 @@ class StepCounter:
 
     Query API (for the interval program: bouts of N backward steps):
         ``steps`` — steps counted since :meth:`reset` (int);
-        ``bout_steps`` — steps in the current bout (a gap over ``max_gap_s`` starts a new one);
+        ``bout_steps`` — steps in the current bout (a gap over :data:`MAX_GAP_S` starts a new
+        one);
         :meth:`cadence_spm` — steps per minute over the recent intervals, 0 when not stepping;
         :meth:`irregularity` — coefficient of variation of the recent step intervals;
-        :meth:`stepping` — True while steps keep coming (last one within ``max_gap_s``).
+        :meth:`stepping` — True while steps keep coming (last one within :data:`MAX_GAP_S`).
 
     Args:
-        threshold_mps2: vertical acceleration peak that counts as a step, m/s² (default 1.0).
-        min_interval_s: steps closer than this are one step, seconds (default 0.25: 240/min).
-        max_gap_s: no step for this long = not stepping, seconds (default 2.0).
-        lowpass_s: time constant of the smoothing of vertical acceleration, s (default 0.04).
+        settings: ``[detect]`` ``step_threshold_mps2`` (the vertical acceleration peak that
+            counts as a step) and ``step_min_interval_s`` (steps closer than this are one).
     """
 
     name = "steps"
 
-    def __init__(self, threshold_mps2: float = 1.0, min_interval_s: float = 0.25,
-                 max_gap_s: float = 2.0, lowpass_s: float = 0.04) -> None:
-        self.threshold_mps2 = threshold_mps2
-        self.min_interval_s = min_interval_s
-        self.max_gap_s = max_gap_s
-        self.lowpass_s = lowpass_s
+    def __init__(self, settings: DetectSettings) -> None:
+        self.threshold_mps2 = settings.step_threshold_mps2
+        self.min_interval_s = settings.step_min_interval_s
+        self.max_gap_s = MAX_GAP_S
+        self.lowpass_s = STEP_LOWPASS_S
         self._intervals = [0.0] * INTERVALS
         self.reset()
 
@@ -125,34 +136,30 @@ class InstabilityDetector:
     """CAUTION when the runner is off balance, measured against the runner's own baseline.
 
     Reasons:
-        ``trunk_sway`` — short-term RMS tipping rate (time constant ``sway_short_s``) above
-            ``sway_ratio`` × the long-term RMS (``sway_long_s``, the runner's own baseline)
-            and above ``sway_min_dps``;
+        ``trunk_sway`` — short-term RMS tipping rate (time constant :data:`SWAY_SHORT_S`)
+            above ``sway_ratio`` × the long-term RMS (:data:`SWAY_LONG_S`, the runner's own
+            baseline) and above ``sway_min_dps``;
         ``stumble`` — while stepping, tipping rate above both ``stumble_rate_dps`` and
             ``stumble_ratio`` × the runner's own long-term RMS tipping rate (jogging tips the
             trunk faster than walking; a stumble stands out from the runner's own gait);
         ``step_irregularity`` — step-interval coefficient of variation above
-            ``step_cv`` while stepping.
-    ``stumble`` and ``step_irregularity`` may be held back until the current bout has
-    ``min_bout_steps`` steps (default 0: a stumble often comes in the first steps). A CAUTION slows
-    the belt; it never stops it on its own.
+            ``step_interval_cv`` while stepping.
+    All of them from the ``[detect]`` settings. ``stumble`` is not held back until a bout has
+    a few steps: a stumble often comes in the first ones. A CAUTION slows the belt; it never
+    stops it on its own.
     """
 
     name = "instability"
 
-    def __init__(self, steps: StepCounter, *, sway_ratio: float = 2.5, sway_min_dps: float = 40.0,
-                 sway_short_s: float = 1.0, sway_long_s: float = 30.0,
-                 stumble_rate_dps: float = 120.0, stumble_ratio: float = 8.0,
-                 step_cv: float = 0.3, min_bout_steps: int = 0) -> None:
+    def __init__(self, steps: StepCounter, settings: DetectSettings) -> None:
         self.steps = steps
-        self.sway_ratio = sway_ratio
-        self.sway_min_dps = sway_min_dps
-        self.sway_short_s = sway_short_s
-        self.sway_long_s = sway_long_s
-        self.stumble_rate_dps = stumble_rate_dps
-        self.stumble_ratio = stumble_ratio
-        self.step_cv = step_cv
-        self.min_bout_steps = min_bout_steps
+        self.sway_ratio = settings.sway_ratio
+        self.sway_min_dps = settings.sway_min_dps
+        self.sway_short_s = SWAY_SHORT_S
+        self.sway_long_s = SWAY_LONG_S
+        self.stumble_rate_dps = settings.stumble_rate_dps
+        self.stumble_ratio = settings.stumble_ratio
+        self.step_cv = settings.step_interval_cv
         self.reset()
 
     def reset(self) -> None:
@@ -168,7 +175,7 @@ class InstabilityDetector:
         # The baseline learns faster at first (time constant grows with elapsed time).
         tau = min(self.sway_long_s, max(self.sway_short_s, self._elapsed_s))
         self._long2 += (r2 - self._long2) * (dt / tau)
-        stepping = self.steps.stepping(o.t_s) and self.steps.bout_steps >= self.min_bout_steps
+        stepping = self.steps.stepping(o.t_s)
         rate = o.tilt_rate_dps
         if stepping and rate > self.stumble_rate_dps \
                 and rate * rate > self.stumble_ratio ** 2 * self._long2:
@@ -188,20 +195,20 @@ class InstabilityDetector:
 class SlipTripDetector:
     """STOP on a slip or trip while stepping: the trunk tips fast and far within a step.
 
-    While :class:`StepCounter` reports stepping, a tipping rate above ``rate_dps`` together
-    with a tilt beyond ``tilt_deg`` for ``hold_s`` is a slip (feet run away: backward tip) or
-    a trip (feet stopped: forward tip). Gait never combines both for long.
+    While :class:`StepCounter` reports stepping, a tipping rate above ``slip_rate_dps``
+    together with a tilt beyond ``slip_tilt_deg`` for ``slip_hold_s`` (``[detect]``) is a slip
+    (feet run away: backward tip) or a trip (feet stopped: forward tip). Gait never combines
+    both for long.
     """
 
     name = "slip_trip"
 
-    def __init__(self, steps: StepCounter, *, rate_dps: float = 150.0, tilt_deg: float = 25.0,
-                 hold_s: float = 0.05) -> None:
+    def __init__(self, steps: StepCounter, settings: DetectSettings) -> None:
         self.steps = steps
-        self.rate_dps = rate_dps
-        self.tilt_deg = tilt_deg
-        self._cos_tilt = math.cos(math.radians(tilt_deg))
-        self.hold_s = hold_s
+        self.rate_dps = settings.slip_rate_dps
+        self.tilt_deg = settings.slip_tilt_deg
+        self._cos_tilt = math.cos(math.radians(self.tilt_deg))
+        self.hold_s = settings.slip_hold_s
         self.reset()
 
     def reset(self) -> None:

@@ -4,12 +4,12 @@ The clip may be worn either way up and recordings come from devices with differe
 axis is assumed. At start (arming) the mean specific force over the first ``arm_s`` seconds
 defines "up" in the sensor frame (the runner stands upright and still while arming). From then
 on a complementary filter tracks the current up direction in the sensor frame: the gyro rotates
-it every sample, and it is pulled gently (time constant ``tau_s``) toward the *low-passed*
-specific force (time constant ``lowpass_s``, itself turned by the gyro so rotation does not
-lag it) whenever that is close to 1 g. Over a stride the
-accelerations of walking and jogging average out, so the low-passed vector is gravity even
-during long jogging (the instantaneous one rarely is), and gyro drift cannot accumulate; during
-a fall the low-passed norm drops below 1 g and the gyro alone carries the estimate.
+it every sample, and it is pulled gently (time constant ``orientation_tau_s``) toward the
+*low-passed* specific force (time constant :data:`LOWPASS_S`, itself turned by the gyro so
+rotation does not lag it) whenever that is close to 1 g. Over a stride the accelerations of
+walking and jogging average out, so the low-passed vector is gravity even during long jogging
+(the instantaneous one rarely is), and gyro drift cannot accumulate; during a fall the
+low-passed norm drops below 1 g and the gyro alone carries the estimate.
 
 Per sample it provides, in plain attributes (no allocation in the per-sample path):
 
@@ -18,31 +18,33 @@ Per sample it provides, in plain attributes (no allocation in the per-sample pat
 * ``tilt_rate_dps`` — angular rate about horizontal axes (tipping; yaw turns excluded);
 * ``a_up_mps2`` — vertical acceleration with gravity removed (up positive);
 * ``v_up_mps`` — vertical velocity from integrating ``a_up_mps2`` with a leak of time constant
-  ``leak_s`` (so bias cannot drift it away; up positive, a fall is negative).
+  ``velocity_leak_s`` (so bias cannot drift it away; up positive, a fall is negative).
 """
 
 from __future__ import annotations
 
 import math
 
+from controller.config import DetectSettings
 from hardware.imu import STANDARD_GRAVITY_MPS2, ImuSample
 
 RAD_TO_DEG = 180.0 / math.pi
+
+GATE_G = 0.15
+"""The accelerometer corrects the up direction only while the low-passed specific-force norm
+is within this of 1 g, g."""
+
+LOWPASS_S = 0.5
+"""Time constant of the low-passed specific force, s: longer than a stride."""
 
 
 class Orientation:
     """Streaming gravity tracker and trunk features (bounded state, pure Python).
 
     Args:
-        arm_s: duration of the initial gravity estimate, seconds (default 0.1). Decisions are
-            OK until it has passed: the supervisor arms only a runner standing still.
-        tau_s: time constant pulling the tracked up direction toward the accelerometer,
-            seconds (default 1.0). Longer = trusts the gyro longer during fast motion.
-        leak_s: leak time constant of the vertical-velocity integrator, seconds (default 1.0).
-        gate_g: the accelerometer corrects the up direction only while the low-passed
-            specific-force norm is within this of 1 g (default 0.15 g).
-        lowpass_s: time constant of the low-passed specific force, seconds (default 0.5:
-            longer than a stride).
+        settings: ``[detect]``: ``arm_s`` (decisions are OK until it has passed: the
+            supervisor arms only a runner standing still), ``orientation_tau_s`` (longer =
+            trusts the gyro longer during fast motion) and ``velocity_leak_s``.
     """
 
     __slots__ = ("_ax", "_ay", "_az", "_gate_mps2", "_k_per_s", "_leak_per_s", "_lp_per_s",
@@ -51,15 +53,14 @@ class Orientation:
                  "g_ref_mps2", "gx", "gy", "gz", "leak_s", "t_s", "tau_s", "tilt_rate_dps",
                  "ux", "uy", "uz", "v_up_mps")
 
-    def __init__(self, arm_s: float = 0.1, tau_s: float = 1.0, leak_s: float = 1.0,
-                 gate_g: float = 0.15, lowpass_s: float = 0.5) -> None:
-        self.arm_s = arm_s
-        self.tau_s = tau_s
-        self.leak_s = leak_s
-        self._k_per_s = 1.0 / tau_s
-        self._leak_per_s = 1.0 / leak_s
-        self._lp_per_s = 1.0 / lowpass_s
-        self._gate_mps2 = gate_g * STANDARD_GRAVITY_MPS2
+    def __init__(self, settings: DetectSettings) -> None:
+        self.arm_s = settings.arm_s
+        self.tau_s = settings.orientation_tau_s
+        self.leak_s = settings.velocity_leak_s
+        self._k_per_s = 1.0 / self.tau_s
+        self._leak_per_s = 1.0 / self.leak_s
+        self._lp_per_s = 1.0 / LOWPASS_S
+        self._gate_mps2 = GATE_G * STANDARD_GRAVITY_MPS2
         self.reset()
 
     def reset(self) -> None:

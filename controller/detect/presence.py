@@ -1,12 +1,14 @@
 """No-runner detector: the belt runs but nobody is on it.
 
-After ``absent_s`` without a step and without rail contact while the belt runs, a CAUTION
-``no_runner_countdown`` for ``countdown_s``, then a STOP ``no_runner`` (Precor: 30 s without a
-user, a 10 s countdown, then stop). Any step or rail contact restarts the count.
+After ``no_runner_s`` without a step and without rail contact while the belt runs, a CAUTION
+``no_runner_countdown`` for ``no_runner_countdown_s`` (both ``[detect]``), then a STOP
+``no_runner`` (Precor: 30 s without a user, a 10 s countdown, then stop). Any step or rail
+contact restarts the count.
 """
 
 from __future__ import annotations
 
+from controller.config import DetectSettings
 from controller.detect.base import OK, Decision, Level
 
 
@@ -14,8 +16,8 @@ class NoRunnerDetector:
     """``update(t_s, belt_running, steps, rail_contact)`` once per loop iteration.
 
     Args:
-        absent_s: no steps and no rail contact for this long starts the countdown, s (default 30).
-        countdown_s: length of the CAUTION countdown before the STOP, s (default 10).
+        settings: ``[detect]`` ``no_runner_s`` (no steps and no rail contact for this long
+            starts the countdown) and ``no_runner_countdown_s`` (the CAUTION before the STOP).
 
     ``steps`` is the step counter's running total (:attr:`StepCounter.steps`); a change means
     a step was taken.
@@ -23,9 +25,9 @@ class NoRunnerDetector:
 
     name = "no_runner"
 
-    def __init__(self, absent_s: float = 30.0, countdown_s: float = 10.0) -> None:
-        self.absent_s = absent_s
-        self.countdown_s = countdown_s
+    def __init__(self, settings: DetectSettings) -> None:
+        self.absent_s = settings.no_runner_s
+        self.countdown_s = settings.no_runner_countdown_s
         self.reset()
 
     def reset(self) -> None:

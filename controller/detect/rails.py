@@ -7,24 +7,25 @@ arrives fast. A quantity that is not fitted is ``None`` and is never taken as "n
 
 from __future__ import annotations
 
+from controller.config import DetectSettings
 from controller.detect.base import OK, Decision, Level
 from hardware.rails import RailSample
+
+GRAB_WINDOW_S = 0.2
+"""Time constant of the slow force reference a grab rises from, s."""
 
 
 class RailDetector:
     """Decisions from the handrails.
 
     Args:
-        hands_on: True in a hands-on mode: the belt runs only while both hands touch the rails.
-        light_touch_n: total grip force above this counts as contact, newtons (default 5).
-        overload_n: total grip force above this is a STOP ``rail_overload``, newtons
-            (default 150, far above light touch for any adult).
-        grab_rise_n: a rise of total force by more than this within about ``grab_window_s``
-            is a STOP ``rail_grab`` (default 80 N in 0.2 s).
-        grab_window_s: time constant of the slow force reference for the grab, s (default 0.2).
-        hands_off_s: in hands-on mode, a hand off the rail for longer than this is a STOP
-            ``hands_off`` (default 0.5 s). A hands-on mode without touch or force sensors is
-            a STOP ``rail_not_fitted`` at the first reading.
+        settings: ``[detect]``: ``rail_light_touch_n`` (grip force that counts as contact),
+            ``rail_overload_n`` (STOP ``rail_overload``), ``rail_grab_rise_n`` (a rise within
+            about :data:`GRAB_WINDOW_S`: STOP ``rail_grab``) and ``rail_hands_off_s``.
+        hands_on: True in a hands-on mode: the belt runs only while both hands touch the rails;
+            a hand off a rail longer than ``rail_hands_off_s`` is a STOP ``hands_off``. A
+            hands-on mode without touch or force sensors is a STOP ``rail_not_fitted`` at the
+            first reading.
 
     ``rail_contact`` (after :meth:`update`) is True when any hand touches or grips a rail; the
     no-runner detector uses it.
@@ -32,15 +33,13 @@ class RailDetector:
 
     name = "rails"
 
-    def __init__(self, *, hands_on: bool = False, light_touch_n: float = 5.0,
-                 overload_n: float = 150.0, grab_rise_n: float = 80.0, grab_window_s: float = 0.2,
-                 hands_off_s: float = 0.5) -> None:
+    def __init__(self, settings: DetectSettings, *, hands_on: bool = False) -> None:
         self.hands_on = hands_on
-        self.light_touch_n = light_touch_n
-        self.overload_n = overload_n
-        self.grab_rise_n = grab_rise_n
-        self.grab_window_s = grab_window_s
-        self.hands_off_s = hands_off_s
+        self.light_touch_n = settings.rail_light_touch_n
+        self.overload_n = settings.rail_overload_n
+        self.grab_rise_n = settings.rail_grab_rise_n
+        self.grab_window_s = GRAB_WINDOW_S
+        self.hands_off_s = settings.rail_hands_off_s
         self.reset()
 
     def reset(self) -> None:

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from controller.config import DetectSettings
 from controller.detect.fall_model import FEATURES, FallFeatures
 from controller.detect.orientation import Orientation
 from controller.evaluate.readers import read_kfall
@@ -40,7 +41,7 @@ Array = npt.NDArray[np.float64]
 def trial_features(trial: Trial) -> tuple[Array, Array]:
     """Feature rows (every 2nd armed sample) and their sample times, for one trial."""
     tr = resample(trial)
-    o = Orientation()
+    o = Orientation(DetectSettings())
     ff = FallFeatures()
     rows: list[list[float]] = []
     times: list[float] = []
