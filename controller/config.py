@@ -39,7 +39,7 @@ from controller.options import (
     spec,
 )
 from controller.options import options as declared_options
-from hardware.trackmaster import BAUD_RATES, min_ack_timeout_s
+from hardware.trackmaster_timing import BAUD_RATES, min_ack_timeout_s
 
 __all__ = [
     "HARD_MAX_SPEED_KMH", "SECTIONS", "ConfigError", "ControllerSettings", "DetectSettings",

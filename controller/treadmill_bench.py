@@ -24,8 +24,10 @@ import serial
 
 from hardware.clock import Clock, MonotonicClock, SimClock
 from hardware.sim.treadmill import SimTreadmill
-from hardware.trackmaster import TrackmasterLink, Transaction, stop_latency_budget_s
+from hardware.trackmaster import TrackmasterLink
 from hardware.trackmaster_protocol import AUTO_STOP, GET_SPEED, STOP, speed_tenths
+from hardware.trackmaster_timing import stop_latency_budget_s
+from hardware.trackmaster_transactions import Transaction
 from hardware.units import KMH_PER_MPH, KMH_PER_MPS
 
 OPCODE_NAMES: Final = {0xA0: "A0", 0xA2: "A2", 0xA3: "A3", 0xAA: "AA", 0xC0: "C0", 0xC1: "C1",

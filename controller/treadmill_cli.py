@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from hardware.trackmaster import BAUD_RATES
+from hardware.trackmaster_timing import BAUD_RATES
 
 FAULTS = ("silent", "garbage", "drop", "corrupt", "delay_s", "runaway", "ignore_stop",
           "power_cycle", "unplug")

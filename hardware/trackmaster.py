@@ -2,14 +2,12 @@
 
 The control loop calls :meth:`TrackmasterLink.step` every tick; the link never blocks (a
 transaction takes ~12.5 ms at 4800 baud, more than two 5 ms ticks). One transaction is in
-flight, except that a stop never waits for one: the stop command — or the first lowered ``A3``
-of a controlled stop, or of a slow-down while the speed was held or rising — goes out at the
-next ``step()`` whatever the treadmill's reply delay, and the transaction it pre-empts is
-*abandoned*, not forgotten. The treadmill answers in order, so the abandoned command's reply
-comes first: the link feeds exactly as many bytes as that reply has to its own parser (it must
-be the exact reply the abandoned command expects, within ``ack_timeout_s`` of that command),
-and only the bytes after it to the stop's parser. A late ``D1``/``D0`` can therefore never be
-taken for the stop's ``B2``, and a valid late reply is no fault. A stop is never abandoned.
+flight, except that a stop never waits for one: it pre-empts the transaction in flight, whose
+reply is still checked (:mod:`hardware.trackmaster_transactions`). The link's other parts: the
+speed profile (:mod:`hardware.trackmaster_profile`), the read-back monitor
+(:mod:`hardware.trackmaster_readback`), the expected power cycle
+(:mod:`hardware.trackmaster_power_cycle`) and the line timing
+(:mod:`hardware.trackmaster_timing`).
 
 Safety behaviour:
 - the belt is only ever started with ``A0`` (the treadmill's 0.5 s communication watchdog
@@ -42,14 +40,14 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import dataclass
-from typing import Final, Protocol
+from enum import Enum
+from typing import Final
 
 from hardware.clock import Clock
+from hardware.trackmaster_power_cycle import Outcome, PowerCycleWindow
 from hardware.trackmaster_profile import ControlledStop, SpeedProfile
 from hardware.trackmaster_protocol import (
     AUTO_STOP,
-    BITS_PER_BYTE,
     GET_SET_SPEED,
     GET_SPEED,
     GET_STATUS,
@@ -63,79 +61,25 @@ from hardware.trackmaster_protocol import (
     speed_tenths,
 )
 from hardware.trackmaster_readback import Commanded, ReadbackMonitor
-from hardware.trackmaster_transactions import Transactions
+from hardware.trackmaster_transactions import SerialPort, Transaction, Transactions
 from hardware.units import KMH_PER_MPH, KMH_PER_MPS
 
 POLL_CYCLE: Final = (GET_SPEED, GET_STATUS, GET_SPEED, GET_STATUS, GET_SPEED, GET_SET_SPEED)
 """Poll order: actual speed every other poll (10 Hz at 50 ms), status and set speed between."""
 TRANSACTION_LOG_MAX: Final = 10_000
-BAUD_RATES: Final = (1200, 2400, 4800, 9600, 19200, 38400)
-"""Line rates the link accepts (Trackmaster: 4800; some compatibles, e.g. GE T2100: 9600)."""
-LONGEST_COMMAND_BYTES: Final = len(set_speed(0).wire)
-"""``A3`` and its 4 digits: the longest command the link writes (5 bytes)."""
-LONGEST_TRANSACTION_BYTES: Final = max(
-    len(command.wire) + command.reply_length
-    for command in (set_speed(0), Command(START_CDS), Command(STOP), Command(AUTO_STOP),
-                    *(Command(op) for op in POLL_CYCLE)))
-"""Bytes on the wire for the longest command and its reply: 6 (``A3 dddd`` + ``B3``, or ``C1`` +
-``D1 dddd``)."""
-ACK_MARGIN_S: Final = 0.01
-"""Slack of the smallest acceptable ack timeout beyond the bytes' own time: one 5 ms loop period
-(the link sees a complete reply at its next step) plus 5 ms for the treadmill to turn a command
-round — an allowance, not a measured figure of a real unit."""
 
 
-def byte_time_s(baud: int) -> float:
-    """Seconds one byte takes on the line: 10 bits (start, 8 data, stop) at ``baud``."""
-    return BITS_PER_BYTE / baud
-
-
-def min_ack_timeout_s(baud: int) -> float:
-    """The smallest ``ack_timeout_s`` that fits a reply at ``baud``, s: the longest transaction
-    (6 bytes) plus a stop's own 2 bytes queued behind it (a stop pre-empts the transaction in
-    flight, and its ack comes after that transaction's reply), plus :data:`ACK_MARGIN_S`.
-    Below it the link would time out on a healthy treadmill — a fault on every command (4800
-    baud: 26.7 ms; 1200 baud: 76.7 ms)."""
-    stop_bytes = len(Command(STOP).wire) + Command(STOP).reply_length
-    return (LONGEST_TRANSACTION_BYTES + stop_bytes) * byte_time_s(baud) + ACK_MARGIN_S
-
-
-def stop_latency_budget_s(period_s: float, baud: int) -> float:
-    """The most a stop request may take to put the first byte that slows or stops the belt on
-    the wire, s: one loop period (the request waits for the next ``step()``), one byte time,
-    and one command's transmission (the longest, ``A3``, may still be leaving the UART). It
-    does not depend on the treadmill's reply delay: the stop pre-empts the transaction in
-    flight (4800 baud, 5 ms period: 17.5 ms)."""
-    return period_s + (1 + LONGEST_COMMAND_BYTES) * byte_time_s(baud)
-
-
-class SerialPort(Protocol):
-    """The pyserial subset the link uses (``serial.Serial`` opened with ``timeout=0``)."""
-
-    @property
-    def in_waiting(self) -> int: ...
-
-    def read(self, size: int = 1) -> bytes: ...
-
-    def write(self, data: bytes, /) -> int | None: ...
-
-    def close(self) -> None: ...
-
-
-@dataclass(frozen=True)
-class Transaction:
-    """One completed command/acknowledgement pair (for the bench command and the benchmark).
-
-    Attributes:
-        opcode: the command byte.
-        sent_s: when its bytes were written (clock time, s).
-        round_trip_s: from the write to the step that saw the complete reply, s. Includes up to
-            one loop period of polling granularity.
+class LinkMode(Enum):
+    """What the link is doing with the belt. Orthogonal to it: :attr:`TrackmasterLink.fault`
+    (latched until a reset) and an expected power cycle (:mod:`hardware.trackmaster_power_cycle`).
     """
 
-    opcode: int
-    sent_s: float
-    round_trip_s: float
+    STOPPED = "stopped"
+    """The stop command has gone out, or is queued ahead of everything."""
+    RUNNING = "running"
+    """Started with ``A0``; speeds follow the profile."""
+    STOPPING = "stopping"
+    """A controlled stop: lowered ``A3``s down the profile, then the stop command."""
 
 
 class TrackmasterLink:
@@ -213,12 +157,9 @@ class TrackmasterLink:
         self.transactions = 0
         self.transaction_log: deque[Transaction] = deque(maxlen=TRANSACTION_LOG_MAX)
         self.last_round_trip_s: float | None = None
-        self.power_cycle_result: str | None = None
-        """Outcome of the last :meth:`expect_power_cycle`: ``"completed"`` (lost, back, lockout
-        cleared), ``"not_observed"`` (the treadmill never went silent), or None."""
 
         self._reverse = False
-        self._want_running = False
+        self.mode = LinkMode.STOPPED
         self._stop_pending = True  # at power-on we are stopped: say so to the treadmill first
         self._stop_unacked = True
         self._start_pending = False
@@ -235,15 +176,13 @@ class TrackmasterLink:
         self._status_at_s = -math.inf
         self._speed_at_s = -math.inf
         self._speed_zero_at_s = -math.inf
-        self._pc_until_s: float | None = None
-        self._pc_lost = False
-        self._pc_stop_sent = False
+        self._power_cycle = PowerCycleWindow()
         self._abandoned_until_s = -math.inf
 
     # ------------------------------------------------------------------ read-outs
     @property
     def running_requested(self) -> bool:
-        return self._want_running
+        return self.mode is LinkMode.RUNNING
 
     @property
     def commanded_kmh(self) -> float:
@@ -253,7 +192,7 @@ class TrackmasterLink:
     @property
     def stopping(self) -> bool:
         """A controlled stop is lowering the speed; the stop command has not been sent yet."""
-        return self._profile.controlled is not None
+        return self.mode is LinkMode.STOPPING
 
     @property
     def target_kmh(self) -> float:
@@ -262,7 +201,13 @@ class TrackmasterLink:
 
     @property
     def power_cycle_expected(self) -> bool:
-        return self._pc_until_s is not None
+        return self._power_cycle.open
+
+    @property
+    def power_cycle_result(self) -> Outcome | None:
+        """Outcome of the last :meth:`expect_power_cycle`: ``"completed"`` (lost, back, lockout
+        cleared), ``"not_observed"`` (the treadmill never went silent), or None."""
+        return self._power_cycle.result
 
     @property
     def belt_stopped(self) -> bool:
@@ -271,9 +216,8 @@ class TrackmasterLink:
         acked = self._stop_acked_s
         return (
             self.fault is None
-            and not self._want_running
-            and self._profile.controlled is None
-            and self._pc_until_s is None
+            and self.mode is LinkMode.STOPPED
+            and not self._power_cycle.open
             and not self._stop_unacked
             and not self._stop_pending
             and acked is not None
@@ -293,12 +237,12 @@ class TrackmasterLink:
         """
         if self.fault is not None:
             raise RuntimeError(f"treadmill link is faulted ({self.fault}); reset first")
-        if self._pc_until_s is not None:
+        if self._power_cycle.open:
             raise RuntimeError("treadmill link is waiting out an expected power cycle")
-        if self._want_running:
+        if self.mode is LinkMode.RUNNING:
             return
         now = self._clock.now_s()
-        self._want_running = True
+        self.mode = LinkMode.RUNNING
         self._slow_now = False
         self._start_pending = True  # a stop still pending goes out first, then the start
         self._stop_unacked = True  # from now on a stop() must reach the wire
@@ -316,7 +260,7 @@ class TrackmasterLink:
         """
         per_kmh = self._unit_per_kmh
         speed_tenths(speed_kmh * per_kmh, self.max_speed_kmh * per_kmh)  # validates
-        if not self._want_running or self.fault is not None:
+        if self.mode is not LinkMode.RUNNING or self.fault is not None:
             return
         self._profile.target_kmh = speed_kmh
 
@@ -352,19 +296,19 @@ class TrackmasterLink:
         now = self._clock.now_s()
         moving_kmh = max(abs(self.actual_speed_kmh or 0.0), self.commanded_kmh)
         if (decel_mps2 is not None and math.isfinite(decel_mps2) and decel_mps2 > 0
-                and self._want_running and self._sent_tenths > 0):
-            self._want_running = False
+                and self.mode is LinkMode.RUNNING and self._sent_tenths > 0):
+            self.mode = LinkMode.STOPPING
             self._start_pending = False
             self._profile.controlled = ControlledStop(now, self.commanded_kmh, decel_mps2,
                                                       self._sent_tenths)
             self._slow_now = True  # its first A3 pre-empts even a slow-down's A3 in flight
             self._readback.begin_stop(now, moving_kmh)
             return
-        if self._profile.controlled is not None and decel_mps2 is not None:
+        if self.mode is LinkMode.STOPPING and decel_mps2 is not None:
             return  # already slowing down under control; a second controlled stop changes nothing
-        if self._want_running or self._profile.controlled is not None:
+        if self.mode is not LinkMode.STOPPED:
             self._readback.begin_stop(now, moving_kmh)
-        self._want_running = False
+        self.mode = LinkMode.STOPPED
         self._start_pending = False
         self._profile.to_zero()
         if self._stop_unacked and not self._outstanding.stop_in_flight:
@@ -384,14 +328,9 @@ class TrackmasterLink:
         """
         if self.fault is not None:
             raise RuntimeError(f"treadmill link is faulted ({self.fault}); reset first")
-        if self._want_running or self._profile.controlled is not None:
+        if self.mode is not LinkMode.STOPPED:
             raise RuntimeError("a power cycle can only be expected with the belt stopped")
-        if not (math.isfinite(window_s) and window_s > 0):
-            raise ValueError(f"window_s must be a finite number > 0, got {window_s!r}")
-        self._pc_until_s = self._clock.now_s() + window_s
-        self._pc_lost = False
-        self._pc_stop_sent = False
-        self.power_cycle_result = None
+        self._power_cycle.expect(self._clock.now_s(), window_s)
 
     def reset(self) -> None:
         """Clear a fault after a human reset: forget what we knew and start with a stop command
@@ -402,7 +341,7 @@ class TrackmasterLink:
         self.actual_speed_kmh = None
         self.set_speed_read_kmh = None
         self._stop_acked_s = None
-        self._pc_until_s = None
+        self._power_cycle.close()
         self._stop_unacked = True
         self._reverse = False
         self.stop()
@@ -419,7 +358,7 @@ class TrackmasterLink:
         """Latch the first fault and send a stop now (again, even if one was acknowledged)."""
         if self.fault is None:
             self.fault = reason
-        self._pc_until_s = None
+        self._power_cycle.close()
         self.stop()
         self._stop_pending = True
 
@@ -427,7 +366,7 @@ class TrackmasterLink:
     def step(self) -> None:
         """Advance the link: collect a reply, check timeouts, send the next command."""
         now = self._clock.now_s()
-        self._profile.advance(now, self._want_running)
+        self._profile.advance(now, self.mode is LinkMode.RUNNING)
         if now <= self._abandoned_until_s:
             self._discard_input()  # the transaction abandoned by reset() may still answer
             return
@@ -435,8 +374,9 @@ class TrackmasterLink:
             self._collect(now)
         else:
             self._check_unsolicited()
-        if self._pc_until_s is not None and now >= self._pc_until_s:
-            self._end_power_cycle_window()
+        if self._power_cycle.expired(now):
+            self._fail("treadmill not back (start lockout not cleared) by the end of the "
+                       "expected power cycle")
         if self._outstanding.in_flight is None:
             command = self._next_command(now)
             if command is not None:
@@ -452,7 +392,7 @@ class TrackmasterLink:
     def _may_preempt(self) -> bool:
         """Whether a command wanted now may go out ahead of the reply in flight: never ahead of
         a stop; ahead of a slow-down's ``A3`` only for a newly asked-for stop."""
-        if not self._outstanding.may_abandon or self._pc_until_s is not None:
+        if not self._outstanding.may_abandon or self._power_cycle.open:
             return False
         return not self._outstanding.in_flight_slowing or self._stop_pending or self._slow_now
 
@@ -468,8 +408,8 @@ class TrackmasterLink:
         if not data:
             return
         self.bytes_received += len(data)
-        if self._pc_until_s is not None:
-            self._pc_lost = True  # line noise while its power comes and goes
+        if self._power_cycle.open:
+            self._power_cycle.lost = True  # line noise while its power comes and goes
             return
         self._fail(f"unsolicited bytes from the treadmill: {data[:16].hex(' ')}")
 
@@ -501,22 +441,11 @@ class TrackmasterLink:
 
     def _link_problem(self, reason: str) -> None:
         """A missing or bad reply: a fault — unless we are waiting out a power cycle we caused."""
-        if self._pc_until_s is not None:
-            self._pc_lost = True
-            self._pc_stop_sent = False
+        if self._power_cycle.open:
+            self._power_cycle.went_silent()
             self._discard_input()
             return
         self._fail(reason)
-
-    def _end_power_cycle_window(self) -> None:
-        lost = self._pc_lost
-        self._pc_until_s = None
-        if lost:
-            self.power_cycle_result = None
-            self._fail("treadmill not back (start lockout not cleared) by the end of the "
-                       "expected power cycle")
-        else:
-            self.power_cycle_result = "not_observed"
 
     def _urgent_command(self, now: float) -> Command | None:
         """A command that must not wait behind anything but a stop: the stop command; or the
@@ -535,16 +464,16 @@ class TrackmasterLink:
     def _speeds_allowed(self) -> bool:
         """Speed commands may go out: running (or stopping under control) after the ``A0`` was
         acknowledged, and not waiting for a power-cycled treadmill to answer."""
-        if self._pc_lost and not self._pc_stop_sent and self._pc_until_s is not None:
+        if self._power_cycle.waiting_for_answer:
             return False  # waiting out a power cycle: poll until it answers, then stop
-        return ((self._want_running or self._profile.controlled is not None)
-                and self._start_acked_s is not None)
+        return self.mode is not LinkMode.STOPPED and self._start_acked_s is not None
 
     def _speed_command(self, tenths: int) -> Command:
         """The ``A3`` for ``tenths`` — or, when a controlled stop's ramp has reached zero, the
         stop command that finishes it."""
         self._last_was_speed = True
-        if self._profile.controlled is not None and tenths == 0:
+        if self.mode is LinkMode.STOPPING and tenths == 0:
+            self.mode = LinkMode.STOPPED
             self._profile.controlled = None
             self._stop_unacked = True
             self._last_was_speed = False
@@ -611,10 +540,7 @@ class TrackmasterLink:
             self._readback.stop_acked(abs(self.actual_speed_kmh or 0.0))
             self._stop_unacked = False
             self._acked_tenths = 0
-            if self._pc_until_s is not None and self._pc_lost:
-                # Back after the power cycle we caused, and its start lockout is cleared.
-                self._pc_until_s = None
-                self.power_cycle_result = "completed"
+            self._power_cycle.stop_acked()  # back after a power cycle we caused, if any
         elif op == START_CDS:
             if not abandoned:
                 self._start_acked_s = now
@@ -635,19 +561,18 @@ class TrackmasterLink:
         elif op == GET_SET_SPEED:
             tenths, _ = reply.tenths()
             self.set_speed_read_kmh = tenths / 10.0 / self._unit_per_kmh
-            if self._want_running and self._acked_tenths > 0 and tenths == 0:
+            if self.mode is LinkMode.RUNNING and self._acked_tenths > 0 and tenths == 0:
                 self._fail("treadmill's set speed reset to 0 while running "
                            "(power cycle or its own stop)")
-        if self._pc_until_s is not None and self._pc_lost and not self._pc_stop_sent:
-            self._pc_stop_sent = True
+        if self._power_cycle.answered():
             self._stop_pending = True  # it answers again: clear its start lockout
 
     def _desired_tenths(self, now: float) -> int:
-        return self._profile.desired_tenths(now, self._want_running, self._sent_tenths)
+        return self._profile.desired_tenths(now, self.mode is LinkMode.RUNNING, self._sent_tenths)
 
     def _commanded(self) -> Commanded:
-        return Commanded(running=self._want_running,
-                         stopping=self._profile.controlled is not None,
+        return Commanded(running=self.mode is LinkMode.RUNNING,
+                         stopping=self.mode is LinkMode.STOPPING,
                          speed_kmh=self.commanded_kmh, reverse=self._reverse,
                          start_acked_s=self._start_acked_s, stop_acked_s=self._stop_acked_s,
                          stop_unacked=self._stop_unacked)

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from typing import Final
+from dataclasses import dataclass
+from typing import Final, Protocol
 
 from hardware.trackmaster_protocol import AUTO_STOP, STOP, Command, Reply, ReplyError, ReplyParser
 
@@ -25,6 +26,35 @@ OnReply = Callable[[Reply, float, bool], None]
 """Called with (reply, when its command was sent, whether it was abandoned)."""
 OnProblem = Callable[[str], None]
 """Called with the one-line reason of a bad or missing reply (everything is dropped first)."""
+
+
+class SerialPort(Protocol):
+    """The pyserial subset the link uses (``serial.Serial`` opened with ``timeout=0``)."""
+
+    @property
+    def in_waiting(self) -> int: ...
+
+    def read(self, size: int = 1) -> bytes: ...
+
+    def write(self, data: bytes, /) -> int | None: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Transaction:
+    """One completed command/acknowledgement pair (for the bench command and the benchmark).
+
+    Attributes:
+        opcode: the command byte.
+        sent_s: when its bytes were written (clock time, s).
+        round_trip_s: from the write to the step that saw the complete reply, s. Includes up to
+            one loop period of polling granularity.
+    """
+
+    opcode: int
+    sent_s: float
+    round_trip_s: float
 
 
 class Transactions:

@@ -22,7 +22,6 @@ from controller.events import EventLog
 from controller.supervisor import State, Supervisor
 from controller.treadmill_bench import SimRig, stop_latencies
 from hardware.sim.treadmill_model import decode_host_commands, first_slowing_command_s
-from hardware.trackmaster import stop_latency_budget_s
 from hardware.trackmaster_protocol import (
     AUTO_STOP,
     GET_SET_SPEED,
@@ -33,6 +32,7 @@ from hardware.trackmaster_protocol import (
     START_NO_CDS,
     STOP,
 )
+from hardware.trackmaster_timing import stop_latency_budget_s
 from hardware.units import KMH_PER_MPS
 
 LIMITS = LimitsSettings(start_speed_kmh=0.5, max_speed_kmh=3.0, ramp_mps2=0.25,

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from controller import config as cfg
 from controller.cli import main
-from hardware.trackmaster import BAUD_RATES, min_ack_timeout_s
+from hardware.trackmaster_timing import BAUD_RATES, min_ack_timeout_s
 
 from .conftest import SIM_TOML
 
