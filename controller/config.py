@@ -248,7 +248,7 @@ def load(path: str | Path) -> Settings:
 DOC_INTRO: Final = """\
 # Configuration reference
 
-<!-- Generated from the declarations in controller/config.py by
+<!-- Generated from the declarations in controller/settings.py by
      `python -m controller.config --markdown > docs/configuration.md`; do not edit by hand
      (tests/test_config_options.py fails when this file is stale). -->
 
