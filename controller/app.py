@@ -1,121 +1,65 @@
 """The composition root: configuration → transports → drivers → loop.
 
-This is the only module that knows whether a bus, a serial port or a pin factory is real or
-simulated, and the only one that opens devices. Simulation is used exactly where the
-configuration says ``simulated = true`` (or ``pin_factory = "mock"``); a configuration that
-names real hardware which is absent fails with :class:`HardwareError` and never falls back to a
-twin.
+This module decides what a session is made of: :func:`build` (``treadguard run``) and
+:func:`assemble` (``treadguard sim`` and the tests, which bring their own simulated world)
+open the transports through :mod:`controller.transports` — real, or taken from the simulated
+world (:mod:`hardware.sim.world`) exactly where the configuration says ``simulated = true`` (or
+``pin_factory = "mock"``) — and build every driver with :mod:`controller.devices`. Real
+hardware which is absent fails with :class:`HardwareError` and never falls back to a twin.
 
-It is the composition root only: the commands that run a session build through
-:func:`build` from their own modules, ``run`` in :mod:`controller.daemon` and ``sim`` in
-:mod:`controller.sim_view`.
+It is the composition root only: the commands that run a session build through it from their
+own modules, ``run`` in :mod:`controller.daemon` and ``sim`` in :mod:`controller.sim_view`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib
 import math
-import os
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final
-
-import serial
+from dataclasses import dataclass
+from typing import Any, Final, Generic, TypeVar
 
 from controller import config as cfg
 from controller.detect import build_default, build_no_runner, build_rails
 from controller.devices import (
     SETUP_ERRORS,
     Imu,
-    ImuModel,
-    attach_twins,
     make_imu,
     make_rails,
     make_safety_io,
+    simulated_world,
 )
 from controller.events import Event, EventLog
 from controller.health import HealthCheckedDetector, ImuHealth, RailsHealth
 from controller.loop import ControlLoop, RailChannel
 from controller.stop_chain import StopChain
 from controller.supervisor import State, Supervisor
+from controller.transports import HardwareError, open_bus, open_pin_factory, open_port
 from hardware.clock import Clock
 from hardware.handrails import Handrails
 from hardware.i2c import I2CBus
 from hardware.safety_io import SafetyIO
-from hardware.sim.scenarios import SCENARIOS, Scenario
+from hardware.sim.scenarios import SCENARIOS
+from hardware.sim.world import SimTreadmillWorld, SimWorld
 from hardware.trackmaster import TrackmasterLink
 
-if TYPE_CHECKING:
-    from hardware.sim.bus import SimBus
-    from hardware.sim.handrails import RailTwins
-    from hardware.sim.treadmill import SimTreadmill
+__all__ = ["AnySystem", "HardwareError", "System", "assemble", "build"]
 
-
-
-REAL_WRITE_TIMEOUT_S: Final = 0.05
-"""Bound on one write to a real serial port, s (a command is 2–6 bytes: 12.5 ms at 4800 baud)."""
 SHUTDOWN_FLUSH_S: Final = 0.1
 """At shutdown the loop runs at least this long, so a stop command queued behind a transaction
 in flight still reaches the wire (two 50 ms poll periods)."""
 SHUTDOWN_MARGIN_S: Final = 0.5
 """Ticks allowed past the stop deadline, for the supervisor to cut power and latch."""
 
-
-class HardwareError(Exception):
-    """Configured hardware is missing or does not answer as expected. One line, names the part."""
-
-
-@dataclass
-class SimWorld:
-    """The simulated outside world for one session: twins, the treadmill process, the operator."""
-
-    clock: Clock
-    scenario: Scenario
-    pin_factory: Any | None = None
-    button_pin: int = 0
-    estop_pin: int = 0
-    treadmill: SimTreadmill | None = None
-    bus: SimBus | None = None
-    imu_model: ImuModel | None = None
-    rail_twins: RailTwins | None = None
-    link: TrackmasterLink | None = None
-    port: Any | None = None
-    panel: SafetyIO | None = None
-    estop_pressed: bool = False
-    final_state: dict[str, Any] | None = None
-    """The simulated treadmill's state when the world closed (after the controller let go)."""
-    final_wire: list[tuple[float, str, int]] = field(default_factory=list)
-    """Every byte on the simulated serial line, as recorded when the world closed."""
-
-    def before_tick(self) -> None:
-        """Advance the world to the clock's time (lockstep with the controller)."""
-        now = self.clock.now_s()
-        if self.pin_factory is not None:
-            pressed = {"reset": False, "estop": self.estop_pressed}
-            for action in self.scenario.actions:
-                if action.t_s <= now < action.t_s + action.hold_s:
-                    pressed[action.button] = True
-            button = self.pin_factory.pin(self.button_pin)
-            button.drive_low() if pressed["reset"] else button.drive_high()
-            estop = self.pin_factory.pin(self.estop_pin)
-            # Normally-closed e-stop: closed (not pressed) pulls the input low.
-            estop.drive_high() if pressed["estop"] else estop.drive_low()
-        if self.treadmill is not None and self.link is not None and self.panel is not None:
-            self.treadmill.sync_port(now, self.port, self.link.bytes_sent,
-                                     self.link.bytes_received, self.panel.relay_closed)
-
-    def close(self) -> None:
-        """End the simulated world, keeping the treadmill's last state and wire log."""
-        if self.treadmill is not None and not self.treadmill.closed:
-            with contextlib.suppress(Exception):  # a broken lockstep must not block the close
-                self.final_state = self.treadmill.state()
-                self.final_wire = self.treadmill.wire_log()
-            self.treadmill.close()
+W = TypeVar("W", bound=SimWorld | None, covariant=True)
+"""The session's simulated world: ``SimWorld | None`` for ``run`` (None when every part is
+real), a :class:`SimWorld` or :class:`SimTreadmillWorld` for ``sim`` and the tests (covariant:
+a session with a treadmill is a session)."""
+AnyWorld = TypeVar("AnyWorld", bound=SimWorld | None)
 
 
 @dataclass
-class System:
-    """Everything one session needs, built and wired."""
+class System(Generic[W]):
+    """Everything one session needs, built and wired, and the simulated world it runs in."""
 
     settings: cfg.Settings
     clock: Clock
@@ -127,7 +71,7 @@ class System:
     panel: SafetyIO
     supervisor: Supervisor
     loop: ControlLoop
-    world: SimWorld | None
+    world: W
     stop_chain: StopChain
     rails: Handrails | None = None
 
@@ -181,99 +125,39 @@ class System:
             self.bus.close()
 
 
-# ---------------------------------------------------------------------- transports
-
-
-def open_bus(settings: cfg.Settings, world: SimWorld | None) -> I2CBus:
-    if settings.i2c.simulated:
-        from hardware.sim.bus import SimBus
-        from hardware.sim.grip import Hands
-
-        assert world is not None
-        seed = world_seed(settings)
-        sim_bus = SimBus(seed=seed)
-        twins = attach_twins(sim_bus, settings, world.clock, world.scenario.motion, Hands(), seed)
-        world.imu_model, world.rail_twins = twins.imu, twins.rails
-        world.bus = sim_bus
-        return sim_bus
-    path = f"/dev/i2c-{settings.i2c.bus}"
-    if not os.path.exists(path):
-        raise HardwareError(f"{settings.path}: [i2c] bus = {settings.i2c.bus}: {path} not found "
-                            f"(enable I²C with dtparam=i2c_arm=on, or fix the bus number)")
-    from smbus2 import SMBus
-
-    try:
-        bus: I2CBus = SMBus(settings.i2c.bus)
-    except OSError as exc:
-        raise HardwareError(f"{settings.path}: [i2c] bus = {settings.i2c.bus}: cannot open "
-                            f"{path}: {exc}") from None
-    return bus
-
-
-def open_port(settings: cfg.Settings, world: SimWorld | None) -> Any:
-    t = settings.treadmill
-    url = t.port
-    # A real port's writes are bounded in wall-clock time (a wedged USB adapter must become a
-    # link fault). The simulated treadmill's pty is read in lockstep, so a write never waits on
-    # it; a wall-clock bound there would only let the machine's load into simulated time.
-    write_timeout_s: float | None = REAL_WRITE_TIMEOUT_S
-    if t.simulated:
-        from hardware.sim.treadmill import SimTreadmill
-
-        assert world is not None
-        world.treadmill = SimTreadmill(t.units, t.baud, seed=world_seed(settings))
-        url = world.treadmill.port
-        write_timeout_s = None
-    try:
-        return serial.serial_for_url(url, baudrate=t.baud, bytesize=8, parity="N", stopbits=1,
-                                     timeout=0, write_timeout=write_timeout_s)
-    except (serial.SerialException, ValueError) as exc:
-        raise HardwareError(f"{settings.path}: [treadmill] port = \"{t.port}\": cannot open: "
-                            f"{exc}") from None
-
-
-PIN_FACTORIES = {
-    "lgpio": ("gpiozero.pins.lgpio", "LGPIOFactory"),
-    "rpigpio": ("gpiozero.pins.rpigpio", "RPiGPIOFactory"),
-}
-
-
-def make_pin_factory(settings: cfg.Settings) -> Any:
-    name = settings.gpio.pin_factory
-    if name == "mock":
-        from gpiozero.pins.mock import MockFactory
-
-        return MockFactory()
-    module_name, class_name = PIN_FACTORIES[name]
-    try:
-        return getattr(importlib.import_module(module_name), class_name)()
-    except Exception as exc:  # gpiozero raises assorted errors when no GPIO chip is present
-        # The backend is an optional extra: say how to install it rather than leave a bare
-        # "No module named 'lgpio'" (a Pi 5 has no other working backend).
-        hint = ("; install the Pi extra: .venv/bin/pip install 'treadguard[pi]' (or "
-                "apt install python3-lgpio)"
-                if isinstance(exc, ModuleNotFoundError) and exc.name == "lgpio" else "")
-        raise HardwareError(f"{settings.path}: [gpio] pin_factory = \"{name}\": cannot start "
-                            f"({type(exc).__name__}: {exc}){hint}") from None
-
-
-def world_seed(settings: cfg.Settings) -> int:
-    return settings.sim.seed if settings.sim else 1
+AnySystem = System[SimWorld | None]
+"""Any session, simulated or not (for code that never touches the world)."""
 
 
 # ---------------------------------------------------------------------- the root
 
 
-def build(settings: cfg.Settings, clock: Clock, scenario: Scenario | None = None) -> System:
-    """Build every part the configuration names, real or simulated, and wire the loop.
+def build(settings: cfg.Settings, clock: Clock) -> AnySystem:
+    """``treadguard run``: build every part the configuration names, real or simulated. The
+    simulated parts (if any) come from a world with nobody at the machine (the ``idle``
+    scenario's still runner and no button presses).
 
     Raises:
         HardwareError: a configured device is missing or does not identify as expected.
     """
-    needs_world = settings.any_simulated
-    world = None
-    if needs_world:
-        world = SimWorld(clock=clock, scenario=scenario or SCENARIOS["idle"]())
+    world = simulated_world(settings, clock, SCENARIOS["idle"]()) if settings.any_simulated \
+        else None
+    return assemble(settings, clock, world)
+
+
+def assemble(settings: cfg.Settings, clock: Clock, world: AnyWorld,
+             target_speed_kmh: float | None = None) -> System[AnyWorld]:
+    """Open the transports (the simulated ones from ``world``), build every driver, and wire the
+    loop. The world belongs to the system from here: it is closed with it, or at once if
+    building fails.
+
+    Args:
+        target_speed_kmh: the session's speed; None (default) = ``[session] speed_kmh``. Capped
+            at ``[limits] max_speed_kmh`` either way.
+
+    Raises:
+        HardwareError: a configured device is missing or does not identify as expected.
+    """
     events = EventLog()
     opened: list[Any] = []
     try:
@@ -302,16 +186,12 @@ def build(settings: cfg.Settings, clock: Clock, scenario: Scenario | None = None
                                    readback_tolerance_kmh=t.readback_tolerance_kmh,
                                    readback_time_s=t.readback_time_s,
                                    allow_reverse=t.allow_reverse)
-        pin_factory = make_pin_factory(settings)
         g = settings.gpio
-        if g.pin_factory == "mock":
-            from hardware.sim.panel import wire_after, wire_before
-
-            # The simulated machine: relay feedback follows the coil.
-            wire_before(pin_factory, g.relay_pin, g.relay_feedback_pin)
-        panel = make_safety_io(pin_factory, clock, g)
-        if g.pin_factory == "mock":
-            wire_after(pin_factory, g.estop_pin, g.key_pin)  # e-stop released, key in
+        pin_factory = open_pin_factory(settings, world)
+        if g.pin_factory == "mock" and world is not None:
+            panel = world.claim_pins(lambda factory: make_safety_io(factory, clock, g))
+        else:
+            panel = make_safety_io(pin_factory, clock, g)
     except BaseException:
         for thing in reversed(opened):
             with contextlib.suppress(Exception):
@@ -320,9 +200,7 @@ def build(settings: cfg.Settings, clock: Clock, scenario: Scenario | None = None
             world.close()
         raise
 
-    target = settings.session.speed_kmh
-    if scenario is not None and scenario.target_speed_kmh is not None:
-        target = scenario.target_speed_kmh
+    target = settings.session.speed_kmh if target_speed_kmh is None else target_speed_kmh
     arming_checks: list[Any] = []
 
     def arming_problems() -> list[str]:
@@ -330,11 +208,8 @@ def build(settings: cfg.Settings, clock: Clock, scenario: Scenario | None = None
 
     target = min(target, settings.limits.max_speed_kmh)
     supervisor = Supervisor(clock, link, settings.limits, target, events, arming_problems)
-    if world is not None:
-        world.link, world.port, world.panel = link, port, panel
-        if g.pin_factory == "mock":
-            world.pin_factory = pin_factory
-            world.button_pin, world.estop_pin = g.reset_pin, g.estop_pin
+    if isinstance(world, SimTreadmillWorld) and link is not None and settings.treadmill.simulated:
+        world.connect(port, link, panel)
     imu_health = ImuHealth(settings.health, clock, settings.imu.accel_range_g)
     detector = build_default(settings.detect)
     stop_chain = StopChain(panel, g.relay_open_within_s)

@@ -29,12 +29,13 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from controller import config as cfg
-from controller.devices import SETUP_ERRORS, attach_twins, make_rails
+from controller.devices import SETUP_ERRORS, make_rails, world_without_treadmill
+from controller.transports import HardwareError, open_bus
 from hardware.clock import Clock, MonotonicClock, SimClock
 from hardware.handrails import Handrails
-from hardware.i2c import I2CBus
-from hardware.sim.grip import Hand, Hands
+from hardware.sim.grip import Hand
 from hardware.sim.motion import Still
+from hardware.sim.world import SimWorld
 
 STEP_S = 1.0
 SETTLE_S = 0.3  # after the prompt: the hand is still moving into place
@@ -153,22 +154,16 @@ def run_calibrate_rails(settings: cfg.Settings, out_path: Path | None, stdout: T
         CalibrationError: one line: no ``[rails]``, the bus or a rail chip missing, a read
             failing, standard input closed, or ``out_path`` unwritable (checked first).
     """
-    from controller.app import HardwareError, open_bus
-
     if settings.rails is None:
         raise CalibrationError(f"{settings.path}: no [rails] section: nothing to calibrate")
     if out_path is not None:
         check_out(out_path)
-    bus: I2CBus
     clock: Clock
+    world: SimWorld | None = None
     if settings.i2c.simulated:
-        from hardware.sim.bus import SimBus
-
         clock = SimClock()
-        hands = Hands()
-        sim_bus = SimBus(seed=1)
-        attach_twins(sim_bus, settings, clock, Still(), hands, seed=1)
-        bus = sim_bus
+        world = world_without_treadmill(settings, clock, Still())
+        hands = world.hands
 
         def sim_ask(step: str, prompt: str) -> None:
             hands.left, hands.right = SIM_HANDS[step]
@@ -177,15 +172,15 @@ def run_calibrate_rails(settings: cfg.Settings, out_path: Path | None, stdout: T
         ask = ask or sim_ask
     else:
         clock = MonotonicClock()
-        try:
-            bus = open_bus(settings, None)
-        except HardwareError as exc:
-            raise CalibrationError(str(exc)) from None
 
         def person_ask(step: str, prompt: str) -> None:
             input(f"{prompt}, then press Enter: ")
 
         ask = ask or person_ask
+    try:
+        bus = open_bus(settings, world)
+    except HardwareError as exc:
+        raise CalibrationError(str(exc)) from None
     try:
         rails = make_rails(settings, bus, clock)
         assert rails is not None

@@ -25,13 +25,19 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 from controller import config as cfg
-from controller.devices import SETUP_ERRORS, Twins, attach_twins, make_imu, make_rails
+from controller.devices import (
+    SETUP_ERRORS,
+    make_imu,
+    make_rails,
+    make_safety_io,
+    world_without_treadmill,
+)
+from controller.transports import HardwareError, open_bus, open_pin_factory
 from hardware.clock import Clock, MonotonicClock, SimClock
 from hardware.i2c import I2CBus
 from hardware.imu import STANDARD_GRAVITY_MPS2
-from hardware.sim.bus import SimBus
-from hardware.sim.grip import Hands
 from hardware.sim.motion import Still
+from hardware.sim.world import SimWorld
 
 IMU_LISTEN_S = 0.1
 RELAY_SETTLE_S = 0.1
@@ -67,26 +73,18 @@ def configured_chips(settings: cfg.Settings) -> list[tuple[str, str]]:
 
 
 def check_bus(settings: cfg.Settings, clock: Clock, report: Report,
-              inject: Callable[[SimBus, Twins], None] | None = None) -> None:
-    from controller.app import HardwareError, open_bus
-
+              world: SimWorld | None) -> None:
     sim = " (simulated)" if settings.i2c.simulated else ""
-    bus: I2CBus
+    try:
+        bus = open_bus(settings, world)
+    except HardwareError as exc:
+        report.line(False, f"I2C bus {settings.i2c.bus}", str(exc))
+        for item, name in configured_chips(settings):
+            report.line(False, item, f"{name}: not checked, the bus is unavailable")
+        return
     if settings.i2c.simulated:
-        sim_bus = SimBus(seed=1)
-        twins = attach_twins(sim_bus, settings, clock, Still(), Hands(), seed=1)
-        if inject is not None:
-            inject(sim_bus, twins)  # tests: break a twin on purpose
-        bus = sim_bus
         report.line(True, "I2C", "simulated bus holding a twin of each configured chip")
     else:
-        try:
-            bus = open_bus(settings, None)
-        except HardwareError as exc:
-            report.line(False, f"I2C bus {settings.i2c.bus}", str(exc))
-            for item, name in configured_chips(settings):
-                report.line(False, item, f"{name}: not checked, the bus is unavailable")
-            return
         report.line(True, f"I2C bus {settings.i2c.bus}", f"/dev/i2c-{settings.i2c.bus} open")
     try:
         check_imu(settings, bus, clock, report, sim)
@@ -149,31 +147,25 @@ def check_imu(settings: cfg.Settings, bus: I2CBus, clock: Clock, report: Report,
 
 
 def check_pins(settings: cfg.Settings, clock: Clock, report: Report, cycle_relay: bool,
-               inject: Callable[[Any], None] | None = None) -> None:
-    from controller.app import HardwareError, make_pin_factory
-    from controller.devices import make_safety_io
-
+               world: SimWorld | None, inject: Callable[[Any], None] | None = None) -> None:
     g = settings.gpio
     try:
-        factory: Any = make_pin_factory(settings)
+        factory: Any = open_pin_factory(settings, world)
     except HardwareError as exc:
         report.line(False, "GPIO", str(exc))
         return
     mock = g.pin_factory == "mock"
-    if mock:
-        from hardware.sim.panel import wire_after, wire_before
-
-        wire_before(factory, g.relay_pin, g.relay_feedback_pin)
     try:
-        io = make_safety_io(factory, clock, g)
+        if mock and world is not None:
+            io = world.claim_pins(lambda pins: make_safety_io(pins, clock, g))
+        else:
+            io = make_safety_io(factory, clock, g)
     except Exception as exc:  # gpiozero raises assorted errors for a busy or invalid pin
         report.line(False, "GPIO", f"cannot claim the pins: {type(exc).__name__}: {exc}")
         return
     try:
-        if mock:
-            wire_after(factory, g.estop_pin, g.key_pin)
-            if inject is not None:
-                inject(factory)  # tests: press the e-stop, pull the key, weld the relay
+        if mock and inject is not None:
+            inject(factory)  # tests: press the e-stop, pull the key, weld the relay
         report.line(True, "GPIO", f"{g.pin_factory} pin factory"
                                   + (" (simulated machine)" if mock else ""))
         report.line(not io.estop_pressed, f"GPIO{g.estop_pin}",
@@ -223,16 +215,27 @@ def check_relay(io: Any, g: cfg.GpioSettings, clock: Clock, report: Report,
 
 
 def run_check(settings: cfg.Settings, out: TextIO, cycle_relay: bool = False,
-              inject_bus: Callable[[SimBus, Twins], None] | None = None,
+              inject_bus: Callable[[SimWorld], None] | None = None,
               inject_pins: Callable[[Any], None] | None = None) -> int:
     """Check everything; print the lines; 0 if all passed, 1 otherwise.
 
-    ``inject_bus`` / ``inject_pins`` (simulated configurations only) let tests break twins and
-    mock pins after they are wired, to show each failure line."""
+    Simulated parts are checked on a simulated machine without a treadmill (the runner still,
+    nobody at the buttons, seed 1). ``inject_bus`` (given the world, before the checks) and
+    ``inject_pins`` (given the mock pin factory, once the pins are claimed and wired) let tests
+    break twins and pins on purpose, to show each failure line."""
     clock: Clock = SimClock() if settings.i2c.simulated else MonotonicClock()
+    world = None
+    if settings.i2c.simulated or settings.gpio.pin_factory == "mock":
+        world = world_without_treadmill(settings, clock, Still())
+        if inject_bus is not None:
+            inject_bus(world)  # tests: unplug a chip, a wrong identity, a stuck FIFO
     report = Report(out)
-    check_bus(settings, clock, report, inject_bus)
-    check_pins(settings, clock, report, cycle_relay, inject_pins)
+    try:
+        check_bus(settings, clock, report, world)
+        check_pins(settings, clock, report, cycle_relay, world, inject_pins)
+    finally:
+        if world is not None:
+            world.close()
     print(f"{report.lines - report.failed}/{report.lines} passed", file=out)
     return 0 if report.failed == 0 else 1
 

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from controller import config as cfg
-from controller.app import HardwareError, System, build
+from controller.app import AnySystem, HardwareError, build
 from controller.events import Event
 from controller.supervisor import State
 from hardware.clock import Clock, MonotonicClock
@@ -105,7 +105,7 @@ def wall_clock(clock: Clock, t_s: float) -> str:
     return datetime.datetime.fromtimestamp(wall_s).strftime("%H:%M:%S.%f")[:-3]
 
 
-def next_step(system: System) -> str:
+def next_step(system: AnySystem) -> str:
     """The state and what a person does next, for the daemon's log."""
     sup = system.supervisor
     g = system.settings.gpio
@@ -127,7 +127,7 @@ def next_step(system: System) -> str:
     return f"{state}: every stop latches until a person holds reset"
 
 
-def exit_summary(system: System, ran_s: float, signal_name: str | None) -> str:
+def exit_summary(system: AnySystem, ran_s: float, signal_name: str | None) -> str:
     """One line at exit: how long, why it ended, the stops, and the belt's state."""
     sup = system.supervisor
     stops = [e.message.removeprefix("STOP: ") for e in system.events.of_kind("stop")

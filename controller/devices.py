@@ -1,14 +1,15 @@
-"""Building the sensor drivers (and, for simulated buses, their twins) from the configuration.
+"""Building the drivers — and the simulated world — from the configuration.
 
 Part of the composition root: :mod:`controller.app` and ``treadguard check`` / ``calibrate``
 call these so that "which chip, at which address, with which settings" is decided in one place.
-Drivers never choose their own hardware; twins are attached only to a :class:`SimBus`, which the
-root builds only when ``[i2c] simulated = true``.
+Drivers never choose their own hardware; the simulated world (:mod:`hardware.sim.world`) takes
+the same chips, addresses and pins as plain values from here, and is built only when a part is
+simulated.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
 from controller import config as cfg
@@ -24,12 +25,18 @@ from hardware.safety_io import SafetyIO
 from hardware.sim.bus import SimBus
 from hardware.sim.grip import Grip
 from hardware.sim.handrails import RailTwins, attach_rail_twins
-from hardware.sim.lsm6dsox import Lsm6dsoxModel
 from hardware.sim.motion import Motion
-from hardware.sim.mpu6050 import Mpu6050Model
+from hardware.sim.scenarios import Action, Scenario
+from hardware.sim.world import (
+    ImuModel,
+    PanelPins,
+    RailChips,
+    SimTreadmillWorld,
+    SimWorld,
+    attach_sensor_twins,
+)
 
 Imu = Lsm6dsox | Mpu6050
-ImuModel = Lsm6dsoxModel | Mpu6050Model
 
 SETUP_ERRORS = (ImuError, RailTouchError, RailForceError, OSError)
 """What a driver's ``setup()`` raises when its chip is missing, wrong or unconfigurable."""
@@ -84,38 +91,81 @@ def make_safety_io(pin_factory: Any, clock: Clock, gpio: cfg.GpioSettings) -> Sa
                     led_pin=gpio.led_pin, reset_hold_s=gpio.reset_hold_s)
 
 
-@dataclass
-class Twins:
-    """The twins on a simulated bus, for fault injection and scripted hands."""
+def rail_chips(rails: cfg.RailsSettings) -> RailChips:
+    """Where a ``[rails]`` section's chips sit, as the plain values the twins take."""
+    force_inputs: tuple[tuple[int, int], ...] = ()
+    if rails.force_chip == "ads1115":
+        right_address = (rails.ads1115_right_address if rails.ads1115_layout == "chip_per_rail"
+                         else rails.ads1115_left_address)  # "alternate": one chip, two inputs
+        force_inputs = ((rails.ads1115_left_address, rails.ads1115_left_channel),
+                        (right_address, rails.ads1115_right_channel))
+    return RailChips(
+        touch_address=rails.mpr121_address if rails.touch_chip == "mpr121" else None,
+        electrodes=(rails.left_electrode, rails.right_electrode), force_inputs=force_inputs,
+        fsr=fsr_divider(rails) if force_inputs else None)
 
-    imu: ImuModel
-    rails: RailTwins | None
+
+def configured_rail_chips(settings: cfg.Settings) -> RailChips | None:
+    """:func:`rail_chips` of the ``[rails]`` section, or None when it is absent."""
+    return rail_chips(settings.rails) if settings.rails is not None else None
 
 
-def attach_twins(bus: SimBus, settings: cfg.Settings, clock: Clock, motion: Motion,
-                 grip: Grip, seed: int) -> Twins:
-    """Attach a twin for every configured chip: the IMU (fed by ``motion``) and the rail chips
-    (fed by ``grip``)."""
-    imu: ImuModel = (Mpu6050Model(clock, motion, seed=seed) if settings.imu.chip == "mpu6050"
-                     else Lsm6dsoxModel(clock, motion, seed=seed))
-    bus.attach(settings.imu.address, imu)
-    rails = None
-    if settings.rails is not None:
-        rails = twin_rails(bus, settings.rails, clock, grip, seed=seed)
-    return Twins(imu, rails)
+def panel_pins(gpio: cfg.GpioSettings) -> PanelPins:
+    """The ``[gpio]`` pins the simulated machine wires (the ones :class:`SafetyIO` claims)."""
+    return PanelPins(relay=gpio.relay_pin, relay_feedback=gpio.relay_feedback_pin,
+                     estop=gpio.estop_pin, key=gpio.key_pin, reset=gpio.reset_pin)
 
 
 def twin_rails(bus: SimBus, rails: cfg.RailsSettings, clock: Clock, grip: Grip,
                seed: int) -> RailTwins:
     """Attach the twins of the chips a ``[rails]`` section names, all fed by ``grip``."""
-    force_inputs: list[tuple[int, int]] = []
-    if rails.force_chip == "ads1115":
-        right_address = (rails.ads1115_right_address if rails.ads1115_layout == "chip_per_rail"
-                         else rails.ads1115_left_address)  # "alternate": one chip, two inputs
-        force_inputs = [(rails.ads1115_left_address, rails.ads1115_left_channel),
-                        (right_address, rails.ads1115_right_channel)]
-    return attach_rail_twins(
-        bus, clock, grip,
-        touch_address=rails.mpr121_address if rails.touch_chip == "mpr121" else None,
-        electrodes=(rails.left_electrode, rails.right_electrode), force_inputs=force_inputs,
-        fsr=fsr_divider(rails), seed=seed)
+    chips = rail_chips(rails)
+    return attach_rail_twins(bus, clock, grip, touch_address=chips.touch_address,
+                             electrodes=chips.electrodes, force_inputs=chips.force_inputs,
+                             fsr=chips.fsr, seed=seed)
+
+
+def attach_twins(bus: SimBus, settings: cfg.Settings, clock: Clock, motion: Motion,
+                 grip: Grip, seed: int) -> tuple[ImuModel, RailTwins]:
+    """Attach a twin for every configured chip to ``bus`` (benchmarks bring their own bus; a
+    session uses the world's, :func:`simulated_world`)."""
+    return attach_sensor_twins(bus, clock, motion, grip, imu_chip=settings.imu.chip,
+                               imu_address=settings.imu.address,
+                               rails=configured_rail_chips(settings), seed=seed)
+
+
+def world_seed(settings: cfg.Settings) -> int:
+    """``[sim] seed`` (default 1): the seed of a session's simulated noise and treadmill."""
+    return settings.sim.seed if settings.sim else 1
+
+
+def world_without_treadmill(settings: cfg.Settings, clock: Clock, motion: Motion,
+                            actions: Sequence[Action] = (), seed: int = 1) -> SimWorld:
+    """The simulated machine the configuration describes, without a treadmill: a twin of each
+    configured chip on a simulated bus, the ``[gpio]`` pins on a wired ``MockFactory``, the
+    operator's ``actions`` on its buttons (relay-only mode; ``check`` and ``calibrate``)."""
+    return SimWorld(clock, imu_chip=settings.imu.chip, imu_address=settings.imu.address,
+                    rails=configured_rail_chips(settings), pins=panel_pins(settings.gpio),
+                    motion=motion, actions=actions, seed=seed)
+
+
+def world_with_treadmill(settings: cfg.Settings, clock: Clock, motion: Motion,
+                         actions: Sequence[Action] = (), seed: int = 1) -> SimTreadmillWorld:
+    """:func:`world_without_treadmill` plus the simulated treadmill process (``[treadmill]``
+    units and baud)."""
+    return SimTreadmillWorld(
+        clock, imu_chip=settings.imu.chip, imu_address=settings.imu.address,
+        rails=configured_rail_chips(settings), pins=panel_pins(settings.gpio), motion=motion,
+        units=settings.treadmill.units, baud=settings.treadmill.baud, actions=actions, seed=seed)
+
+
+def simulated_world(settings: cfg.Settings, clock: Clock, scenario: Scenario) -> SimWorld:
+    """A session's simulated world (seeded by ``[sim] seed``), with a treadmill process exactly
+    when ``[treadmill] simulated = true`` with the serial protocol; the scenario's motion and
+    operator. Built whenever any part is simulated; :mod:`controller.transports` then takes
+    from it only the parts the configuration simulates."""
+    if settings.treadmill.protocol == "trackmaster" and settings.treadmill.simulated:
+        return world_with_treadmill(settings, clock, scenario.motion, scenario.actions,
+                                    world_seed(settings))
+    return world_without_treadmill(settings, clock, scenario.motion, scenario.actions,
+                                   world_seed(settings))

@@ -12,13 +12,15 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 from controller import config as cfg
-from controller.app import HardwareError, System, build
+from controller.app import HardwareError, System, assemble
 from controller.daemon import StopSignals
+from controller.devices import simulated_world
 from controller.events import Event
 from controller.supervisor import State
 from hardware.clock import SimClock
-from hardware.sim.scenarios import SCENARIOS
+from hardware.sim.scenarios import SCENARIOS, Scenario
 from hardware.sim.treadmill_model import first_slowing_command_s
+from hardware.sim.world import SimWorld
 from hardware.trackmaster_protocol import AUTO_STOP, SET_SPEED, STOP
 
 
@@ -46,13 +48,15 @@ def cmd_sim(args: argparse.Namespace) -> int:
     name = args.scenario or (settings.sim.scenario if settings.sim else "demo")
     live = args.realtime or (not args.fast and sys.stdout.isatty())
     clock = SimClock(pace=1.0 if live else 0.0)
+    scenario = SCENARIOS[name]()
     try:
-        system = build(settings, clock, SCENARIOS[name]())
+        world = simulated_world(settings, clock, scenario)
+        system = assemble(settings, clock, world, scenario.target_speed_kmh)
     except HardwareError as exc:
         print(f"treadguard: {exc}", file=sys.stderr)
         return 1
     stop = StopSignals()
-    return run_simulation(system, live=live, out=sys.stdout,
+    return run_simulation(system, scenario, live=live, out=sys.stdout,
                           keep_running=lambda: not stop.requested)
 
 
@@ -60,14 +64,12 @@ def _format(event: Event) -> str:
     return f"{event.t_s:8.3f} s  {event.kind:<7}  {event.message}"
 
 
-def run_simulation(system: System, live: bool, out: TextIO,
+def run_simulation(system: System[SimWorld], scenario: Scenario, live: bool, out: TextIO,
                    keep_running: Callable[[], bool] | None = None) -> int:
     """Run the scenario to its end (or until ``keep_running()`` is false: Ctrl-C), print the
     account; exit code 0 if the session ended the way a safe controller must (stopped and
     latched, or never started), else 1."""
     world = system.world
-    assert world is not None
-    scenario = world.scenario
     print(f"treadguard sim — scenario {scenario.name}: {scenario.description}", file=out)
     print(f"config {system.settings.path}", file=out)
     for line in system.describe():
@@ -106,7 +108,7 @@ def run_simulation(system: System, live: bool, out: TextIO,
         # The account is of the session as it ended: after the shutdown's controlled stop.
         system.shutdown()
     wire = world.final_wire
-    final_state = world.final_state or {}
+    final_state = world.final_state  # empty without a treadmill (relay-only)
 
     print(file=out)
     print("Account of the session", file=out)

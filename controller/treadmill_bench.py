@@ -1,9 +1,11 @@
 """The treadmill link on the bench: ``treadmill-test`` (first contact with a real treadmill),
 the lockstep rig the tests and the benchmark use, and ``bench-link`` (measured figures).
 
-This module is a small composition root of its own: it opens a serial port (``serial_for_url``)
-or starts the simulated treadmill, builds a :class:`~hardware.trackmaster.TrackmasterLink` on
-it and drives its ``step()``. It never runs inside the daemon.
+This module is a small composition root of its own: it opens a serial port through
+:func:`controller.transports.open_serial` (on a real device, or on the simulated treadmill's pty
+without a write timeout, as the daemon does), builds a
+:class:`~hardware.trackmaster.TrackmasterLink` on it and drives its ``step()``. It never runs
+inside the daemon.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any, Final, Self, TextIO
 
 import serial
 
+from controller.transports import open_serial
 from hardware.clock import Clock, MonotonicClock, SimClock
 from hardware.sim.treadmill import SimTreadmill
 from hardware.trackmaster import TrackmasterLink
@@ -36,14 +39,6 @@ OPCODE_NAMES: Final = {0xA0: "A0", 0xA2: "A2", 0xA3: "A3", 0xAA: "AA", 0xC0: "C0
 
 class BenchError(Exception):
     """The bench sequence failed; ``str()`` is the one line for stderr."""
-
-
-def open_serial(url: str, baud: int, write_timeout_s: float | None = 0.05) -> Any:
-    """A pyserial port for the link: 8N1, non-blocking reads, writes bounded by
-    ``write_timeout_s`` of wall-clock time (None for a simulated treadmill in lockstep, whose
-    runs must not depend on the machine's load)."""
-    return serial.serial_for_url(url, baudrate=baud, bytesize=8, parity="N", stopbits=1,
-                                 timeout=0, write_timeout=write_timeout_s)
 
 
 @dataclass

@@ -16,12 +16,11 @@ from controller.supervisor import State
 from hardware.sim.scenarios import Action, BackwardWalkWithSlip, Scenario
 from hardware.trackmaster_protocol import START_CDS
 
-from .conftest import Build, host_bytes, treadmill
+from .conftest import Build, SimSystem, host_bytes, treadmill
 
 
-def freeze_rail_chips(system: app.System) -> None:
+def freeze_rail_chips(system: SimSystem) -> None:
     """Touch and force chips keep answering, with the same values for ever."""
-    assert system.world is not None and system.world.rail_twins is not None
     twins = system.world.rail_twins
     assert twins.touch is not None
     twins.touch.freeze = True
@@ -39,7 +38,6 @@ def test_welded_relay_refuses_the_reset_so_no_start_follows(build_sim: Build) ->
     system = build_sim(scenario)
     system.loop.run(5.5)  # the start's 3 s countdown has played
     assert system.supervisor.state is State.RUNNING
-    assert system.world is not None and system.world.pin_factory is not None
     g = system.settings.gpio
     system.world.pin_factory.pin(g.relay_pin).input_pin = None  # the contact no longer follows
     system.world.estop_pressed = True
@@ -67,7 +65,6 @@ def test_a_failing_event_listener_does_not_skip_the_stop(build_sim: Build) -> No
         raise BrokenPipeError(32, "Broken pipe")
 
     system.events.subscribe(broken)
-    assert system.world is not None and system.world.bus is not None
     system.world.bus.unplug(0x6A)
     system.loop.run(3.0)  # must not raise
     sup = system.supervisor
@@ -81,7 +78,6 @@ def test_a_frozen_imu_fails_the_arming_checklist(build_sim: Build) -> None:
     system = build_sim("walk")  # reset held 0.5–1.7 s (READY at 1.5 s), start pressed at 2.0 s
     system.loop.run(1.6)
     assert system.supervisor.state is State.READY
-    assert system.world is not None and system.world.imu_model is not None
     system.world.imu_model.freeze = True
     system.loop.run(2.0)
     assert START_CDS not in {b for _, b in host_bytes(system)}
@@ -104,7 +100,7 @@ def test_frozen_rail_chips_fail_the_arming_checklist(build_sim: Build) -> None:
 # test through the loop (docs/architecture.md, "Where each fault is caught")
 
 
-def walking(build_sim: Build) -> app.System:
+def walking(build_sim: Build) -> SimSystem:
     system = build_sim("walk")
     system.loop.run(9.0)  # start at 2.0 s, 3 s countdown, speed-up cue, ramp
     assert system.supervisor.state is State.RUNNING
@@ -115,9 +111,7 @@ def walking(build_sim: Build) -> app.System:
 def test_row_belt_does_not_stop_cuts_power(build_sim: Build) -> None:
     """Treadmill ignoring the stop: the power is cut (link fault or supervisor deadline)."""
     system = walking(build_sim)
-    assert system.world is not None and system.world.treadmill is not None
     system.world.treadmill.inject("ignore_stop")
-    assert system.world.bus is not None
     system.world.bus.unplug(0x6A)  # a software (controlled) stop the treadmill then ignores
     system.loop.run(4.0)
     sup = system.supervisor
@@ -129,8 +123,6 @@ def test_row_belt_does_not_stop_cuts_power(build_sim: Build) -> None:
 def test_row_belt_moving_while_latched_cuts_power(build_sim: Build) -> None:
     """After a controlled stop (power not cut), the belt starts moving by itself."""
     system = walking(build_sim)
-    assert system.world is not None and system.world.treadmill is not None
-    assert system.world.imu_model is not None
     system.world.imu_model.freeze = True  # a controlled stop (imu_stuck), power stays on
     system.loop.run(3.0)
     sup = system.supervisor
@@ -157,7 +149,6 @@ def test_row_rail_grab_stops_the_belt(build_sim: Build) -> None:
     from hardware.sim.grip import Hand, Hands
 
     system = walking(build_sim)
-    assert system.world is not None and system.world.rail_twins is not None
     touch = system.world.rail_twins.touch
     assert touch is not None
     hands = touch.grip
@@ -171,7 +162,6 @@ def test_row_rail_grab_stops_the_belt(build_sim: Build) -> None:
 
 def test_row_relay_feedback_lost_stops_and_cuts_power(build_sim: Build) -> None:
     system = walking(build_sim)
-    assert system.world is not None and system.world.pin_factory is not None
     g = system.settings.gpio
     assert g.relay_feedback_pin is not None
     system.world.pin_factory.pin(g.relay_pin).input_pin = None  # the contact no longer follows
@@ -189,7 +179,6 @@ def test_belt_moving_while_ready_cuts_power(build_sim: Build) -> None:
     system = build_sim("walk")
     system.loop.run(1.8)  # reset held 0.5–1.7 s: READY, the start comes at 2.2 s
     assert system.supervisor.state is State.READY
-    assert system.world is not None and system.world.treadmill is not None
     system.world.treadmill.inject("runaway", kmh=1.5)
     system.loop.run(2.0)
     sup = system.supervisor
@@ -203,7 +192,6 @@ def test_frozen_force_adcs_with_a_live_touch_chip_stop_the_belt(build_sim: Build
     the belt: otherwise a grab or an overload on the rails is invisible (a dead force sensor
     reads "no grip"). Forces are clamped to 0 N with no hand, so the raw volts are compared."""
     system = walking(build_sim)
-    assert system.world is not None and system.world.rail_twins is not None
     for force in system.world.rail_twins.force.values():
         force.freeze = True
     system.loop.run(1.0)
@@ -212,24 +200,19 @@ def test_frozen_force_adcs_with_a_live_touch_chip_stop_the_belt(build_sim: Build
     assert treadmill(system)["belt_kmh"] == 0.0
 
 
-def test_row_imu_wrong_identity_refuses_to_start(
-    sim_settings: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_row_imu_wrong_identity_refuses_to_start(sim_settings: Any) -> None:
     """IMU wrong identity → the composition root raises HardwareError (nothing is started) and
     closes what it had opened (the simulated treadmill process among them)."""
-    from controller.devices import Twins, attach_twins
+    from controller.devices import world_with_treadmill
     from hardware.clock import SimClock
+    from hardware.sim.motion import Still
 
-    real_attach = attach_twins
-
-    def attach_with_wrong_chip(*args: Any, **kwargs: Any) -> Twins:
-        twins = real_attach(*args, **kwargs)
-        twins.imu.who_am_i = 0x12
-        return twins
-
-    monkeypatch.setattr(app, "attach_twins", attach_with_wrong_chip)
+    clock = SimClock()
+    world = world_with_treadmill(sim_settings, clock, Still())
+    world.imu_model.who_am_i = 0x12
     with pytest.raises(app.HardwareError, match="WHO_AM_I"):
-        app.build(sim_settings, SimClock())
+        app.assemble(sim_settings, clock, world)
+    assert world.treadmill.closed
 
 
 def test_belt_moving_while_ready_is_caught_as_fast_as_while_latched(build_sim: Build) -> None:
@@ -239,7 +222,6 @@ def test_belt_moving_while_ready_is_caught_as_fast_as_while_latched(build_sim: B
     system = build_sim("walk")
     system.loop.run(1.8)
     assert system.supervisor.state is State.READY
-    assert system.world is not None and system.world.treadmill is not None
     system.world.treadmill.inject("runaway", kmh=1.5)
     t0 = system.clock.now_s()
     system.loop.run(0.5)
@@ -256,7 +238,6 @@ def test_row_link_faults_through_the_loop_stop_and_cut_power(
     build_sim: Build, fault: str, params: dict[str, float]
 ) -> None:
     system = walking(build_sim)
-    assert system.world is not None and system.world.treadmill is not None
     system.world.treadmill.inject(fault, **params)
     system.loop.run(3.0)
     sup = system.supervisor
@@ -313,7 +294,6 @@ def test_row_imu_implausible_through_the_loop(build_sim: Build) -> None:
             return (0.0, 0.0, 0.6 * 9.80665), (0.0, 0.0, 0.0)
 
     system = walking(build_sim)
-    assert system.world is not None and system.world.imu_model is not None
     system.world.imu_model.motion = Implausible()
     system.loop.run(1.0)
     sup = system.supervisor

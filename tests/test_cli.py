@@ -88,16 +88,16 @@ def test_version_prints_the_package_version(capsys: pytest.CaptureFixture[str]) 
 def test_missing_lgpio_names_the_pi_extra(monkeypatch: pytest.MonkeyPatch,
                                           capsys: pytest.CaptureFixture[str]) -> None:
     """On a Pi without the backend, ``check`` says how to install it, on one line."""
-    from controller import app
+    from controller import transports
 
     def no_lgpio(name: str) -> object:
         raise ModuleNotFoundError("No module named 'lgpio'", name="lgpio")
 
-    monkeypatch.setattr("controller.app.importlib.import_module", no_lgpio)
+    monkeypatch.setattr("controller.transports.importlib.import_module", no_lgpio)
     config = SIM_TOML.read_text(encoding="utf-8").replace('pin_factory = "mock"',
                                                           'pin_factory = "lgpio"', 1)
-    with pytest.raises(app.HardwareError) as info:
-        app.make_pin_factory(cfg.parse("pi5.toml", config))
+    with pytest.raises(transports.HardwareError) as info:
+        transports.open_pin_factory(cfg.parse("pi5.toml", config), None)
     message = str(info.value)
     assert "\n" not in message
     assert "No module named 'lgpio'" in message

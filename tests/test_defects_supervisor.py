@@ -31,7 +31,6 @@ def test_power_on_keeps_treadmill_power_cut_until_a_human_reset(build_sim: Build
     """A restarted daemon (crash, Restart=on-failure, reboot) must not give the treadmill its
     power back by itself: from the first tick the relay stays open until a human reset."""
     system = build_sim("demo")  # the operator holds reset from 0.5 s to 1.7 s
-    assert system.world is not None and system.world.pin_factory is not None
     relay_pin = system.world.pin_factory.pin(system.settings.gpio.relay_pin)
     closed_at: list[float] = []
 
@@ -108,7 +107,6 @@ def test_a_cap_that_is_not_a_multiple_of_a_tenth_runs_without_an_internal_error(
     system.loop.run(14.0)
     sup = system.supervisor
     assert sup.state is State.RUNNING, f"stopped: {sup.stop_reason}"
-    assert system.world is not None and system.world.treadmill is not None
     sent = [data for _, op, data in decode_host_commands(system.world.treadmill.wire_log())
             if op == SET_SPEED]
     assert sent, "the belt never got a speed"
@@ -129,12 +127,10 @@ def test_shutdown_completes_the_controlled_stop_before_opening_the_relay(
     assert treadmill(system)["belt_kmh"] > 2.7
     system.shutdown()
     world = system.world
-    assert world is not None and world.final_state is not None
     # The treadmill's own state at the moment the relay opened and the port closed.
     assert world.final_state["belt_kmh"] == 0.0 and world.final_state["status"] == "STOPPED"
     assert any(op in STOPS for _, op, _ in decode_host_commands(world.final_wire))
     sup = system.supervisor
     assert sup.state is State.LATCHED and sup.stop_reason == "shutdown"
     assert not any("belt_not_stopping" in e.message for e in system.events)
-    assert world.pin_factory is not None
     assert not world.pin_factory.pin(system.settings.gpio.relay_pin).state  # opened last

@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-from controller import app
 from controller.supervisor import State
 from hardware.clock import SimClock
 from hardware.sim.scenarios import Action, BackwardWalkWithSlip, Scenario
@@ -19,12 +18,12 @@ from hardware.sim.treadmill_model import first_slowing_command_s
 from hardware.trackmaster_protocol import AUTO_STOP, SET_SPEED, START_CDS, START_NO_CDS, STOP
 from hardware.units import KMH_PER_MPS
 
-from .conftest import Build, host_bytes, treadmill
+from .conftest import Build, SimSystem, host_bytes, treadmill
 
 STOPS = (STOP, AUTO_STOP)
 
 
-def run_until_walking(system: app.System) -> None:
+def run_until_walking(system: SimSystem) -> None:
     # Start pressed at 2.0 s, 3 s countdown, the speed-up cue, the ramp: at speed by ≈ 8.3 s.
     system.loop.run(9.0)
     assert system.supervisor.state is State.RUNNING
@@ -43,7 +42,6 @@ def test_demo_slip_stops_the_belt_and_latches(build_sim: Build) -> None:
     assert state["belt_kmh"] == 0.0 and state["status"] == "STOPPED"
 
     wire = host_bytes(system)
-    assert system.world is not None and system.world.treadmill is not None
     full_wire = system.world.treadmill.wire_log()
     starts = [t for t, b in wire if b == START_CDS]
     stops_after_slip = [t for t, b in wire if b in STOPS and t >= 11.0]
@@ -85,7 +83,6 @@ def test_start_refused_without_reset(build_sim: Build) -> None:
 def test_imu_unplugged_stops_the_belt(build_sim: Build) -> None:
     system = build_sim("walk")
     run_until_walking(system)
-    assert system.world is not None and system.world.bus is not None
     system.world.bus.unplug(0x6A)
     t0 = system.clock.now_s()
     system.loop.run(3.0)
@@ -100,7 +97,6 @@ def test_imu_that_stops_producing_samples_is_stale_not_calm(build_sim: Build) ->
     """A sensor that stops producing data is "runner unknown" — a stop, never a calm runner."""
     system = build_sim("walk")
     run_until_walking(system)
-    assert system.world is not None and system.world.imu_model is not None
     system.world.imu_model._regs[0x10] = 0  # accelerometer powered down behind our back
     system.world.imu_model._regs[0x11] = 0
     system.loop.run(2.0)
@@ -111,7 +107,6 @@ def test_imu_that_stops_producing_samples_is_stale_not_calm(build_sim: Build) ->
 def test_treadmill_cable_pulled_cuts_power_and_latches(build_sim: Build) -> None:
     system = build_sim("walk")
     run_until_walking(system)
-    assert system.world is not None and system.world.treadmill is not None
     system.world.treadmill.inject("unplug")
     system.loop.run(3.0)
     sup = system.supervisor
@@ -126,7 +121,6 @@ def test_treadmill_cable_pulled_cuts_power_and_latches(build_sim: Build) -> None
 def test_treadmill_link_faults_stop_and_cut_power(build_sim: Build, fault: str) -> None:
     system = build_sim("walk")
     run_until_walking(system)
-    assert system.world is not None and system.world.treadmill is not None
     system.world.treadmill.inject(fault)
     t0 = system.clock.now_s()
     system.loop.run(3.0)
@@ -139,7 +133,6 @@ def test_treadmill_link_faults_stop_and_cut_power(build_sim: Build, fault: str) 
 def test_runaway_belt_is_a_fault(build_sim: Build) -> None:
     system = build_sim("walk")
     run_until_walking(system)
-    assert system.world is not None and system.world.treadmill is not None
     system.world.treadmill.inject("runaway", kmh=2.0)
     system.loop.run(3.0)
     sup = system.supervisor
@@ -152,7 +145,6 @@ def test_runaway_belt_is_a_fault(build_sim: Build) -> None:
 def test_treadmill_power_cycle_is_latched_never_restarted(build_sim: Build) -> None:
     system = build_sim("walk")
     run_until_walking(system)
-    assert system.world is not None and system.world.treadmill is not None
     system.world.treadmill.inject("power_cycle", off_s=0.3)
     system.loop.run(4.0)
     sup = system.supervisor
@@ -166,7 +158,6 @@ def test_treadmill_power_cycle_is_latched_never_restarted(build_sim: Build) -> N
 def test_estop_stops_and_cuts_power(build_sim: Build) -> None:
     system = build_sim("walk")
     run_until_walking(system)
-    assert system.world is not None
     system.world.estop_pressed = True
     system.loop.run(1.0)
     assert system.supervisor.stop_reason == "estop" and system.supervisor.power_cut
@@ -183,7 +174,6 @@ def test_controller_silence_lets_the_treadmill_watchdog_stop_the_belt(build_sim:
     the last byte reached it, stopped from then on."""
     system = build_sim("walk")
     run_until_walking(system)
-    assert system.world is not None and system.world.treadmill is not None
     tm = system.world.treadmill
     link = system.link
     assert link is not None
@@ -242,7 +232,6 @@ def test_a_crashing_detector_stops_the_belt_before_the_exception_escapes(
 def test_rails_unplugged_mid_run_stops_the_belt(build_sim: Build) -> None:
     system = build_sim("walk")
     run_until_walking(system)
-    assert system.world is not None and system.world.bus is not None
     assert system.settings.rails is not None
     system.world.bus.unplug(system.settings.rails.mpr121_address)
     t0 = system.clock.now_s()
@@ -256,7 +245,6 @@ def test_rails_unplugged_mid_run_stops_the_belt(build_sim: Build) -> None:
 def test_safety_key_pulled_mid_run_stops_and_cuts_power(build_sim: Build) -> None:
     system = build_sim("walk")
     run_until_walking(system)
-    assert system.world is not None and system.world.pin_factory is not None
     key_pin = system.settings.gpio.key_pin
     assert key_pin is not None
     system.world.pin_factory.pin(key_pin).drive_high()  # key out
@@ -270,10 +258,8 @@ def test_safety_key_pulled_mid_run_stops_and_cuts_power(build_sim: Build) -> Non
 def test_welded_relay_is_reported_and_start_is_refused(build_sim: Build) -> None:
     system = build_sim("walk")
     run_until_walking(system)
-    assert system.world is not None and system.world.pin_factory is not None
     g = system.settings.gpio
     system.world.pin_factory.pin(g.relay_pin).input_pin = None  # the contact no longer follows
-    assert system.world.treadmill is not None
     system.world.treadmill.inject("unplug")  # a link fault: a stop that opens the relay
     system.loop.run(1.0)
     assert system.supervisor.stop_reason == "treadmill_link"
@@ -334,7 +320,6 @@ def test_heartbeat_runs_through_a_controlled_stop_and_stops_when_power_is_cut(
     build_sim: Build,
 ) -> None:
     system = build_sim("demo")
-    assert system.world is not None and system.world.pin_factory is not None
     hb_pin = system.settings.gpio.heartbeat_pin
     assert hb_pin is not None
     pin = system.world.pin_factory.pin(hb_pin)

@@ -4,15 +4,22 @@ from __future__ import annotations
 
 from controller import app
 from controller import config as cfg
+from controller.devices import world_with_treadmill
 from hardware.clock import SimClock
 from hardware.mpu6050 import Mpu6050
 from hardware.safety_io import SafetyIO
-from hardware.sim.scenarios import SCENARIOS
-from tests.conftest import ROOT, SIM_TOML
+from hardware.sim.motion import Still
+from tests.conftest import ROOT, SIM_TOML, SimSystem
+
+
+def idle(settings: cfg.Settings) -> SimSystem:
+    """The simulated machine the file describes, nobody at it."""
+    clock = SimClock()
+    return app.assemble(settings, clock, world_with_treadmill(settings, clock, Still()))
 
 
 def test_sim_toml_builds_lsm6dsox_rails_and_safety_io() -> None:
-    system = app.build(cfg.load(SIM_TOML), SimClock(), SCENARIOS["idle"]())
+    system = idle(cfg.load(SIM_TOML))
     try:
         assert system.imu.chip == "LSM6DSOX"
         assert system.rails is not None and len(system.rails.devices) == 3
@@ -25,7 +32,6 @@ def test_sim_toml_builds_lsm6dsox_rails_and_safety_io() -> None:
         assert sample.touch_left is False
         assert sample.force_right_n is not None and sample.force_right_n < 0.01  # ADC noise
         # Pull the key on the simulated machine: the stop chain now forbids a start.
-        assert system.world is not None and system.world.pin_factory is not None
         system.world.pin_factory.pin(23).drive_high()
         assert system.stop_chain.problems() == ["safety key is out"]
     finally:
@@ -34,10 +40,9 @@ def test_sim_toml_builds_lsm6dsox_rails_and_safety_io() -> None:
 
 def test_sim_mpu6050_toml_builds_the_mpu6050() -> None:
     settings = cfg.load(ROOT / "examples" / "sim-mpu6050.toml")
-    system = app.build(settings, SimClock(), SCENARIOS["idle"]())
+    system = idle(settings)
     try:
         assert isinstance(system.imu, Mpu6050)
-        assert system.world is not None and system.world.imu_model is not None
         assert system.world.imu_model.chip == "MPU-6050"
         system.loop.run(0.5)
         assert system.loop.samples >= 90  # 200 Hz through the FIFO, none lost

@@ -41,11 +41,12 @@ def test_mpu6050_config_passes() -> None:
 
 
 @pytest.mark.parametrize(("inject", "item", "words"), [
-    (lambda bus, twins: bus.unplug(0x6A), "IMU 0x6a", "Remote I/O error"),
-    (lambda bus, twins: setattr(twins.imu, "who_am_i", 0x69), "IMU 0x6a", "WHO_AM_I reads 0x69"),
-    (lambda bus, twins: setattr(twins.imu, "stuck_fifo", True), "IMU 0x6a data", "0 samples"),
-    (lambda bus, twins: bus.unplug(0x49), "rails 0x49", "ADS1115"),
-    (lambda bus, twins: bus.set_timeout(0x5A), "rails 0x5a", "timed out"),
+    (lambda world: world.bus.unplug(0x6A), "IMU 0x6a", "Remote I/O error"),
+    (lambda world: setattr(world.imu_model, "who_am_i", 0x69), "IMU 0x6a",
+     "WHO_AM_I reads 0x69"),
+    (lambda world: setattr(world.imu_model, "stuck_fifo", True), "IMU 0x6a data", "0 samples"),
+    (lambda world: world.bus.unplug(0x49), "rails 0x49", "ADS1115"),
+    (lambda world: world.bus.set_timeout(0x5A), "rails 0x5a", "timed out"),
 ], ids=["imu-missing", "imu-wrong-id", "imu-stuck", "ads-missing", "mpr-timeout"])
 def test_missing_or_wrong_device_fails_clearly(inject, item: str, words: str) -> None:
     code, lines = check(SIM_TOML, inject_bus=inject)

@@ -4,25 +4,22 @@ within the configured time (a dead or slipped sensor never looks like a calm run
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
 
-from controller import app
 from controller.supervisor import State
 from hardware.sim.motion import Vec3
 
-Build = Callable[..., app.System]
+from .conftest import Build, SimSystem
 
 
-def running(build_sim: Build) -> app.System:
+def running(build_sim: Build) -> SimSystem:
     system = build_sim("walk")
     system.loop.run(9.0)  # start at 2.0 s, 3 s countdown, speed-up cue, ramp
     assert system.supervisor.state is State.RUNNING
     return system
 
 
-def first_stop_after(system: app.System, t0: float) -> tuple[float, str]:
+def first_stop_after(system: SimSystem, t0: float) -> tuple[float, str]:
     stops = [e for e in system.events.of_kind("stop")
              if e.t_s >= t0 and e.message.startswith("STOP: ")]
     assert stops, [e.message for e in system.events]
@@ -48,7 +45,6 @@ class Slipped:
 def test_sensor_fault_stops_the_running_belt(build_sim: Build, fault: str, reason: str,
                                              within_s: float) -> None:
     system = running(build_sim)
-    assert system.world is not None and system.world.imu_model is not None
     model = system.world.imu_model
     t0 = system.clock.now_s()
     if fault == "slip":

@@ -12,7 +12,6 @@ import random
 
 import pytest
 
-from controller import app
 from controller.supervisor import State
 from hardware.sim.ads1115 import Ads1115Model
 from hardware.sim.grip import Hand, Hands
@@ -20,13 +19,12 @@ from hardware.sim.mpr121 import Mpr121Model
 from hardware.sim.scenarios import Action, BackwardWalkWithSlip, Scenario
 from hardware.trackmaster_protocol import START_CDS
 
-from .conftest import Build, host_bytes, treadmill
+from .conftest import Build, SimSystem, host_bytes, treadmill
 
 RIGHT_ADC = 0x49  # examples/sim.toml: ads1115_right_address
 
 
-def twins(system: app.System) -> tuple[Mpr121Model, dict[int, Ads1115Model], Hands]:
-    assert system.world is not None and system.world.rail_twins is not None
+def twins(system: SimSystem) -> tuple[Mpr121Model, dict[int, Ads1115Model], Hands]:
     rail_twins = system.world.rail_twins
     assert rail_twins.touch is not None
     hands = rail_twins.touch.grip
@@ -34,14 +32,14 @@ def twins(system: app.System) -> tuple[Mpr121Model, dict[int, Ads1115Model], Han
     return rail_twins.touch, rail_twins.force, hands
 
 
-def running(build_sim: Build, scenario: str | Scenario = "walk") -> app.System:
+def running(build_sim: Build, scenario: str | Scenario = "walk") -> SimSystem:
     system = build_sim(scenario)
     system.loop.run(9.0)  # start at 2.0 s, 3 s countdown, speed-up cue, ramp
     assert system.supervisor.state is State.RUNNING
     return system
 
 
-def stop_time(system: app.System) -> float:
+def stop_time(system: SimSystem) -> float:
     stops = [e.t_s for e in system.events.of_kind("stop") if e.message.startswith("STOP: ")]
     assert stops, [e.message for e in system.events]
     return stops[0]

@@ -26,7 +26,15 @@ from hardware.sim.scenarios import Action, BackwardWalkWithSlip, Scenario
 from hardware.sim.treadmill_model import decode_host_commands
 from hardware.trackmaster_protocol import AUTO_STOP, SET_SPEED, START_CDS, STOP
 
-from .conftest import ROOT, Build, treadmill
+from .conftest import (
+    RELAY_ONLY_TOML,
+    ROOT,
+    Build,
+    BuildRelayOnly,
+    SimSystem,
+    WorldSystem,
+    treadmill,
+)
 
 TICK_S = 0.005
 
@@ -34,8 +42,7 @@ TICK_S = 0.005
 class Buzzer:
     """Records the buzzer pin's level after every tick: [(t_s, on)]."""
 
-    def __init__(self, system: app.System) -> None:
-        assert system.world is not None and system.world.pin_factory is not None
+    def __init__(self, system: WorldSystem) -> None:
         assert system.settings.gpio.buzzer_pin is not None
         self.system = system
         self.pin = system.world.pin_factory.pin(system.settings.gpio.buzzer_pin)
@@ -59,21 +66,20 @@ class Buzzer:
         return not any(on for t, on in self.levels if from_s <= t <= to_s)
 
 
-def state_of(system: app.System) -> State:
+def state_of(system: app.AnySystem) -> State:
     """The supervisor's state (a call, so a type checker does not narrow it across ticks)."""
     return system.supervisor.state
 
 
-def commands(system: app.System) -> list[tuple[float, int, bytes]]:
-    assert system.world is not None and system.world.treadmill is not None
+def commands(system: SimSystem) -> list[tuple[float, int, bytes]]:
     return decode_host_commands(system.world.treadmill.wire_log())
 
 
-def starts(system: app.System) -> list[float]:
+def starts(system: SimSystem) -> list[float]:
     return [t for t, op, _ in commands(system) if op == START_CDS]
 
 
-def set_speeds(system: app.System) -> list[tuple[float, int]]:
+def set_speeds(system: SimSystem) -> list[tuple[float, int]]:
     """Every A3 sent, as (time, tenths of the treadmill's unit)."""
     return [(t, int(data[1:])) for t, op, data in commands(system)
             if op == SET_SPEED and len(data) == 4 and data.isdigit()]
@@ -92,7 +98,7 @@ def assert_countdown_before_start(buzzer: Buzzer, start_s: float, countdown_s: f
     assert any(abs(t - start_s) <= 0.1 for t in before[1:]), "no final beep at the start"
 
 
-def assert_every_rise_was_cued(system: app.System, buzzer: Buzzer) -> int:
+def assert_every_rise_was_cued(system: SimSystem, buzzer: Buzzer) -> int:
     """Every upward segment of the set speed on the wire (a rise after a steady speed or a
     decrease) was announced by the speed-up cue: a beep about SPEED_UP_LEAD_S before the
     segment's first rise, then quiet until the segment starts. Returns the number of segments
@@ -155,14 +161,11 @@ def test_a_stop_or_fault_during_the_countdown_cancels_the_start(build_sim: Build
     buzzer.run(3.0)
     sup = system.supervisor
     assert sup.state is State.COUNTDOWN
-    assert system.world is not None
     if fault == "estop":
         system.world.estop_pressed = True
     elif fault == "imu_unplugged":
-        assert system.world.bus is not None
         system.world.bus.unplug(0x6A)
     elif fault == "link_silent":
-        assert system.world.treadmill is not None
         system.world.treadmill.inject("silent")
     else:
         sup.request_stop("operator_stop", "stop pressed during the countdown")
@@ -199,7 +202,6 @@ def test_belt_moving_during_the_countdown_cuts_power_and_never_starts(build_sim:
     system = build_sim("walk")
     system.loop.run(3.0)
     assert state_of(system) is State.COUNTDOWN
-    assert system.world is not None and system.world.treadmill is not None
     system.world.treadmill.inject("runaway", kmh=1.5)
     t0 = system.clock.now_s()
     system.loop.run(4.0)
@@ -347,11 +349,12 @@ def test_start_countdown_option_is_bounded_and_defaults_to_3_s() -> None:
 
 
 # ---------------------------------------------------------------- relay-only mode
-def test_relay_only_the_relay_closes_only_after_the_countdown(build_sim: Build) -> None:
-    relay_only = cfg.load(ROOT / "examples" / "sim-relay-only.toml")
+def test_relay_only_the_relay_closes_only_after_the_countdown(
+        build_relay_only: BuildRelayOnly) -> None:
+    relay_only = cfg.load(RELAY_ONLY_TOML)
     relay_only = dataclasses.replace(relay_only, gpio=dataclasses.replace(
         relay_only.gpio, buzzer_pin=5))
-    system = build_sim("walk", relay_only)
+    system = build_relay_only("walk", relay_only)
     buzzer = Buzzer(system)
     closed: list[float] = []
 
