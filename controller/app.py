@@ -34,7 +34,8 @@ from controller.devices import (
     make_safety_io,
 )
 from controller.events import Event, EventLog
-from controller.health import HealthCheckedDetector, ImuHealth, RailsHealth
+from controller.health import HealthCheckedDetector, ImuHealth
+from controller.health_rails import RailsHealth
 from controller.loop import ControlLoop, RailChannel
 from controller.stop_chain import StopChain
 from controller.supervisor import State, Supervisor

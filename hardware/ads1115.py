@@ -14,7 +14,7 @@ wire with the two address bytes and the pointer). A chip that power-on-reset (su
 loose connector) answers with its reset config 0x8583 — single-shot and powered down, AIN0−AIN1,
 ±2.048 V, 128 SPS — and its conversion register stays at 0 (0 V: "no grip") for ever: without
 the read-back a grab on that rail would go unseen. The driver only reports what it read;
-:class:`controller.health.RailsHealth` turns it into a stop.
+:class:`controller.health_rails.RailsHealth` turns it into a stop.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ filtered data of the enabled electrodes in one auto-incrementing block read (4 +
 address bytes and the register). A chip that power-on-reset comes back in stop mode (ECR 0x00:
 no electrode scanned, filtered data 0, no touch bit ever set) and answers every read without
 complaint; a hand on a rail, or a hands-on runner letting go, would go unseen. The driver only
-reports what it read; :class:`controller.health.RailsHealth` turns it into a stop.
+reports what it read; :class:`controller.health_rails.RailsHealth` turns it into a stop.
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ reset values — ECR 0x00, stop mode, filtered data and touch status 0 — until
 The ±1 count noise (0 half of the time) makes consecutive readings of two electrodes identical
 about one time in seven (0.375² by that distribution), so runs of a dozen identical readings
 occur in a long session (``scripts/rail_noise_runs.py``): the frozen criterion in
-``controller/health.py`` is 200.
+``controller/health_rails.py`` is 200.
 
 Not modelled: the baseline tracking filter (MHD/NHD/NCL/FDL: the baseline stays where it was
 loaded — a hand resting on the rail at start-up is learned as "no touch", as the real chip
