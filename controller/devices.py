@@ -17,7 +17,8 @@ from hardware.clock import Clock
 from hardware.fsr import FsrDivider
 from hardware.handrails import Handrails
 from hardware.i2c import I2CBus
-from hardware.lsm6dsox import ImuError, Lsm6dsox
+from hardware.imu import ImuError
+from hardware.lsm6dsox import Lsm6dsox
 from hardware.mpr121 import Mpr121, RailTouchError
 from hardware.mpu6050 import Mpu6050
 from hardware.safety_io import SafetyIO
