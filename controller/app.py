@@ -26,7 +26,7 @@ from controller import config as cfg
 from controller.detect import build_default, build_no_runner, build_rails
 from controller.devices import (
     SETUP_ERRORS,
-    Imu,
+    ImuChip,
     ImuModel,
     attach_twins,
     make_imu,
@@ -122,7 +122,7 @@ class System:
     clock: Clock
     events: EventLog
     bus: I2CBus
-    imu: Imu
+    imu: ImuChip
     link: TrackmasterLink | None
     port: Any | None
     panel: SafetyIO

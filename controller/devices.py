@@ -29,14 +29,15 @@ from hardware.sim.lsm6dsox import Lsm6dsoxModel
 from hardware.sim.motion import Motion
 from hardware.sim.mpu6050 import Mpu6050Model
 
-Imu = Lsm6dsox | Mpu6050
+ImuChip = Lsm6dsox | Mpu6050
+"""One of the supported IMU drivers (the loop only needs :class:`controller.loop.Imu`)."""
 ImuModel = Lsm6dsoxModel | Mpu6050Model
 
 SETUP_ERRORS = (ImuError, RailTouchError, RailForceError, OSError)
 """What a driver's ``setup()`` raises when its chip is missing, wrong or unconfigurable."""
 
 
-def make_imu(settings: cfg.Settings, bus: I2CBus, clock: Clock) -> Imu:
+def make_imu(settings: cfg.Settings, bus: I2CBus, clock: Clock) -> ImuChip:
     """The ``[imu]`` driver (not yet set up)."""
     s = settings.imu
     if s.chip == "mpu6050":
