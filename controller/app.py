@@ -22,14 +22,15 @@ from controller import config as cfg
 from controller.detect import build_default, build_no_runner, build_rails
 from controller.devices import (
     SETUP_ERRORS,
-    Imu,
+    ImuChip,
     make_imu,
     make_rails,
     make_safety_io,
     simulated_world,
 )
 from controller.events import Event, EventLog
-from controller.health import HealthCheckedDetector, ImuHealth, RailsHealth
+from controller.health import HealthCheckedDetector, ImuHealth
+from controller.health_rails import RailsHealth
 from controller.loop import ControlLoop, RailChannel
 from controller.stop_chain import StopChain
 from controller.supervisor import State, Supervisor
@@ -65,7 +66,7 @@ class System(Generic[W]):
     clock: Clock
     events: EventLog
     bus: I2CBus
-    imu: Imu
+    imu: ImuChip
     link: TrackmasterLink | None
     port: Any | None
     panel: SafetyIO

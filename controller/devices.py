@@ -18,7 +18,8 @@ from hardware.clock import Clock
 from hardware.fsr import FsrDivider
 from hardware.handrails import Handrails
 from hardware.i2c import I2CBus
-from hardware.lsm6dsox import ImuError, Lsm6dsox
+from hardware.imu import ImuError
+from hardware.lsm6dsox import Lsm6dsox
 from hardware.mpr121 import Mpr121, RailTouchError
 from hardware.mpu6050 import Mpu6050
 from hardware.safety_io import SafetyIO
@@ -36,13 +37,14 @@ from hardware.sim.world import (
     attach_sensor_twins,
 )
 
-Imu = Lsm6dsox | Mpu6050
+ImuChip = Lsm6dsox | Mpu6050
+"""One of the supported IMU drivers (the loop only needs :class:`controller.loop.Imu`)."""
 
 SETUP_ERRORS = (ImuError, RailTouchError, RailForceError, OSError)
 """What a driver's ``setup()`` raises when its chip is missing, wrong or unconfigurable."""
 
 
-def make_imu(settings: cfg.Settings, bus: I2CBus, clock: Clock) -> Imu:
+def make_imu(settings: cfg.Settings, bus: I2CBus, clock: Clock) -> ImuChip:
     """The ``[imu]`` driver (not yet set up)."""
     s = settings.imu
     if s.chip == "mpu6050":

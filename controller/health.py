@@ -24,10 +24,11 @@ reason                    condition
 ``rails_stale``           no handrail reading for ``stale_after_s`` (rails fitted)
 ``rails_stuck``           ``stuck_samples`` identical readings (forces and touch counts), or
                           identical force-ADC volts alone, while the belt runs; or one chip
-                          frozen on its own (:data:`FORCE_CHIP_FROZEN_READINGS` identical
-                          conversions of one ADS1115, :data:`TOUCH_CHIP_FROZEN_READINGS`
-                          identical filtered data of all the MPR121's electrodes) while the
-                          belt runs — the detail names the chip
+                          frozen on its own (``FORCE_CHIP_FROZEN_READINGS`` identical
+                          conversions of one ADS1115, ``TOUCH_CHIP_FROZEN_READINGS``
+                          identical filtered data of all the MPR121's electrodes, both in
+                          :mod:`controller.health_rails`) while the belt runs — the detail
+                          names the chip
 ``rail_force_reset``      an ADS1115's config register read back wrong (a power-on reset: its
                           reset value 0x8583) while the belt runs; the detail names the chip
 ``rail_touch_reset``      the MPR121's ECR read back wrong (a reset: 0x00, not scanning) while
@@ -50,6 +51,10 @@ Usage from the loop, every cycle (all times from the injected clock)::
 The arming checklist calls ``check(now, belt_running=True)`` (the strict form) and then
 :meth:`ImuHealth.arm` to fix the body frame.
 
+This module holds what both sensors' health share (:class:`SensorHealth`: freshness, then the
+error budget; :class:`StuckCounter`) and the IMU's health; the rails' is
+:class:`controller.health_rails.RailsHealth`.
+
 For a loop that already checks freshness and the error budget itself and feeds a detector
 sample by sample, :class:`HealthCheckedDetector` wraps that detector so the sample-driven
 conditions (stuck, implausible, saturated, clip moved) travel the same path to the supervisor,
@@ -61,33 +66,18 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Final
+from typing import Generic, TypeVar
 
 from controller.config import HealthSettings
 from controller.detect.base import OK, Decision, Detector, Level
 from hardware.clock import Clock
+from hardware.held import HeldTimer
 from hardware.imu import STANDARD_GRAVITY_MPS2, ImuSample
-from hardware.rails import ChipReport, RailSample
+from hardware.rails import RailSample
 
 Vec3 = tuple[float, float, float]
-
-FORCE_CHIP_FROZEN_READINGS: Final = 20
-"""Identical consecutive conversion codes of one ADS1115 that count as frozen (100 ms at
-200 Hz). A frozen force chip hides a grab on its rail, so this is short; it is twice the
-``stuck_samples`` default because one chip repeats a code far more often than two chips at
-once: the twin (2 LSB rms noise) repeats a code up to 8 times in a row in 20 simulated minutes
-(``scripts/rail_noise_runs.py``, 3 seeds, both layouts). A named constant rather than a
-``[health]`` option for now."""
-
-TOUCH_CHIP_FROZEN_READINGS: Final = 200
-"""Identical consecutive filtered data of all the MPR121's enabled electrodes that count as
-frozen (1 s at 200 Hz). A scanning chip's filtered data always carries a count or so of noise,
-but with few electrodes a repeat is common (the twin, ±1 count on 2 electrodes: up to 13
-identical readings in a row in 20 simulated minutes, same script), and a frozen touch chip
-delays the no-runner check (40 s) or the hands-off check rather than hiding a grab, so the
-margin is wide: 1 s. A named constant rather than a ``[health]`` option for now."""
-
+Sample = TypeVar("Sample", ImuSample, RailSample)
+Values = TypeVar("Values")
 
 class ErrorBudget:
     """Counts bus errors in a sliding one-second window.
@@ -124,6 +114,67 @@ class ErrorBudget:
         return OK
 
 
+class StuckCounter(Generic[Values]):
+    """Consecutive identical readings. A live sensor's noise makes a long run of identical
+    readings all but impossible, so such a run means a frozen chip (or a frozen bus bridge)
+    that still answers — a dead sensor that looks alive."""
+
+    def __init__(self) -> None:
+        self._last: Values | None = None
+        self._identical = 0  # consecutive readings equal to the one before
+
+    def see(self, values: Values | None) -> None:
+        """One reading's values; None = nothing measured (never counts as identical)."""
+        same = values is not None and values == self._last
+        self._identical = self._identical + 1 if same else 0
+        self._last = values
+
+    @property
+    def in_a_row(self) -> int:
+        """Identical readings in a row, counting the first of them (1 = the newest differs
+        from the one before)."""
+        return self._identical + 1
+
+
+class SensorHealth(Generic[Sample]):
+    """What the IMU's and the rails' health share: the ``[health]`` settings, the I²C error
+    budget, the last fresh sample and the time-driven checks, freshness before the budget.
+
+    Args:
+        settings: ``[health]`` thresholds (``stale_after_s``, 0.05 s by default;
+            ``i2c_errors_per_s``, 5).
+        clock: the injected clock (error times, and the start of the wait for a first sample:
+            a sensor that never delivers goes stale ``stale_after_s`` after the health was built).
+        device: the name in the error budget's detail (``"IMU"``, ``"rails"``).
+    """
+
+    def __init__(self, settings: HealthSettings, clock: Clock, device: str) -> None:
+        self._s = settings
+        self.errors = ErrorBudget(settings.i2c_errors_per_s, clock, device)
+        self._created_s = clock.now_s()
+        self._last: Sample | None = None
+
+    def on_error(self, exc: OSError) -> None:
+        """A bus error from the sensor's driver: counted against the error budget."""
+        self.errors.on_error(exc)
+
+    def _seen(self, sample: Sample) -> bool:
+        """True for a sample whose ``seq`` was already seen: not fresh, evidence of nothing."""
+        return self._last is not None and sample.seq <= self._last.seq
+
+    def _stale(self, age_s: float) -> Decision:
+        """The STOP for no fresh sample for ``age_s`` seconds (each sensor words its own)."""
+        raise NotImplementedError
+
+    def _time_checks(self, now_s: float) -> Decision:
+        """Freshness, then the error budget: :data:`OK` or the first STOP that applies. A
+        silent sensor is "runner unknown", never calm, so these run every tick."""
+        t_s = self._created_s if self._last is None else self._last.t_s
+        if now_s - t_s > self._s.stale_after_s:
+            return self._stale(now_s - t_s)
+        return self.errors.check(now_s)
+
+
 def _norm(v: Vec3) -> float:
     return math.sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2])
 
@@ -136,7 +187,7 @@ def _angle_deg(a: Vec3, b: Vec3) -> float:
     return math.degrees(math.acos(max(-1.0, min(1.0, cos))))
 
 
-class ImuHealth:
+class ImuHealth(SensorHealth[ImuSample]):
     """Health of the belt-clip IMU, fed every sample and every bus error.
 
     Args:
@@ -147,15 +198,11 @@ class ImuHealth:
     """
 
     def __init__(self, settings: HealthSettings, clock: Clock, accel_range_g: int) -> None:
-        self._s = settings
-        self._clock = clock
+        super().__init__(settings, clock, "IMU")
         self._full_scale_mps2 = accel_range_g * STANDARD_GRAVITY_MPS2
-        self.errors = ErrorBudget(settings.i2c_errors_per_s, clock, "IMU")
-        self._created_s = clock.now_s()
-        self._last: ImuSample | None = None
-        self._identical = 0
-        self._implausible_since: float | None = None
-        self._saturated_since: float | None = None
+        self._stuck: StuckCounter[tuple[Vec3, Vec3]] = StuckCounter()
+        self._implausible = HeldTimer()  # on sample times
+        self._saturated = HeldTimer()
         self._gravity: Vec3 | None = None  # low-passed specific force, sensor frame
         self._gravity_t_s = 0.0
         self._reference: Vec3 | None = None  # gravity direction at arming
@@ -165,41 +212,26 @@ class ImuHealth:
     # ------------------------------------------------------------------ feeding
     def on_sample(self, sample: ImuSample) -> None:
         """One sample from the driver (in order)."""
-        last = self._last
-        if last is not None:
-            if sample.seq <= last.seq:
-                self.repeats += 1  # seen before: not fresh, not evidence of anything
-                return
-            if sample.seq > last.seq + 1:
-                self.gaps += 1
-            same = sample.acc_mps2 == last.acc_mps2 and sample.gyro_rads == last.gyro_rads
-            self._identical = self._identical + 1 if same else 0
+        if self._seen(sample):
+            self.repeats += 1
+            return
+        if self._last is not None and sample.seq > self._last.seq + 1:
+            self.gaps += 1
+        self._stuck.see((sample.acc_mps2, sample.gyro_rads))
         if not self._plausibility(sample):
             # A pinned accelerometer says nothing about where gravity is: keep the estimate.
             self._lowpass(sample)
         self._last = sample
-
-    def on_error(self, exc: OSError) -> None:
-        """A bus error from the IMU's driver."""
-        self.errors.on_error(exc)
 
     def _plausibility(self, s: ImuSample) -> bool:
         """Track the still-but-not-1-g and pinned-at-full-scale conditions; True if pinned."""
         norm = _norm(s.acc_mps2)
         still = math.degrees(_norm(s.gyro_rads)) < self._s.still_rate_dps
         off = abs(norm - STANDARD_GRAVITY_MPS2) > self._s.implausible_g * STANDARD_GRAVITY_MPS2
-        if still and off:
-            if self._implausible_since is None:
-                self._implausible_since = s.t_s
-        else:
-            self._implausible_since = None
+        self._implausible.update(still and off, s.t_s)
         # 0.995: the most positive count is 32767 × LSB, a little under the nominal range.
         pinned = max(abs(a) for a in s.acc_mps2) >= 0.995 * self._full_scale_mps2
-        if pinned:
-            if self._saturated_since is None:
-                self._saturated_since = s.t_s
-        else:
-            self._saturated_since = None
+        self._saturated.update(pinned, s.t_s)
         return pinned
 
     def _lowpass(self, s: ImuSample) -> None:
@@ -253,34 +285,34 @@ class ImuHealth:
                 v[2] * c + cross[2] * s)
 
     # ------------------------------------------------------------------ verdict
+    def _stale(self, age_s: float) -> Decision:
+        if self._last is None:
+            return Decision(Level.STOP, "imu_stale", "IMU: no sample received yet")
+        return Decision(Level.STOP, "imu_stale",
+                        f"IMU: last sample {1000 * age_s:.0f} ms old "
+                        f"(limit {1000 * self._s.stale_after_s:.0f} ms)")
+
     def check(self, now_s: float, belt_running: bool) -> Decision:
         """The IMU's health now: :data:`OK` or a STOP with a named reason (first that applies,
         most fundamental first: no data, bad bus, frozen data, nonsense data, moved clip)."""
         s = self._s
+        timed = self._time_checks(now_s)
+        if timed is not OK:
+            return timed
         last = self._last
         if last is None:
-            if now_s - self._created_s > s.stale_after_s:
-                return Decision(Level.STOP, "imu_stale", "IMU: no sample received yet")
-        elif now_s - last.t_s > s.stale_after_s:
-            return Decision(Level.STOP, "imu_stale",
-                            f"IMU: last sample {1000 * (now_s - last.t_s):.0f} ms old "
-                            f"(limit {1000 * s.stale_after_s:.0f} ms)")
-        budget = self.errors.check(now_s)
-        if budget is not OK:
-            return budget
-        if last is None:
             return OK
-        if belt_running and self._identical + 1 >= s.stuck_samples:
+        if belt_running and self._stuck.in_a_row >= s.stuck_samples:
             return Decision(Level.STOP, "imu_stuck",
-                            f"IMU: {self._identical + 1} identical samples in a row: frozen "
+                            f"IMU: {self._stuck.in_a_row} identical samples in a row: frozen "
                             f"(a live chip's noise never repeats)")
-        if (self._saturated_since is not None
-                and last.t_s - self._saturated_since >= s.saturated_after_s):
+        saturated_s = self._saturated.held_s(last.t_s)
+        if saturated_s is not None and saturated_s >= s.saturated_after_s:
             return Decision(Level.STOP, "imu_saturated",
                             f"IMU: accelerometer pinned at ±{self._full_scale_mps2:.0f} m/s² for "
-                            f"{1000 * (last.t_s - self._saturated_since):.0f} ms")
-        if (self._implausible_since is not None
-                and last.t_s - self._implausible_since >= s.implausible_after_s):
+                            f"{1000 * saturated_s:.0f} ms")
+        implausible_s = self._implausible.held_s(last.t_s)
+        if implausible_s is not None and implausible_s >= s.implausible_after_s:
             norm_g = _norm(last.acc_mps2) / STANDARD_GRAVITY_MPS2
             return Decision(Level.STOP, "imu_implausible",
                             f"IMU: still but |a| = {norm_g:.2f} g (expected 1 ± "
@@ -291,109 +323,6 @@ class ImuHealth:
                 return Decision(Level.STOP, "clip_moved",
                                 f"IMU: clip orientation changed by {moved:.0f}° since arming "
                                 f"(limit {s.clip_moved_deg:g}°): check the belt clip")
-        return OK
-
-
-@dataclass
-class _Chip:
-    """What rails health remembers about one chip (by its :attr:`ChipReport.chip` name)."""
-
-    kind: str  # "touch" or "force" (ChipReport.kind)
-    frozen_after: int  # identical readings that count as frozen
-    last: tuple[int, ...] = ()
-    identical: int = 0  # consecutive readings equal to the one before
-    fault: str = ""  # the first configuration read-back fault (kept: see the module doc)
-
-
-class RailsHealth:
-    """Health of the handrail sensors (only built when rails are fitted), as a whole and chip
-    by chip (:attr:`RailSample.chips`).
-
-    Args:
-        settings: ``[health]`` thresholds (the same freshness and stuck limits as the IMU).
-        clock: the injected clock.
-
-    Every verdict is a STOP; those about frozen or reset chips only while the belt runs (and
-    in the strict arming check, ``belt_running=True``): a stopped belt has nothing to stop.
-    """
-
-    def __init__(self, settings: HealthSettings, clock: Clock) -> None:
-        self._s = settings
-        self.errors = ErrorBudget(settings.i2c_errors_per_s, clock, "rails")
-        self._created_s = clock.now_s()
-        self._last: RailSample | None = None
-        self._identical = 0
-        self._identical_force = 0
-        self._chips: dict[str, _Chip] = {}
-
-    def _on_chip(self, report: ChipReport) -> None:
-        chip = self._chips.get(report.chip)
-        if chip is None:
-            frozen_after = (TOUCH_CHIP_FROZEN_READINGS if report.kind == "touch"
-                            else FORCE_CHIP_FROZEN_READINGS)
-            chip = self._chips[report.chip] = _Chip(report.kind, frozen_after)
-        if report.config_fault and not chip.fault:
-            chip.fault = report.config_fault
-        if report.raw:
-            chip.identical = chip.identical + 1 if report.raw == chip.last else 0
-            chip.last = report.raw
-
-    def on_sample(self, sample: RailSample) -> None:
-        last = self._last
-        if last is not None and sample.seq <= last.seq:
-            return
-        for report in sample.chips:
-            self._on_chip(report)
-        if last is not None:
-            # Everything the chips measured, identical: live ADCs and touch electrodes jitter.
-            now = (sample.force_left_n, sample.force_right_n, sample.touch_counts)
-            before = (last.force_left_n, last.force_right_n, last.touch_counts)
-            same = now == before and any(v is not None for v in now)
-            self._identical = self._identical + 1 if same else 0
-            # The force ADCs on their own: a frozen ADS1115 beside a live MPR121 would
-            # otherwise never count as stuck, and a grab or overload would go unseen. Raw
-            # volts, because the forces are clamped to exactly 0 N with no hand on the rail.
-            volts = sample.force_volts
-            same_force = (volts is not None and volts == last.force_volts
-                          and any(v is not None for v in volts))
-            self._identical_force = self._identical_force + 1 if same_force else 0
-        self._last = sample
-
-    def on_error(self, exc: OSError) -> None:
-        self.errors.on_error(exc)
-
-    def check(self, now_s: float, belt_running: bool) -> Decision:
-        s = self._s
-        last = self._last
-        t_s = self._created_s if last is None else last.t_s
-        if now_s - t_s > s.stale_after_s:
-            return Decision(Level.STOP, "rails_stale",
-                            f"rails: no reading for {1000 * (now_s - t_s):.0f} ms")
-        budget = self.errors.check(now_s)
-        if budget is not OK:
-            return budget
-        if not belt_running:
-            return OK
-        # A lost configuration first: it is the cause when a reset chip also reads frozen.
-        for name, chip in self._chips.items():
-            if chip.fault:
-                return Decision(Level.STOP, f"rail_{chip.kind}_reset",
-                                f"rails: {name}: {chip.fault}")
-        for name, chip in self._chips.items():
-            if chip.identical + 1 >= chip.frozen_after:
-                return Decision(Level.STOP, "rails_stuck",
-                                f"rails: {name}: {chip.identical + 1} identical readings "
-                                f"in a row: frozen (limit {chip.frozen_after})")
-        if self._identical + 1 >= s.stuck_samples:
-            return Decision(Level.STOP, "rails_stuck",
-                            f"rails: {self._identical + 1} identical readings in a row: frozen")
-        if self._identical_force + 1 >= s.stuck_samples:
-            # Every force chip frozen at once (both rails, or the alternate layout's one chip).
-            names = ", ".join(n for n, c in self._chips.items() if c.kind == "force")
-            return Decision(Level.STOP, "rails_stuck",
-                            f"rails: {names + ': ' if names else ''}"
-                            f"{self._identical_force + 1} identical force readings in a row: "
-                            f"frozen")
         return OK
 
 

@@ -33,7 +33,8 @@ from controller.detect.base import Detector, Level
 from controller.detect.presence import NoRunnerDetector
 from controller.detect.rails import RailDetector
 from controller.events import EventLog
-from controller.health import ImuHealth, RailsHealth
+from controller.health import ImuHealth
+from controller.health_rails import RailsHealth
 from controller.stop_chain import StopChain
 from controller.supervisor import State, Supervisor
 from hardware.clock import Clock

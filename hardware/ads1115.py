@@ -14,7 +14,7 @@ wire with the two address bytes and the pointer). A chip that power-on-reset (su
 loose connector) answers with its reset config 0x8583 — single-shot and powered down, AIN0−AIN1,
 ±2.048 V, 128 SPS — and its conversion register stays at 0 (0 V: "no grip") for ever: without
 the read-back a grab on that rail would go unseen. The driver only reports what it read;
-:class:`controller.health.RailsHealth` turns it into a stop.
+:class:`controller.health_rails.RailsHealth` turns it into a stop.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from typing import Final
 
 from hardware.clock import Clock
 from hardware.i2c import I2CBus
+from hardware.register_chip import RegisterChip
 
 CONVERSION: Final = 0x00
 CONFIG: Final = 0x01
@@ -40,7 +41,7 @@ class RailForceError(Exception):
     """The ADS1115 is missing, is something else, or did not take its configuration."""
 
 
-class Ads1115:
+class Ads1115(RegisterChip):
     """ADS1115 at ``address``, converting AIN``channel`` continuously.
 
     Args:
@@ -52,6 +53,7 @@ class Ads1115:
     """
 
     chip = "ADS1115"
+    error = RailForceError
 
     def __init__(self, bus: I2CBus, address: int, clock: Clock, channel: int = 0,
                  range_v: float = 4.096) -> None:
@@ -59,9 +61,7 @@ class Ads1115:
             raise ValueError(f"range_v must be one of {sorted(PGA_CODE)}, got {range_v}")
         if not 0 <= channel <= 3:
             raise ValueError(f"channel must be 0–3, got {channel}")
-        self._bus = bus
-        self.address = address
-        self._clock = clock
+        super().__init__(bus, address, clock)
         self.channel = channel
         self.range_v = range_v
 
@@ -81,13 +81,12 @@ class Ads1115:
         """Identify, configure, verify. Raises :class:`RailForceError` or ``OSError``."""
         thresholds = (self._read_register(LO_THRESH), self._read_register(HI_THRESH))
         if thresholds != THRESH_RESET:
-            raise RailForceError(
-                f"ADS1115 at {self.address:#04x}: thresholds read {thresholds[0]:#06x}/"
-                f"{thresholds[1]:#06x}, expected 0x8000/0x7fff (not an ADS1115?)")
+            self._fail(f"thresholds read {thresholds[0]:#06x}/{thresholds[1]:#06x}, "
+                       f"expected 0x8000/0x7fff (not an ADS1115?)")
         self.select(self.channel)
         fault = self.config_fault()
         if fault:
-            raise RailForceError(f"ADS1115 at {self.address:#04x}: {fault}")
+            self._fail(fault)
         # The first result is ready one conversion (1.16 ms) after the config write; until
         # then the conversion register holds its power-on 0 (0 V: no grip), which is only
         # ever seen while the controller is still latched at start-up.

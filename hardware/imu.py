@@ -12,6 +12,25 @@ from dataclasses import dataclass
 STANDARD_GRAVITY_MPS2 = 9.80665
 """1 g in m/s²."""
 
+ACCEL_RANGES_G = (2, 4, 8, 16)
+"""Accelerometer full scales, ±g, that every supported IMU offers."""
+GYRO_RANGES_DPS = (250, 500, 1000, 2000)
+"""Gyroscope full scales, ±°/s, that every supported IMU offers."""
+
+
+class ImuError(Exception):
+    """The IMU is missing, is not what the configuration says, or did not take its setup."""
+
+
+def check_ranges(accel_range_g: int, gyro_range_dps: int) -> None:
+    """Raise ``ValueError`` unless both full scales are ones the chips offer."""
+    if accel_range_g not in ACCEL_RANGES_G:
+        raise ValueError(f"accel_range_g must be one of 2, 4, 8, 16, got {accel_range_g}")
+    if gyro_range_dps not in GYRO_RANGES_DPS:
+        raise ValueError(
+            f"gyro_range_dps must be one of 250, 500, 1000, 2000, got {gyro_range_dps}"
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class ImuSample:

@@ -31,7 +31,9 @@ from smbus2 import i2c_msg
 
 from hardware.clock import Clock
 from hardware.i2c import I2CBus
-from hardware.imu import STANDARD_GRAVITY_MPS2, ImuSample
+from hardware.imu import STANDARD_GRAVITY_MPS2, ImuError, ImuSample, check_ranges
+from hardware.register_chip import RegisterChip
+from hardware.units import DEG_TO_RAD
 
 FIFO_CTRL3: Final = 0x09
 FIFO_CTRL4: Final = 0x0A
@@ -63,14 +65,9 @@ ACCEL_FS_CODE: Final = {2: 0, 16: 1, 4: 2, 8: 3}
 ACCEL_MG_PER_LSB: Final = {2: 0.061, 4: 0.122, 8: 0.244, 16: 0.488}
 GYRO_FS_CODE: Final = {250: 0, 500: 1, 1000: 2, 2000: 3}
 GYRO_MDPS_PER_LSB: Final = {250: 8.75, 500: 17.5, 1000: 35.0, 2000: 70.0}
-DEG_TO_RAD: Final = 0.017453292519943295
 
 
-class ImuError(Exception):
-    """The IMU is missing, is not what the configuration says, or did not take its setup."""
-
-
-class Lsm6dsox:
+class Lsm6dsox(RegisterChip):
     """LSM6DSOX at ``address`` on ``bus``, sampling at 208 Hz through its FIFO.
 
     Args:
@@ -88,6 +85,7 @@ class Lsm6dsox:
     """
 
     chip = "LSM6DSOX"
+    error = ImuError
     rate_hz = 208.0
 
     def __init__(
@@ -98,15 +96,8 @@ class Lsm6dsox:
         accel_range_g: int = 16,
         gyro_range_dps: int = 2000,
     ) -> None:
-        if accel_range_g not in ACCEL_FS_CODE:
-            raise ValueError(f"accel_range_g must be one of 2, 4, 8, 16, got {accel_range_g}")
-        if gyro_range_dps not in GYRO_FS_CODE:
-            raise ValueError(
-                f"gyro_range_dps must be one of 250, 500, 1000, 2000, got {gyro_range_dps}"
-            )
-        self._bus = bus
-        self.address = address
-        self._clock = clock
+        check_ranges(accel_range_g, gyro_range_dps)
+        super().__init__(bus, address, clock)
         self.accel_range_g = accel_range_g
         self.gyro_range_dps = gyro_range_dps
         self._acc_scale = ACCEL_MG_PER_LSB[accel_range_g] * 1e-3 * STANDARD_GRAVITY_MPS2
@@ -126,18 +117,9 @@ class Lsm6dsox:
 
     def setup(self) -> None:
         """Identify, reset, configure and verify. Raises :class:`ImuError` or ``OSError``."""
-        ident = self._bus.read_byte_data(self.address, WHO_AM_I)
-        if ident not in CHIP_IDS:
-            raise ImuError(
-                f"LSM6DSOX at {self.address:#04x}: WHO_AM_I reads {ident:#04x}, expected 0x6c"
-            )
-        self.identity = ident
-        self._bus.write_byte_data(self.address, CTRL3_C, CTRL3_IF_INC | CTRL3_SW_RESET)
-        for _ in range(RESET_POLLS):
-            if not self._bus.read_byte_data(self.address, CTRL3_C) & CTRL3_SW_RESET:
-                break
-        else:
-            raise ImuError(f"LSM6DSOX at {self.address:#04x}: software reset did not complete")
+        self.identity = self._check_who_am_i(WHO_AM_I, CHIP_IDS, "0x6c")
+        self._reset(CTRL3_C, CTRL3_IF_INC | CTRL3_SW_RESET, busy_bit=CTRL3_SW_RESET,
+                    polls=RESET_POLLS, wait_s=0.0, what="software reset")
         wanted = {
             CTRL3_C: CTRL3_BDU | CTRL3_IF_INC,
             CTRL1_XL: (ODR_208_HZ << 4) | (ACCEL_FS_CODE[self.accel_range_g] << 2),
@@ -146,17 +128,10 @@ class Lsm6dsox:
             # Bypass first: it empties the FIFO, so the first read starts from fresh samples.
             FIFO_CTRL4: FIFO_MODE_BYPASS,
         }
-        for reg, value in wanted.items():
-            self._bus.write_byte_data(self.address, reg, value)
+        self._write_registers(wanted)
         self._bus.write_byte_data(self.address, FIFO_CTRL4, FIFO_MODE_CONTINUOUS)
         wanted[FIFO_CTRL4] = FIFO_MODE_CONTINUOUS
-        for reg, value in wanted.items():
-            got = self._bus.read_byte_data(self.address, reg)
-            if got != value:
-                raise ImuError(
-                    f"LSM6DSOX at {self.address:#04x}: register {reg:#04x} reads {got:#04x} "
-                    f"after writing {value:#04x}"
-                )
+        self._verify_registers(wanted)
         self._forget()
 
     def describe(self) -> str:

@@ -14,7 +14,7 @@ filtered data of the enabled electrodes in one auto-incrementing block read (4 +
 address bytes and the register). A chip that power-on-reset comes back in stop mode (ECR 0x00:
 no electrode scanned, filtered data 0, no touch bit ever set) and answers every read without
 complaint; a hand on a rail, or a hands-on runner letting go, would go unseen. The driver only
-reports what it read; :class:`controller.health.RailsHealth` turns it into a stop.
+reports what it read; :class:`controller.health_rails.RailsHealth` turns it into a stop.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from typing import Final
 
 from hardware.clock import Clock
 from hardware.i2c import I2CBus
+from hardware.register_chip import RegisterChip
 
 TOUCH_STATUS: Final = 0x00
 FILTERED: Final = 0x04
@@ -62,7 +63,7 @@ class TouchReading:
     filtered_counts: tuple[int, ...]
 
 
-class Mpr121:
+class Mpr121(RegisterChip):
     """MPR121 at ``address`` with the rails on ``electrodes``.
 
     Args:
@@ -75,6 +76,7 @@ class Mpr121:
     """
 
     chip = "MPR121"
+    error = RailTouchError
 
     def __init__(self, bus: I2CBus, address: int, clock: Clock,
                  electrodes: tuple[int, ...] = (0, 1),
@@ -83,9 +85,7 @@ class Mpr121:
             raise ValueError(f"electrodes must be within 0–11, got {electrodes}")
         if not 0 < release_threshold_counts < touch_threshold_counts <= 255:
             raise ValueError("thresholds must satisfy 0 < release < touch ≤ 255")
-        self._bus = bus
-        self.address = address
-        self._clock = clock
+        super().__init__(bus, address, clock)
         self.electrodes = electrodes
         self.touch_threshold = touch_threshold_counts
         self.release_threshold = release_threshold_counts
@@ -97,28 +97,21 @@ class Mpr121:
         self._bus.write_byte_data(self.address, SOFT_RESET, RESET_MAGIC)
         config2 = self._bus.read_byte_data(self.address, CONFIG2)
         if config2 != CONFIG2_AFTER_RESET:
-            raise RailTouchError(
-                f"MPR121 at {self.address:#04x}: CONFIG2 reads {config2:#04x} after soft reset, "
-                f"expected {CONFIG2_AFTER_RESET:#04x} (not an MPR121?)")
+            self._fail(f"CONFIG2 reads {config2:#04x} after soft reset, "
+                       f"expected {CONFIG2_AFTER_RESET:#04x} (not an MPR121?)")
         self._bus.write_byte_data(self.address, ECR, 0x00)  # stop mode: config writes allowed
         thresholds = []
         for _ in range(self._count):
             thresholds += [self.touch_threshold, self.release_threshold]
         self._bus.write_i2c_block_data(self.address, THRESHOLDS, thresholds)
         wanted = {DEBOUNCE: 0x00, CONFIG1: CONFIG1_VALUE, CONFIG2: CONFIG2_VALUE}
-        for reg, value in wanted.items():
-            self._bus.write_byte_data(self.address, reg, value)
+        self._write_registers(wanted)
         got_th = self._bus.read_i2c_block_data(self.address, THRESHOLDS, len(thresholds))
         if list(got_th) != thresholds:
-            raise RailTouchError(f"MPR121 at {self.address:#04x}: thresholds did not read back")
+            self._fail("thresholds did not read back")
         self._bus.write_byte_data(self.address, ECR, self._ecr)
         wanted[ECR] = self._ecr
-        for reg, value in wanted.items():
-            got = self._bus.read_byte_data(self.address, reg)
-            if got != value:
-                raise RailTouchError(
-                    f"MPR121 at {self.address:#04x}: register {reg:#04x} reads {got:#04x} "
-                    f"after writing {value:#04x}")
+        self._verify_registers(wanted)
 
     def config_fault(self) -> str:
         """Read ECR back: ``""`` if it holds what setup wrote (electrodes 0…n−1 scanning),

@@ -15,7 +15,7 @@ Two bus transactions per read: FIFO_COUNTH/L (2 bytes), then one ``i2c_rdwr`` re
 whole frames from FIFO_R_W (the chip does not advance its pointer past FIFO_R_W).
 
 Errors: bus failures propagate as ``OSError``; a wrong identity or a setting that does not
-read back raises :class:`~hardware.lsm6dsox.ImuError`.
+read back raises :class:`~hardware.imu.ImuError`.
 """
 
 from __future__ import annotations
@@ -26,8 +26,9 @@ from smbus2 import i2c_msg
 
 from hardware.clock import Clock
 from hardware.i2c import I2CBus
-from hardware.imu import STANDARD_GRAVITY_MPS2, ImuSample
-from hardware.lsm6dsox import ImuError
+from hardware.imu import STANDARD_GRAVITY_MPS2, ImuError, ImuSample, check_ranges
+from hardware.register_chip import RegisterChip
+from hardware.units import DEG_TO_RAD
 
 SMPLRT_DIV: Final = 0x19
 CONFIG: Final = 0x1A
@@ -61,10 +62,9 @@ ACCEL_FS_CODE: Final = {2: 0, 4: 1, 8: 2, 16: 3}
 ACCEL_LSB_PER_G: Final = {2: 16384.0, 4: 8192.0, 8: 4096.0, 16: 2048.0}
 GYRO_FS_CODE: Final = {250: 0, 500: 1, 1000: 2, 2000: 3}
 GYRO_LSB_PER_DPS: Final = {250: 131.0, 500: 65.5, 1000: 32.8, 2000: 16.4}
-DEG_TO_RAD: Final = 0.017453292519943295
 
 
-class Mpu6050:
+class Mpu6050(RegisterChip):
     """MPU-6050 at ``address`` on ``bus``, sampling at 200 Hz through its FIFO.
 
     Args:
@@ -81,6 +81,7 @@ class Mpu6050:
     """
 
     chip = "MPU-6050"
+    error = ImuError
     rate_hz = 200.0
 
     def __init__(
@@ -91,15 +92,8 @@ class Mpu6050:
         accel_range_g: int = 16,
         gyro_range_dps: int = 2000,
     ) -> None:
-        if accel_range_g not in ACCEL_FS_CODE:
-            raise ValueError(f"accel_range_g must be one of 2, 4, 8, 16, got {accel_range_g}")
-        if gyro_range_dps not in GYRO_FS_CODE:
-            raise ValueError(
-                f"gyro_range_dps must be one of 250, 500, 1000, 2000, got {gyro_range_dps}"
-            )
-        self._bus = bus
-        self.address = address
-        self._clock = clock
+        check_ranges(accel_range_g, gyro_range_dps)
+        super().__init__(bus, address, clock)
         self.accel_range_g = accel_range_g
         self.gyro_range_dps = gyro_range_dps
         self._acc_scale = STANDARD_GRAVITY_MPS2 / ACCEL_LSB_PER_G[accel_range_g]
@@ -113,20 +107,10 @@ class Mpu6050:
 
     def setup(self) -> None:
         """Identify, reset, wake, configure and verify. Raises ``ImuError`` or ``OSError``."""
-        ident = self._bus.read_byte_data(self.address, WHO_AM_I)
-        if ident not in CHIP_IDS:
-            raise ImuError(
-                f"MPU-6050 at {self.address:#04x}: WHO_AM_I reads {ident:#04x}, expected one of "
-                + ", ".join(f"{k:#04x} ({v})" for k, v in CHIP_IDS.items())
-            )
-        self.identity = ident
-        self._bus.write_byte_data(self.address, PWR_MGMT_1, DEVICE_RESET)
-        self._clock.sleep_until(self._clock.now_s() + RESET_WAIT_S)
-        for _ in range(RESET_POLLS):
-            if not self._bus.read_byte_data(self.address, PWR_MGMT_1) & DEVICE_RESET:
-                break
-        else:
-            raise ImuError(f"MPU-6050 at {self.address:#04x}: DEVICE_RESET did not complete")
+        known = ", ".join(f"{k:#04x} ({v})" for k, v in CHIP_IDS.items())
+        self.identity = self._check_who_am_i(WHO_AM_I, CHIP_IDS, f"one of {known}")
+        self._reset(PWR_MGMT_1, DEVICE_RESET, busy_bit=DEVICE_RESET, polls=RESET_POLLS,
+                    wait_s=RESET_WAIT_S, what="DEVICE_RESET")
         wanted = {
             PWR_MGMT_1: CLKSEL_PLL_XGYRO,
             SMPLRT_DIV: SAMPLE_DIVIDER,
@@ -136,17 +120,10 @@ class Mpu6050:
             FIFO_EN: FIFO_ACCEL_GYRO,
             USER_CTRL: USER_CTRL_FIFO_EN,
         }
-        for reg, value in wanted.items():
-            self._bus.write_byte_data(self.address, reg, value)
+        self._write_registers(wanted)
         # Empty the FIFO last, so the first read starts on a frame boundary.
         self._bus.write_byte_data(self.address, USER_CTRL, USER_CTRL_FIFO_EN | USER_CTRL_FIFO_RESET)
-        for reg, value in wanted.items():
-            got = self._bus.read_byte_data(self.address, reg)
-            if got != value:
-                raise ImuError(
-                    f"MPU-6050 at {self.address:#04x}: register {reg:#04x} reads {got:#04x} "
-                    f"after writing {value:#04x}"
-                )
+        self._verify_registers(wanted)
         self._seq = 0
         self._last_t_s = None
 

@@ -18,7 +18,7 @@ class ChipReport:
         chip: names the chip and where it is, e.g. ``"ADS1115 at 0x49 (right rail)"``
             (health keeps one record per name and quotes it in its stop details).
         kind: ``"touch"`` (MPR121) or ``"force"`` (ADS1115): health's frozen criterion
-            differs (see :mod:`controller.health`).
+            differs (see :mod:`controller.health_rails`).
         raw: the codes read from the chip in this reading: the ADS1115's conversion register
             (signed code), the MPR121's filtered data of every enabled electrode. A live chip's
             codes jitter; a frozen chip's do not.

@@ -44,6 +44,7 @@ from gpiozero import DigitalInputDevice, DigitalOutputDevice
 
 from hardware.annunciator import Annunciator
 from hardware.clock import Clock
+from hardware.held import HeldTimer
 
 MIN_PRESS_S: Final = 0.05
 """A start (short press) must be held at least this long, s: contact bounce (a few ms, e.g. as
@@ -110,9 +111,9 @@ class SafetyIO:
                 device.close()
             raise
         self._relay_changed_at_s = clock.now_s()
-        self._pressed_since_s: float | None = None
-        self._long_sent = False
-        self._start_pressed_since_s: float | None = None
+        self._reset_press = HeldTimer()
+        self._long_sent = False  # the current press of the reset button has given its LONG
+        self._start_press = HeldTimer()
         self._closed = False
 
     @staticmethod
@@ -164,28 +165,24 @@ class SafetyIO:
         hold_s = self._reset_hold_s - 1e-9  # clock arithmetic must not cost a tick
         result = Press.NONE
         if self._button.is_active:
-            if self._pressed_since_s is None:
-                self._pressed_since_s, self._long_sent = now, False
-            if not self._long_sent and now - self._pressed_since_s >= hold_s:
+            held_s = self._reset_press.hold(now)
+            if not self._long_sent and held_s >= hold_s:
                 self._long_sent = True
                 result = Press.LONG
-        elif self._pressed_since_s is not None:
-            was_long = self._long_sent
-            held = now - self._pressed_since_s
-            self._pressed_since_s = None
+        else:
+            held = self._reset_press.release(now)
+            was_long, self._long_sent = self._long_sent, False
             # A bounce (one or two ticks "pressed", e.g. as the button is let go after a reset
             # hold) is not a start: reset and start stay two deliberate actions.
-            if not was_long and self._start is None and held >= MIN_PRESS_S:
+            if held is not None and not was_long and self._start is None and held >= MIN_PRESS_S:
                 result = Press.SHORT
         if self._start is not None:
             if self._start.is_active:
-                if self._start_pressed_since_s is None:
-                    self._start_pressed_since_s = now
-            elif self._start_pressed_since_s is not None:
-                held = now - self._start_pressed_since_s
-                self._start_pressed_since_s = None
+                self._start_press.hold(now)
+            else:
+                held = self._start_press.release(now)
                 # A start button held for a reset's time is a stuck or leaned-on button.
-                if MIN_PRESS_S <= held < hold_s and result is Press.NONE:
+                if held is not None and MIN_PRESS_S <= held < hold_s and result is Press.NONE:
                     result = Press.SHORT
         return result
 

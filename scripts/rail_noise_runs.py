@@ -4,7 +4,7 @@ consecutive readings per chip, as rails health sees them (``RailSample.chips``).
     .venv/bin/python scripts/rail_noise_runs.py [--minutes 20] [--seeds 1 2 3]
 
 Hands go on and off the rails every 2 s (none, light touch at 0 or 3 N, a 20 N grip), the
-rails are read every 5 ms (200 Hz). The frozen criteria in controller/health.py
+rails are read every 5 ms (200 Hz). The frozen criteria in controller/health_rails.py
 (FORCE_CHIP_FROZEN_READINGS, TOUCH_CHIP_FROZEN_READINGS) must lie far above what this prints.
 """
 

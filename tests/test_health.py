@@ -9,7 +9,8 @@ import pytest
 
 from controller.config import HealthSettings
 from controller.detect.base import OK, Level
-from controller.health import ImuHealth, RailsHealth
+from controller.health import ImuHealth
+from controller.health_rails import RailsHealth
 from hardware.clock import SimClock
 from hardware.imu import STANDARD_GRAVITY_MPS2, ImuSample
 from hardware.rails import RailSample

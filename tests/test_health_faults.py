@@ -15,7 +15,8 @@ from controller.detect.base import OK, Decision, Level
 from controller.health import ImuHealth
 from hardware.clock import SimClock
 from hardware.imu import STANDARD_GRAVITY_MPS2 as G
-from hardware.lsm6dsox import ImuError, Lsm6dsox
+from hardware.imu import ImuError
+from hardware.lsm6dsox import Lsm6dsox
 from hardware.mpu6050 import Mpu6050
 from hardware.sim.bus import SimBus
 from hardware.sim.lsm6dsox import Lsm6dsoxModel

@@ -12,8 +12,8 @@ from itertools import pairwise
 
 import pytest
 
-from hardware.imu import STANDARD_GRAVITY_MPS2, ImuSample
-from hardware.lsm6dsox import ImuError, Lsm6dsox
+from hardware.imu import STANDARD_GRAVITY_MPS2, ImuError, ImuSample
+from hardware.lsm6dsox import Lsm6dsox
 from hardware.mpu6050 import Mpu6050
 from hardware.sim.lsm6dsox import Lsm6dsoxModel
 from hardware.sim.motion import Still

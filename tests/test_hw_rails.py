@@ -10,7 +10,7 @@ import pytest
 from controller.config import HealthSettings, RailsSettings
 from controller.detect.base import OK, Level
 from controller.devices import build_handrails, twin_rails
-from controller.health import RailsHealth
+from controller.health_rails import RailsHealth
 from hardware.ads1115 import Ads1115, RailForceError
 from hardware.clock import SimClock
 from hardware.fsr import FsrDivider

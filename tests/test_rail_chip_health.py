@@ -1,7 +1,7 @@
 """Each handrail chip has its own health (defects 3 and 4): one of two force chips, or the touch
 chip, freezing or power-on-resetting is a lost sensor, not a quiet rail.
 
-On the twins, through the real drivers and :class:`~controller.health.RailsHealth`; the
+On the twins, through the real drivers and :class:`~controller.health_rails.RailsHealth`; the
 end-to-end versions through the composition root are in
 ``tests/test_rail_chip_faults_end_to_end.py``.
 """
@@ -14,7 +14,7 @@ import pytest
 
 from controller.config import HealthSettings, RailsSettings
 from controller.detect.base import OK, Decision, Level
-from controller.health import (
+from controller.health_rails import (
     FORCE_CHIP_FROZEN_READINGS,
     TOUCH_CHIP_FROZEN_READINGS,
     RailsHealth,

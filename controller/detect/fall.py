@@ -32,6 +32,7 @@ from controller.detect import fall_model_weights as weights
 from controller.detect.base import OK, Decision, Level
 from controller.detect.fall_model import FallFeatures
 from controller.detect.orientation import Orientation
+from hardware.held import HeldTimer
 
 GATE_DOWN_MPS = 0.2
 GATE_RATE_DPS = 30.0
@@ -58,9 +59,9 @@ class FallDetector:
     def reset(self) -> None:
         self.features.reset()
         self.last_logit = float("-inf")
-        self._since_model_s: float | None = None
-        self._since_fall_s: float | None = None
-        self._since_free_fall_s: float | None = None
+        self._model_held = HeldTimer()
+        self._fall_held = HeldTimer()
+        self._free_fall_held = HeldTimer()
 
     def check(self, o: Orientation) -> Decision:
         """Decision for the sample ``o`` was just updated with (``o.armed`` must be True)."""
@@ -78,32 +79,25 @@ class FallDetector:
             self.last_logit = logit = float("-inf")
         # Every timer is updated on every sample (no early return), so a hold always means
         # consecutive samples, also after an earlier STOP.
-        model_held = self._since_model_s = _hold(logit > th.model_logit, self._since_model_s, t)
-        fall_held = self._since_fall_s = _hold(
+        model_held = self._model_held.update(logit > th.model_logit, t)
+        fall_held = self._fall_held.update(
             o.v_up_mps < -th.fall_velocity_mps and o.cos_tilt < self._cos_tilt
-            and o.tilt_rate_dps > th.fall_rate_dps, self._since_fall_s, t)
-        ff_held = self._since_free_fall_s = _hold(o.acc_norm_g < th.free_fall_g,
-                                                  self._since_free_fall_s, t)
-        if model_held is not None and t - model_held >= th.model_hold_s - 1e-9:
+            and o.tilt_rate_dps > th.fall_rate_dps, t)
+        ff_held = self._free_fall_held.update(o.acc_norm_g < th.free_fall_g, t)
+        if model_held is not None and model_held >= th.model_hold_s - 1e-9:
             return Decision(Level.STOP, "pre_impact",
                             f"fall score {logit:.1f} > {th.model_logit:.1f}: falling "
                             f"{-o.v_up_mps:.2f} m/s, tilt {o.tilt_deg():.0f}°, "
                             f"tipping {o.tilt_rate_dps:.0f}°/s")
-        if fall_held is not None and t - fall_held >= th.fall_hold_s - 1e-9:
+        if fall_held is not None and fall_held >= th.fall_hold_s - 1e-9:
             return Decision(Level.STOP, "fall",
                             f"falling {-o.v_up_mps:.2f} m/s, tilt {o.tilt_deg():.0f}°, "
                             f"tipping {o.tilt_rate_dps:.0f}°/s")
-        if ff_held is not None and t - ff_held >= th.free_fall_hold_s - 1e-9:
+        if ff_held is not None and ff_held >= th.free_fall_hold_s - 1e-9:
             return Decision(Level.STOP, "free_fall",
-                            f"specific force {o.acc_norm_g:.2f} g for {t - ff_held:.2f} s")
+                            f"specific force {o.acc_norm_g:.2f} g for {ff_held:.2f} s")
         if o.acc_norm_g > th.impact_g and o.cos_tilt < self._cos_impact_tilt:
             return Decision(Level.STOP, "impact",
                             f"impact {o.acc_norm_g:.1f} g at tilt {o.tilt_deg():.0f}°")
         return OK
 
-
-def _hold(condition: bool, since_s: float | None, t_s: float) -> float | None:
-    """Start time of the current run of ``condition`` (None when it is false)."""
-    if not condition:
-        return None
-    return t_s if since_s is None else since_s

@@ -16,6 +16,7 @@ import math
 from controller.config import DetectSettings
 from controller.detect.base import OK, Decision, Level
 from controller.detect.orientation import Orientation
+from hardware.held import HeldTimer
 
 INTERVALS = 8
 """Step intervals kept for cadence and irregularity (a fixed ring: bounded memory)."""
@@ -212,17 +213,14 @@ class SlipTripDetector:
         self.reset()
 
     def reset(self) -> None:
-        self._since_s: float | None = None
+        self._tipping = HeldTimer()
 
     def check(self, o: Orientation) -> Decision:
-        if o.tilt_rate_dps > self.rate_dps and o.cos_tilt < self._cos_tilt \
-                and self.steps.stepping(o.t_s):
-            if self._since_s is None:
-                self._since_s = o.t_s
-            if o.t_s - self._since_s >= self.hold_s - 1e-9:
-                return Decision(Level.STOP, "slip_trip",
-                                f"tipping {o.tilt_rate_dps:.0f}°/s at tilt {o.tilt_deg():.0f}° "
-                                f"while stepping")
-        else:
-            self._since_s = None
+        held_s = self._tipping.update(
+            o.tilt_rate_dps > self.rate_dps and o.cos_tilt < self._cos_tilt
+            and self.steps.stepping(o.t_s), o.t_s)
+        if held_s is not None and held_s >= self.hold_s - 1e-9:
+            return Decision(Level.STOP, "slip_trip",
+                            f"tipping {o.tilt_rate_dps:.0f}°/s at tilt {o.tilt_deg():.0f}° "
+                            f"while stepping")
         return OK

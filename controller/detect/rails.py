@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from controller.config import DetectSettings
 from controller.detect.base import OK, Decision, Level
+from hardware.held import HeldTimer
 from hardware.rails import RailSample
 
 GRAB_WINDOW_S = 0.2
@@ -46,7 +47,7 @@ class RailDetector:
         self.rail_contact = False
         self._slow_n: float | None = None
         self._t_prev: float | None = None
-        self._off_since_s: float | None = None
+        self._hand_off = HeldTimer()
 
     def update(self, rail: RailSample) -> Decision:
         """Consume one reading and return its decision."""
@@ -73,14 +74,9 @@ class RailDetector:
             if left is None or right is None:
                 return Decision(Level.STOP, "rail_not_fitted",
                                 "hands-on mode needs touch or force sensing on both rails")
-            if left and right:
-                self._off_since_s = None
-            else:
-                if self._off_since_s is None:
-                    self._off_since_s = rail.t_s
-                if rail.t_s - self._off_since_s >= self.hands_off_s - 1e-9:
-                    return Decision(Level.STOP, "hands_off",
-                                    f"a hand off the rail for {rail.t_s - self._off_since_s:.1f} s")
+            off_s = self._hand_off.update(not (left and right), rail.t_s)
+            if off_s is not None and off_s >= self.hands_off_s - 1e-9:
+                return Decision(Level.STOP, "hands_off", f"a hand off the rail for {off_s:.1f} s")
         return decision
 
 

@@ -20,11 +20,12 @@ order (little-endian outputs) and reset behaviour:
   the configured full scale, with white noise at the datasheet's density (so a healthy twin
   never repeats a sample) and saturating at ±32767/−32768 as the chip does.
 
-Fault hooks: :attr:`freeze` (outputs stop changing but new samples keep arriving — the nastiest
-failure: a dead sensor that looks alive), :attr:`stuck_fifo` (FIFO_STATUS keeps reporting the
-same words and reads return them again: nothing new ever arrives), :attr:`who_am_i` (a wrong
-identity), :attr:`saturate` (accelerometer X pinned at +full scale, as a
-proof mass stuck against its stop would be; the other axes stay live).
+Fault hooks (:class:`~hardware.sim.register_twin.ImuTwin`): :attr:`freeze` (outputs stop changing
+but new samples keep arriving — the nastiest failure: a dead sensor that looks alive),
+:attr:`stuck_fifo` (FIFO_STATUS keeps reporting the same words and reads return them again:
+nothing new ever arrives), :attr:`who_am_i` (a wrong identity), :attr:`saturate`
+(accelerometer X pinned at +full scale; the other axes stay live);
+:meth:`power_on_reset` (power-on defaults, FIFO empty).
 
 Not modelled: the exact FIFO capacity (the chip holds up to 9 KB; the twin holds
 :data:`FIFO_CAPACITY_WORDS` words, so it overflows sooner, never later), FIFO compression,
@@ -36,11 +37,13 @@ modes, filters' group delay, self-test, turn-on time, the chip's ODR tolerance (
 
 from __future__ import annotations
 
-import random
 from collections import deque
 
 from hardware.clock import Clock
+from hardware.imu import STANDARD_GRAVITY_MPS2
 from hardware.sim.motion import Motion, Vec3
+from hardware.sim.register_twin import ImuTwin, clamp16
+from hardware.units import RAD_TO_DEG
 
 FIFO_CTRL1 = 0x07
 FIFO_CTRL2 = 0x08
@@ -86,21 +89,13 @@ GYRO_125_MDPS_PER_LSB = 4.375
 ACCEL_NOISE_G_PER_RTHZ = 70e-6
 GYRO_NOISE_DPS_PER_RTHZ = 3.8e-3
 
-G_MPS2 = 9.80665
-RAD_TO_DEG = 57.29577951308232
-
-
-def _clamp16(value: float) -> int:
-    return max(-32768, min(32767, round(value)))
-
-
 def _tag(sensor: int, slot: int) -> int:
     tag = (sensor << 3) | ((slot & 3) << 1)
     parity = bin(tag).count("1") & 1
     return tag | parity
 
 
-class Lsm6dsoxModel:
+class Lsm6dsoxModel(ImuTwin):
     """The LSM6DSOX register map, fed by ``motion`` on ``clock`` time.
 
     Args:
@@ -112,15 +107,7 @@ class Lsm6dsoxModel:
     chip = "LSM6DSOX"
 
     def __init__(self, clock: Clock, motion: Motion, seed: int = 0) -> None:
-        self._clock = clock
-        self.motion = motion
-        self._rng = random.Random(seed)
-        self.who_am_i = CHIP_ID
-        self.freeze = False
-        self.saturate = False
-        self.stuck_fifo = False
-        self._regs = bytearray(0x80)
-        self._pointer = 0
+        super().__init__(clock, motion, seed, CHIP_ID)
         self._fifo: deque[bytes] = deque()
         self._word = bytes(7)  # the word currently visible at 0x78–0x7E
         self._reset()
@@ -133,10 +120,6 @@ class Lsm6dsoxModel:
         self._fifo.clear()
         self._overrun = False
         self._frozen_words: list[int] | None = None
-
-    def power_on_reset(self) -> None:
-        """Supply lost and back (cable unplugged and replugged): power-on defaults, FIFO empty."""
-        self._reset()
 
     @property
     def fifo_words(self) -> int:
@@ -200,10 +183,10 @@ class Lsm6dsoxModel:
         words: list[int] = []
         for w in gyro_rads:
             dps = w * RAD_TO_DEG + self._rng.gauss(0.0, g_noise_dps)
-            words.append(_clamp16(dps * 1000.0 / g_lsb_mdps))
+            words.append(clamp16(dps * 1000.0 / g_lsb_mdps))
         for a in acc_mps2:
-            g = a / G_MPS2 + self._rng.gauss(0.0, a_noise_g)
-            words.append(_clamp16(g * 1000.0 / a_lsb_mg))
+            g = a / STANDARD_GRAVITY_MPS2 + self._rng.gauss(0.0, a_noise_g)
+            words.append(clamp16(g * 1000.0 / a_lsb_mg))
         return words
 
     def _latch(self, words: list[int]) -> None:
@@ -230,14 +213,6 @@ class Lsm6dsoxModel:
             self._fifo.append(entry)
 
     # ------------------------------------------------------------------ bus side
-    def write(self, data: bytes) -> None:
-        if not data:
-            return
-        self._pointer = data[0] & 0x7F
-        for value in data[1:]:
-            self._write_register(self._pointer, value)
-            self._advance()
-
     def _write_register(self, reg: int, value: int) -> None:
         if reg == CTRL3_C and value & 0x01:
             self._reset()  # SW_RESET: registers back to defaults; the bit clears itself
@@ -256,13 +231,8 @@ class Lsm6dsoxModel:
             else:
                 self._pointer = (self._pointer + 1) & 0x7F
 
-    def read(self, length: int) -> bytes:
+    def _before_read(self) -> None:
         self._update_outputs()
-        out = bytearray()
-        for _ in range(length):
-            out.append(self._read_register(self._pointer))
-            self._advance()
-        return bytes(out)
 
     def _read_register(self, reg: int) -> int:
         if reg == WHO_AM_I:

@@ -24,7 +24,7 @@ reset values — ECR 0x00, stop mode, filtered data and touch status 0 — until
 The ±1 count noise (0 half of the time) makes consecutive readings of two electrodes identical
 about one time in seven (0.375² by that distribution), so runs of a dozen identical readings
 occur in a long session (``scripts/rail_noise_runs.py``): the frozen criterion in
-``controller/health.py`` is 200.
+``controller/health_rails.py`` is 200.
 
 Not modelled: the baseline tracking filter (MHD/NHD/NCL/FDL: the baseline stays where it was
 loaded — a hand resting on the rail at start-up is learned as "no touch", as the real chip
@@ -34,10 +34,9 @@ current/time physics, out-of-range detection, electrode capacitance variation wi
 
 from __future__ import annotations
 
-import random
-
 from hardware.clock import Clock
 from hardware.sim.grip import Grip
+from hardware.sim.register_twin import RegisterTwin
 
 TOUCH_STATUS = 0x00
 FILTERED = 0x04
@@ -60,7 +59,7 @@ ESI_MS = (1, 2, 4, 8, 16, 32, 64, 128)
 SFI_SAMPLES = (4, 6, 10, 18)
 
 
-class Mpr121Model:
+class Mpr121Model(RegisterTwin):
     """The MPR121 register map, fed by ``grip`` on ``clock`` time.
 
     Args:
@@ -74,15 +73,11 @@ class Mpr121Model:
 
     def __init__(self, clock: Clock, grip: Grip, electrodes: tuple[int, int] = (0, 1),
                  seed: int = 0) -> None:
-        self._clock = clock
+        super().__init__(clock, seed, 0x81)  # 0x00–0x80: SOFT_RESET is register 0x80
         self.grip = grip
         self._electrodes = electrodes
-        self._rng = random.Random(seed)
-        self.freeze = False
         self.over_current = False
         self.config2_reset = CONFIG2_RESET
-        self._regs = bytearray(0x81)
-        self._pointer = 0
         self._reset()
 
     def _reset(self) -> None:
@@ -93,10 +88,6 @@ class Mpr121Model:
         self._baseline = [0] * 12
         self._touched = 0
         self._scan_index = -1
-
-    def power_on_reset(self) -> None:
-        """The chip's supply dipped: registers back to their reset values (stop mode)."""
-        self._reset()
 
     # ------------------------------------------------------------------ scanning
     def _enabled(self) -> int:
@@ -136,13 +127,11 @@ class Mpr121Model:
             self._touched &= ~(1 << e)
 
     # ------------------------------------------------------------------ bus side
-    def write(self, data: bytes) -> None:
-        if not data:
-            return
-        self._pointer = data[0]
-        for value in data[1:]:
-            self._write_register(self._pointer, value)
-            self._pointer = min(self._pointer + 1, 0x80)
+    def _select(self, register: int) -> int:
+        return register  # 8-bit register addresses: SOFT_RESET is 0x80
+
+    def _advance(self) -> None:
+        self._pointer = min(self._pointer + 1, 0x80)
 
     def _write_register(self, reg: int, value: int) -> None:
         if reg == SOFT_RESET:
@@ -160,13 +149,8 @@ class Mpr121Model:
         if THRESHOLDS <= reg <= CONFIG2:
             self._regs[reg] = value
 
-    def read(self, length: int) -> bytes:
+    def _before_read(self) -> None:
         self._update()
-        out = bytearray()
-        for _ in range(length):
-            out.append(self._read_register(self._pointer))
-            self._pointer = min(self._pointer + 1, 0x80)
-        return bytes(out)
 
     def _read_register(self, reg: int) -> int:
         if reg == TOUCH_STATUS:

@@ -19,9 +19,10 @@ big-endian byte order and reset behaviour:
   saturating at ±32767/−32768.
 - DEVICE_RESET takes :data:`RESET_TIME_S` (the driver must wait, as on the chip).
 
-Fault hooks: :attr:`freeze` (values stop changing, samples keep coming), :attr:`stuck_fifo`
-(FIFO_COUNT frozen and FIFO_R_W keeps returning the same frame), :attr:`who_am_i`,
-:attr:`saturate` (accelerometer X pinned at +full scale).
+Fault hooks (:class:`~hardware.sim.register_twin.ImuTwin`): :attr:`freeze` (values stop
+changing, samples keep coming), :attr:`stuck_fifo` (FIFO_COUNT frozen and FIFO_R_W keeps
+returning the same frame), :attr:`who_am_i`, :attr:`saturate` (accelerometer X pinned at +full
+scale); :meth:`power_on_reset` (power-on state, asleep).
 
 Not modelled: the DLPF's frequency response and group delay (only its noise bandwidth),
 temperature (reads 0), the DMP, auxiliary I²C master, interrupts pins, self-test, clock source
@@ -30,11 +31,13 @@ selection (any CLKSEL is accepted), gyro start-up time (~30 ms), clone chips' di
 
 from __future__ import annotations
 
-import random
 from collections import deque
 
 from hardware.clock import Clock
+from hardware.imu import STANDARD_GRAVITY_MPS2
 from hardware.sim.motion import Motion, Vec3
+from hardware.sim.register_twin import ImuTwin, clamp16
+from hardware.units import RAD_TO_DEG
 
 SMPLRT_DIV = 0x19
 CONFIG = 0x1A
@@ -69,15 +72,7 @@ DLPF_BANDWIDTH_HZ = {0: (260.0, 256.0), 1: (184.0, 188.0), 2: (94.0, 98.0), 3: (
 ACCEL_NOISE_G_PER_RTHZ = 400e-6
 GYRO_NOISE_DPS_PER_RTHZ = 0.005
 
-G_MPS2 = 9.80665
-RAD_TO_DEG = 57.29577951308232
-
-
-def _clamp16(value: float) -> int:
-    return max(-32768, min(32767, round(value)))
-
-
-class Mpu6050Model:
+class Mpu6050Model(ImuTwin):
     """The MPU-6050 register map, fed by ``motion`` on ``clock`` time.
 
     Args:
@@ -89,15 +84,7 @@ class Mpu6050Model:
     chip = "MPU-6050"
 
     def __init__(self, clock: Clock, motion: Motion, seed: int = 0) -> None:
-        self._clock = clock
-        self.motion = motion
-        self._rng = random.Random(seed)
-        self.who_am_i = CHIP_ID
-        self.freeze = False
-        self.saturate = False
-        self.stuck_fifo = False
-        self._regs = bytearray(0x80)
-        self._pointer = 0
+        super().__init__(clock, motion, seed, CHIP_ID)
         self._fifo: deque[int] = deque()
         self._reset()
 
@@ -109,10 +96,6 @@ class Mpu6050Model:
         self._frozen: list[int] | None = None
         self._stuck_frame: bytes | None = None
         self._resetting_until_s = -1.0
-
-    def power_on_reset(self) -> None:
-        """Supply lost and back (cable unplugged and replugged): power-on state, asleep."""
-        self._reset()
 
     @property
     def fifo_bytes(self) -> int:
@@ -181,21 +164,14 @@ class Mpu6050Model:
         a_bw, g_bw = DLPF_BANDWIDTH_HZ[self._regs[CONFIG] & 7]
         a_noise = ACCEL_NOISE_G_PER_RTHZ * a_bw**0.5
         g_noise = GYRO_NOISE_DPS_PER_RTHZ * g_bw**0.5
-        words = [_clamp16((a / G_MPS2 + self._rng.gauss(0.0, a_noise)) * a_lsb) for a in acc_mps2]
+        words = [clamp16((a / STANDARD_GRAVITY_MPS2 + self._rng.gauss(0.0, a_noise)) * a_lsb)
+                 for a in acc_mps2]
         words.append(0)  # temperature: not modelled
-        words += [_clamp16((w * RAD_TO_DEG + self._rng.gauss(0.0, g_noise)) * g_lsb)
+        words += [clamp16((w * RAD_TO_DEG + self._rng.gauss(0.0, g_noise)) * g_lsb)
                   for w in gyro_rads]
         return words
 
     # ------------------------------------------------------------------ bus side
-    def write(self, data: bytes) -> None:
-        if not data:
-            return
-        self._pointer = data[0] & 0x7F
-        for value in data[1:]:
-            self._write_register(self._pointer, value)
-            self._advance()
-
     def _write_register(self, reg: int, value: int) -> None:
         self._update()
         if reg == PWR_MGMT_1 and value & 0x80:
@@ -214,16 +190,11 @@ class Mpu6050Model:
         if self._pointer != FIFO_R_W:
             self._pointer = (self._pointer + 1) & 0x7F
 
-    def read(self, length: int) -> bytes:
+    def _before_read(self) -> None:
         if self._resetting_until_s >= 0 and self._clock.now_s() >= self._resetting_until_s:
             self._regs[PWR_MGMT_1] &= 0x7F  # DEVICE_RESET clears itself when reset completes
             self._resetting_until_s = -1.0
         self._update()
-        out = bytearray()
-        for _ in range(length):
-            out.append(self._read_register(self._pointer))
-            self._advance()
-        return bytes(out)
 
     def _read_register(self, reg: int) -> int:
         if reg == WHO_AM_I:
