@@ -37,6 +37,7 @@ from controller.events import Event, EventLog
 from controller.health import HealthCheckedDetector, ImuHealth, RailsHealth
 from controller.loop import ControlLoop, RailChannel
 from controller.stop_chain import StopChain
+from controller.stop_reasons import StopReason
 from controller.supervisor import State, Supervisor
 from hardware.clock import Clock
 from hardware.handrails import Handrails
@@ -164,7 +165,7 @@ class System:
         """
         with contextlib.suppress(Exception):
             sup = self.supervisor
-            sup.request_stop("shutdown", "controller shutting down")
+            sup.request_stop(StopReason.SHUTDOWN, "controller shutting down")
             now = self.clock.now_s()
             left_s = sup.stop_deadline_s - now
             max_s = left_s + SHUTDOWN_MARGIN_S if math.isfinite(left_s) else SHUTDOWN_FLUSH_S

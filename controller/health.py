@@ -66,6 +66,7 @@ from typing import Final
 
 from controller.config import HealthSettings
 from controller.detect.base import OK, Decision, Detector, Level
+from controller.stop_reasons import RAIL_RESET_REASON, StopReason
 from hardware.clock import Clock
 from hardware.imu import STANDARD_GRAVITY_MPS2, ImuSample
 from hardware.rails import ChipReport, RailSample
@@ -117,7 +118,7 @@ class ErrorBudget:
     def check(self, now_s: float) -> Decision:
         if len(self._times) > self._budget and now_s - self._times[0] <= 1.0:
             return Decision(
-                Level.STOP, "i2c_error_budget",
+                Level.STOP, StopReason.I2C_ERROR_BUDGET,
                 f"{self._device}: {len(self._times)} I²C errors within 1 s "
                 f"(budget {self._budget}/s), last {self.last_error}",
             )
@@ -219,7 +220,8 @@ class ImuHealth:
         """Fix the body frame from the current gravity direction (the clip may be worn either
         way up). Returns STOP ``imu_stale`` if there is no gravity estimate yet."""
         if self._gravity is None or _norm(self._gravity) < 0.5 * STANDARD_GRAVITY_MPS2:
-            return Decision(Level.STOP, "imu_stale", "IMU: no gravity estimate to arm with")
+            return Decision(Level.STOP, StopReason.IMU_STALE,
+                            "IMU: no gravity estimate to arm with")
         self._reference = self._gravity
         return OK
 
@@ -260,9 +262,9 @@ class ImuHealth:
         last = self._last
         if last is None:
             if now_s - self._created_s > s.stale_after_s:
-                return Decision(Level.STOP, "imu_stale", "IMU: no sample received yet")
+                return Decision(Level.STOP, StopReason.IMU_STALE, "IMU: no sample received yet")
         elif now_s - last.t_s > s.stale_after_s:
-            return Decision(Level.STOP, "imu_stale",
+            return Decision(Level.STOP, StopReason.IMU_STALE,
                             f"IMU: last sample {1000 * (now_s - last.t_s):.0f} ms old "
                             f"(limit {1000 * s.stale_after_s:.0f} ms)")
         budget = self.errors.check(now_s)
@@ -271,24 +273,24 @@ class ImuHealth:
         if last is None:
             return OK
         if belt_running and self._identical + 1 >= s.stuck_samples:
-            return Decision(Level.STOP, "imu_stuck",
+            return Decision(Level.STOP, StopReason.IMU_STUCK,
                             f"IMU: {self._identical + 1} identical samples in a row: frozen "
                             f"(a live chip's noise never repeats)")
         if (self._saturated_since is not None
                 and last.t_s - self._saturated_since >= s.saturated_after_s):
-            return Decision(Level.STOP, "imu_saturated",
+            return Decision(Level.STOP, StopReason.IMU_SATURATED,
                             f"IMU: accelerometer pinned at ±{self._full_scale_mps2:.0f} m/s² for "
                             f"{1000 * (last.t_s - self._saturated_since):.0f} ms")
         if (self._implausible_since is not None
                 and last.t_s - self._implausible_since >= s.implausible_after_s):
             norm_g = _norm(last.acc_mps2) / STANDARD_GRAVITY_MPS2
-            return Decision(Level.STOP, "imu_implausible",
+            return Decision(Level.STOP, StopReason.IMU_IMPLAUSIBLE,
                             f"IMU: still but |a| = {norm_g:.2f} g (expected 1 ± "
                             f"{s.implausible_g:g} g)")
         if self._reference is not None and self._gravity is not None:
             moved = _angle_deg(self._gravity, self._reference)
             if moved > s.clip_moved_deg:
-                return Decision(Level.STOP, "clip_moved",
+                return Decision(Level.STOP, StopReason.CLIP_MOVED,
                                 f"IMU: clip orientation changed by {moved:.0f}° since arming "
                                 f"(limit {s.clip_moved_deg:g}°): check the belt clip")
         return OK
@@ -367,7 +369,7 @@ class RailsHealth:
         last = self._last
         t_s = self._created_s if last is None else last.t_s
         if now_s - t_s > s.stale_after_s:
-            return Decision(Level.STOP, "rails_stale",
+            return Decision(Level.STOP, StopReason.RAILS_STALE,
                             f"rails: no reading for {1000 * (now_s - t_s):.0f} ms")
         budget = self.errors.check(now_s)
         if budget is not OK:
@@ -377,20 +379,20 @@ class RailsHealth:
         # A lost configuration first: it is the cause when a reset chip also reads frozen.
         for name, chip in self._chips.items():
             if chip.fault:
-                return Decision(Level.STOP, f"rail_{chip.kind}_reset",
+                return Decision(Level.STOP, RAIL_RESET_REASON[chip.kind],
                                 f"rails: {name}: {chip.fault}")
         for name, chip in self._chips.items():
             if chip.identical + 1 >= chip.frozen_after:
-                return Decision(Level.STOP, "rails_stuck",
+                return Decision(Level.STOP, StopReason.RAILS_STUCK,
                                 f"rails: {name}: {chip.identical + 1} identical readings "
                                 f"in a row: frozen (limit {chip.frozen_after})")
         if self._identical + 1 >= s.stuck_samples:
-            return Decision(Level.STOP, "rails_stuck",
+            return Decision(Level.STOP, StopReason.RAILS_STUCK,
                             f"rails: {self._identical + 1} identical readings in a row: frozen")
         if self._identical_force + 1 >= s.stuck_samples:
             # Every force chip frozen at once (both rails, or the alternate layout's one chip).
             names = ", ".join(n for n, c in self._chips.items() if c.kind == "force")
-            return Decision(Level.STOP, "rails_stuck",
+            return Decision(Level.STOP, StopReason.RAILS_STUCK,
                             f"rails: {names + ': ' if names else ''}"
                             f"{self._identical_force + 1} identical force readings in a row: "
                             f"frozen")

@@ -14,7 +14,7 @@ from typing import Any, TextIO
 from controller import config as cfg
 from controller.app import HardwareError, System, build
 from controller.daemon import StopSignals
-from controller.events import Event
+from controller.events import Event, EventKind
 from controller.supervisor import State
 from hardware.clock import SimClock
 from hardware.sim.scenarios import SCENARIOS
@@ -111,7 +111,7 @@ def run_simulation(system: System, live: bool, out: TextIO,
     print(file=out)
     print("Account of the session", file=out)
     sup = system.supervisor
-    speeds = [e for e in system.events.of_kind("speed")]
+    speeds = [e for e in system.events.of_kind(EventKind.SPEED)]
     if speeds:
         print(f"  speeds commanded: {', '.join(e.message.split()[1] for e in speeds)} km/h "
               f"(ramped in 0.1 km/h steps)", file=out)
@@ -119,7 +119,7 @@ def run_simulation(system: System, live: bool, out: TextIO,
     print(f"  wire: {sum(1 for _, w, _ in wire if w == 'host')} bytes sent, "
           f"{sum(1 for _, w, _ in wire if w == 'treadmill')} received, "
           f"{set_speed_bytes} speed commands", file=out)
-    stops = system.events.of_kind("stop")
+    stops = system.events.of_kind(EventKind.STOP)
     if stops:
         first = stops[0]
         print(f"  stop: {first.message} at {first.t_s:.3f} s", file=out)

@@ -39,8 +39,9 @@ from typing import Final, Protocol
 
 from controller.config import LimitsSettings
 from controller.detect.base import Decision, Level
-from controller.events import EventLog
+from controller.events import EventKind, EventLog
 from controller.governor import SPEED_UP_LEAD_S, Governor
+from controller.stop_reasons import StopReason
 from hardware.clock import Clock
 from hardware.units import KMH_PER_MPS
 
@@ -104,12 +105,12 @@ class Supervisor:
         self._arming_problems = arming_problems
         self.governor = Governor(limits, target_kmh)
         self.state = State.LATCHED
-        self.stop_reason = "power_on"
+        self.stop_reason: str = StopReason.POWER_ON
         # Power-on is power-cut in every mode: a restarted daemon (crash, Restart=on-failure,
         # reboot) must not give back the power an earlier instance cut. Only a human reset
         # (or, relay-only, a confirmed start) closes the relay.
         self.power_cut = True
-        self.power_cut_reason = "power_on"
+        self.power_cut_reason: str = StopReason.POWER_ON
         self._stop_deadline_s = math.inf
         self._later_reasons: set[str] = set()
         self._commanded_kmh = 0.0
@@ -153,11 +154,11 @@ class Supervisor:
                 now + speed_kmh / KMH_PER_MPS / self._limits.stop_decel_mps2 + STOP_MARGIN_S
             )
             self._set_state(now, State.STOPPING if self._link else State.LATCHED)
-            self._events.add(now, "stop", f"STOP: {reason}" + (f" — {detail}" if detail else ""))
+            self._events.add(now, EventKind.STOP, f"STOP: {reason}" + _dash(detail))
             self._later_reasons.clear()
         elif reason != self.stop_reason and reason not in self._later_reasons:
             self._later_reasons.add(reason)
-            self._events.add(now, "info", f"also: {reason}" + (f" — {detail}" if detail else ""))
+            self._events.add(now, EventKind.INFO, f"also: {reason}" + _dash(detail))
         if self._link is not None:
             # Software stops are controlled stops at [limits] stop_decel_mps2; a stop that cuts
             # power (link fault, e-stop, stall, belt not stopping) goes out at once.
@@ -168,7 +169,7 @@ class Supervisor:
         if not self.power_cut:
             self.power_cut = True
             self.power_cut_reason = reason
-            self._events.add(now, "stop", f"relay opened: treadmill power cut ({reason})")
+            self._events.add(now, EventKind.STOP, f"relay opened: treadmill power cut ({reason})")
 
     def on_decision(self, decision: Decision) -> None:
         """Act on a detector's or health check's decision."""
@@ -180,7 +181,7 @@ class Supervisor:
             if decision.reason != self._caution_reason:
                 self._caution_reason = decision.reason
                 action = "slowing down" if self._link else "warning only (relay-only: no slow-down)"
-                self._events.add(now, "caution", f"caution: {decision.reason} — {action}")
+                self._events.add(now, EventKind.CAUTION, f"caution: {decision.reason} — {action}")
 
     # ------------------------------------------------------------------ human actions
     def reset(self) -> bool:
@@ -188,16 +189,17 @@ class Supervisor:
         now = self._clock.now_s()
         if self.state is not State.LATCHED:
             if self.state is State.STOPPING:
-                self._events.add(now, "input", "reset refused: belt not yet confirmed stopped")
+                self._events.add(now, EventKind.INPUT,
+                                 "reset refused: belt not yet confirmed stopped")
             return False
         if self._link is not None and not self.power_cut and not self._link.belt_stopped:
-            self._events.add(now, "input", "reset refused: belt not confirmed stopped")
+            self._events.add(now, EventKind.INPUT, "reset refused: belt not confirmed stopped")
             return False
         if self._link is not None:
             self.power_cut = False  # power returns; the link clears the treadmill's start lockout
             self.power_cut_reason = ""
             self._link.reset()
-        self._events.add(now, "input", f"reset by operator (was: {self.stop_reason})")
+        self._events.add(now, EventKind.INPUT, f"reset by operator (was: {self.stop_reason})")
         self.stop_reason = ""
         self._caution_reason = ""
         self._set_state(now, State.READY)
@@ -208,16 +210,17 @@ class Supervisor:
         then the countdown begins (COUNTDOWN); the belt starts when it has elapsed (tick)."""
         now = self._clock.now_s()
         if self.state is not State.READY:
-            self._events.add(now, "input", f"start refused: controller is {self.state.value}")
+            self._events.add(now, EventKind.INPUT,
+                             f"start refused: controller is {self.state.value}")
             return False
         problems = self._start_problems()
         if problems:
-            self._events.add(now, "input", "start refused: " + "; ".join(problems))
+            self._events.add(now, EventKind.INPUT, "start refused: " + "; ".join(problems))
             return False
         self._countdown_from_s = now
         self._set_state(now, State.COUNTDOWN)  # before the cue: the buzzer reads the state
         what = "relay closes" if self._link is None else "belt starts"
-        self._events.add(now, "cue", f"countdown: {what} in {self.start_countdown_s:g} s")
+        self._events.add(now, EventKind.CUE, f"countdown: {what} in {self.start_countdown_s:g} s")
         return True
 
     def _start_problems(self) -> list[str]:
@@ -236,7 +239,7 @@ class Supervisor:
             # Something failed during the countdown that no stop request reported (e.g. a
             # frozen sensor only the strict checklist sees): the runner heard a countdown, so
             # the answer is a latched stop with its own tone, not a silent refusal.
-            self.request_stop("start_aborted", "; ".join(problems))
+            self.request_stop(StopReason.START_ABORTED, "; ".join(problems))
             return
         self._countdown_from_s = math.inf
         self._set_state(now, State.RUNNING)
@@ -250,10 +253,10 @@ class Supervisor:
             self._link.start()
         self._commanded_kmh = self.governor.begin(now)
         if self._link is None:
-            self._events.add(now, "state", "armed, relay closed: start the belt on the "
+            self._events.add(now, EventKind.STATE, "armed, relay closed: start the belt on the "
                                            "treadmill's console (relay-only: stop = power cut)")
         else:
-            self._events.add(now, "speed",
+            self._events.add(now, EventKind.SPEED,
                              f"speed {self._commanded_kmh:.1f} km/h (start speed)")
 
     # ------------------------------------------------------------------ every tick
@@ -262,7 +265,7 @@ class Supervisor:
         now = self._clock.now_s()
         link = self._link
         if link is not None and link.fault is not None and not self.power_cut:
-            self.request_stop("treadmill_link", link.fault, cut_power=True)
+            self.request_stop(StopReason.TREADMILL_LINK, link.fault, cut_power=True)
         if (self.state is State.COUNTDOWN
                 and now - self._countdown_from_s >= self.start_countdown_s):
             self._end_countdown(now)
@@ -270,17 +273,17 @@ class Supervisor:
             speed = self.governor.speed_at(now)
             cue_kmh = self.governor.take_cue()
             if cue_kmh is not None:
-                self._events.add(now, "cue", f"speed up to {cue_kmh:.1f} km/h in "
+                self._events.add(now, EventKind.CUE, f"speed up to {cue_kmh:.1f} km/h in "
                                              f"{SPEED_UP_LEAD_S:g} s")
             if abs(speed - self._commanded_kmh) > 1e-9:
-                self._events.add(now, "speed", f"speed {speed:.1f} km/h")
+                self._events.add(now, EventKind.SPEED, f"speed {speed:.1f} km/h")
             self._commanded_kmh = speed
             link.set_speed_kmh(speed)
         elif self.state is State.STOPPING and link is not None:
             if link.belt_stopped:
                 self._set_state(now, State.LATCHED)
             elif now > self._stop_deadline_s:
-                self._cut_power(now, "belt_not_stopping")
+                self._cut_power(now, StopReason.BELT_NOT_STOPPING)
                 self._set_state(now, State.LATCHED)
         elif (self.state in (State.LATCHED, State.READY, State.COUNTDOWN) and link is not None
               and not self.power_cut):
@@ -289,11 +292,16 @@ class Supervisor:
             # power without a confirmed-stopped belt).
             moving = abs(link.actual_speed_kmh or 0.0)
             if moving > MOVING_WHILE_LATCHED_KMH:
-                self.request_stop("belt_moving_while_latched",
+                self.request_stop(StopReason.BELT_MOVING_WHILE_LATCHED,
                                   f"{moving:.1f} km/h read back", cut_power=True)
 
     def _set_state(self, now: float, state: State) -> None:
         if state is not self.state:
             self.state = state
             suffix = f" ({self.stop_reason})" if state in (State.LATCHED, State.STOPPING) else ""
-            self._events.add(now, "state", f"state → {state.value}{suffix}")
+            self._events.add(now, EventKind.STATE, f"state → {state.value}{suffix}")
+
+
+def _dash(detail: str) -> str:
+    """`` — detail`` after a reason in the log, or nothing when there is no detail."""
+    return f" — {detail}" if detail else ""

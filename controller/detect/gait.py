@@ -16,6 +16,7 @@ import math
 from controller.config import DetectSettings
 from controller.detect.base import OK, Decision, Level
 from controller.detect.orientation import Orientation
+from controller.stop_reasons import StopReason
 
 INTERVALS = 8
 """Step intervals kept for cadence and irregularity (a fixed ring: bounded memory)."""
@@ -220,7 +221,7 @@ class SlipTripDetector:
             if self._since_s is None:
                 self._since_s = o.t_s
             if o.t_s - self._since_s >= self.hold_s - 1e-9:
-                return Decision(Level.STOP, "slip_trip",
+                return Decision(Level.STOP, StopReason.SLIP_TRIP,
                                 f"tipping {o.tilt_rate_dps:.0f}°/s at tilt {o.tilt_deg():.0f}° "
                                 f"while stepping")
         else:

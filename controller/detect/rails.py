@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from controller.config import DetectSettings
 from controller.detect.base import OK, Decision, Level
+from controller.stop_reasons import StopReason
 from hardware.rails import RailSample
 
 GRAB_WINDOW_S = 0.2
@@ -64,14 +65,14 @@ class RailDetector:
             k = dt / (self.grab_window_s + dt) if dt > 0 else 0.0
             self._slow_n = slow + k * (total - slow)
             if total > self.overload_n:
-                decision = Decision(Level.STOP, "rail_overload",
+                decision = Decision(Level.STOP, StopReason.RAIL_OVERLOAD,
                                     f"rail force {total:.0f} N > {self.overload_n:.0f} N")
             elif rise > self.grab_rise_n:
-                decision = Decision(Level.STOP, "rail_grab",
+                decision = Decision(Level.STOP, StopReason.RAIL_GRAB,
                                     f"rail force rose {rise:.0f} N suddenly")
         if decision is OK and self.hands_on:
             if left is None or right is None:
-                return Decision(Level.STOP, "rail_not_fitted",
+                return Decision(Level.STOP, StopReason.RAIL_NOT_FITTED,
                                 "hands-on mode needs touch or force sensing on both rails")
             if left and right:
                 self._off_since_s = None
@@ -79,7 +80,7 @@ class RailDetector:
                 if self._off_since_s is None:
                     self._off_since_s = rail.t_s
                 if rail.t_s - self._off_since_s >= self.hands_off_s - 1e-9:
-                    return Decision(Level.STOP, "hands_off",
+                    return Decision(Level.STOP, StopReason.HANDS_OFF,
                                     f"a hand off the rail for {rail.t_s - self._off_since_s:.1f} s")
         return decision
 
