@@ -144,7 +144,7 @@ def run_simulation(system: System, live: bool, out: TextIO,
         print(f"  treadmill at the end: belt {final_state['belt_kmh']:.1f} km/h, status "
               f"{final_state['status']}", file=out)
     print(f"  controller at the end: {sup.state.value}"
-          + (f" (reason: {sup.stop_reason}) — needs a human reset" if sup.latched else ""),
+          + (f" (reason: {sup.stop_reason}) — needs a human reset" if sup.stop_latched else ""),
           file=out)
     belt_still = not final_state or final_state["belt_kmh"] == 0.0
     safe_end = sup.state in (State.LATCHED, State.STOPPING, State.READY) and belt_still

@@ -135,7 +135,9 @@ class Supervisor:
         return self._stop_deadline_s if self.state is State.STOPPING else math.inf
 
     @property
-    def latched(self) -> bool:
+    def stop_latched(self) -> bool:
+        """Is a stop latched — from the stop request until a human reset? True while STOPPING
+        (the belt still slowing) as well as LATCHED: nothing but a reset starts it again."""
         return self.state in (State.LATCHED, State.STOPPING)
 
     # ------------------------------------------------------------------ the one stop path

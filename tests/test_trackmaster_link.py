@@ -90,7 +90,7 @@ class Bench(SimRig):
         start the belt or raise its speed."""
         state = self.state()
         assert state["belt_kmh"] == 0.0 and state["running"] is False
-        assert self.sup.latched
+        assert self.sup.stop_latched
         previous: int | None = None
         for t, op, data in self.commands():
             assert op != START_NO_CDS
