@@ -33,6 +33,7 @@ from controller.devices import (
     make_rails,
     make_safety_io,
 )
+from controller.drive import RelayOnlyDrive, SerialDrive
 from controller.events import Event, EventLog
 from controller.health import HealthCheckedDetector, ImuHealth, RailsHealth
 from controller.loop import ControlLoop, RailChannel
@@ -330,7 +331,8 @@ def build(settings: cfg.Settings, clock: Clock, scenario: Scenario | None = None
         return [problem for check in arming_checks for problem in check()]
 
     target = min(target, settings.limits.max_speed_kmh)
-    supervisor = Supervisor(clock, link, settings.limits, target, events, arming_problems)
+    drive = SerialDrive(link) if link is not None else RelayOnlyDrive()  # protocol "none"
+    supervisor = Supervisor(clock, drive, settings.limits, target, events, arming_problems)
     if world is not None:
         world.link, world.port, world.panel = link, port, panel
         if g.pin_factory == "mock":
