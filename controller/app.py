@@ -28,11 +28,13 @@ from controller.devices import (
     make_safety_io,
     simulated_world,
 )
+from controller.drive import RelayOnlyDrive, SerialDrive
 from controller.events import Event, EventLog
 from controller.health import HealthCheckedDetector, ImuHealth
 from controller.health_rails import RailsHealth
 from controller.loop import ControlLoop, RailChannel
 from controller.stop_chain import StopChain
+from controller.stop_reasons import StopReason
 from controller.supervisor import State, Supervisor
 from controller.transports import HardwareError, open_bus, open_pin_factory, open_port
 from hardware.clock import Clock
@@ -109,7 +111,7 @@ class System(Generic[W]):
         """
         with contextlib.suppress(Exception):
             sup = self.supervisor
-            sup.request_stop("shutdown", "controller shutting down")
+            sup.request_stop(StopReason.SHUTDOWN, "controller shutting down")
             now = self.clock.now_s()
             left_s = sup.stop_deadline_s - now
             max_s = left_s + SHUTDOWN_MARGIN_S if math.isfinite(left_s) else SHUTDOWN_FLUSH_S
@@ -208,7 +210,8 @@ def assemble(settings: cfg.Settings, clock: Clock, world: AnyWorld,
         return [problem for check in arming_checks for problem in check()]
 
     target = min(target, settings.limits.max_speed_kmh)
-    supervisor = Supervisor(clock, link, settings.limits, target, events, arming_problems)
+    drive = SerialDrive(link) if link is not None else RelayOnlyDrive()  # protocol "none"
+    supervisor = Supervisor(clock, drive, settings.limits, target, events, arming_problems)
     if isinstance(world, SimTreadmillWorld) and link is not None and settings.treadmill.simulated:
         world.connect(port, link, panel)
     imu_health = ImuHealth(settings.health, clock, settings.imu.accel_range_g)

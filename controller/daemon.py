@@ -21,7 +21,7 @@ from typing import Any
 
 from controller import config as cfg
 from controller.app import AnySystem, HardwareError, build
-from controller.events import Event
+from controller.events import Event, EventKind
 from controller.supervisor import State
 from hardware.clock import Clock, MonotonicClock
 
@@ -62,7 +62,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     def on_event(event: Event) -> None:
         printer.post(event)
-        if event.kind == "state":
+        if event.kind is EventKind.STATE:
             printer.post_line(next_step(system), at_s=event.t_s)
 
     system.events.subscribe(on_event)
@@ -130,7 +130,7 @@ def next_step(system: AnySystem) -> str:
 def exit_summary(system: AnySystem, ran_s: float, signal_name: str | None) -> str:
     """One line at exit: how long, why it ended, the stops, and the belt's state."""
     sup = system.supervisor
-    stops = [e.message.removeprefix("STOP: ") for e in system.events.of_kind("stop")
+    stops = [e.message.removeprefix("STOP: ") for e in system.events.of_kind(EventKind.STOP)
              if e.message.startswith("STOP: ")]
     why = f"{signal_name} received" if signal_name else "duration reached"
     link = system.link

@@ -10,6 +10,27 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from enum import StrEnum
+
+
+class EventKind(StrEnum):
+    """What an :class:`Event` is about. A :class:`~enum.StrEnum`: a member equals its string
+    (``EventKind.STOP == "stop"``), so readers may compare with either."""
+
+    STATE = "state"
+    """A state change (``state → latched (slip_trip)``), or the relay-only start's instruction."""
+    STOP = "stop"
+    """A stop latched (``STOP: reason — detail``) or the relay opened (power cut)."""
+    SPEED = "speed"
+    """A new commanded belt speed, km/h (serial link only)."""
+    CAUTION = "caution"
+    """A detector's caution and what it does (slow down, or warn only in relay-only mode)."""
+    CUE = "cue"
+    """A warning before the belt changes: the start countdown, a speed-up (the buzzer plays it)."""
+    INPUT = "input"
+    """A human action and its answer (reset, start, refused and why)."""
+    INFO = "info"
+    """Anything else worth a line (a later stop reason while already latched)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,14 +39,12 @@ class Event:
 
     Attributes:
         t_s: time, seconds, on the injected clock.
-        kind: ``"state"``, ``"stop"``, ``"speed"``, ``"caution"``, ``"cue"`` (a warning
-            before the belt changes: the start countdown, a speed-up), ``"fault"``,
-            ``"input"`` or ``"info"``.
+        kind: what it is about (:class:`EventKind`).
         message: one human-readable line.
     """
 
     t_s: float
-    kind: str
+    kind: EventKind
     message: str
 
 
@@ -37,7 +56,7 @@ class EventLog:
         self._listeners: list[Callable[[Event], None]] = []
         self.listener_errors = 0
 
-    def add(self, t_s: float, kind: str, message: str) -> None:
+    def add(self, t_s: float, kind: EventKind, message: str) -> None:
         event = Event(t_s, kind, message)
         self._events.append(event)
         for listener in self._listeners:
@@ -59,4 +78,5 @@ class EventLog:
         return len(self._events)
 
     def of_kind(self, kind: str) -> list[Event]:
+        """The events of one kind (an :class:`EventKind`, or its string), oldest first."""
         return [e for e in self._events if e.kind == kind]

@@ -70,6 +70,7 @@ from typing import Generic, TypeVar
 
 from controller.config import HealthSettings
 from controller.detect.base import OK, Decision, Detector, Level
+from controller.stop_reasons import StopReason
 from hardware.clock import Clock
 from hardware.held import HeldTimer
 from hardware.imu import STANDARD_GRAVITY_MPS2, ImuSample
@@ -107,7 +108,7 @@ class ErrorBudget:
     def check(self, now_s: float) -> Decision:
         if len(self._times) > self._budget and now_s - self._times[0] <= 1.0:
             return Decision(
-                Level.STOP, "i2c_error_budget",
+                Level.STOP, StopReason.I2C_ERROR_BUDGET,
                 f"{self._device}: {len(self._times)} I²C errors within 1 s "
                 f"(budget {self._budget}/s), last {self.last_error}",
             )
@@ -251,7 +252,8 @@ class ImuHealth(SensorHealth[ImuSample]):
         """Fix the body frame from the current gravity direction (the clip may be worn either
         way up). Returns STOP ``imu_stale`` if there is no gravity estimate yet."""
         if self._gravity is None or _norm(self._gravity) < 0.5 * STANDARD_GRAVITY_MPS2:
-            return Decision(Level.STOP, "imu_stale", "IMU: no gravity estimate to arm with")
+            return Decision(Level.STOP, StopReason.IMU_STALE,
+                            "IMU: no gravity estimate to arm with")
         self._reference = self._gravity
         return OK
 
@@ -287,8 +289,8 @@ class ImuHealth(SensorHealth[ImuSample]):
     # ------------------------------------------------------------------ verdict
     def _stale(self, age_s: float) -> Decision:
         if self._last is None:
-            return Decision(Level.STOP, "imu_stale", "IMU: no sample received yet")
-        return Decision(Level.STOP, "imu_stale",
+            return Decision(Level.STOP, StopReason.IMU_STALE, "IMU: no sample received yet")
+        return Decision(Level.STOP, StopReason.IMU_STALE,
                         f"IMU: last sample {1000 * age_s:.0f} ms old "
                         f"(limit {1000 * self._s.stale_after_s:.0f} ms)")
 
@@ -303,24 +305,24 @@ class ImuHealth(SensorHealth[ImuSample]):
         if last is None:
             return OK
         if belt_running and self._stuck.in_a_row >= s.stuck_samples:
-            return Decision(Level.STOP, "imu_stuck",
+            return Decision(Level.STOP, StopReason.IMU_STUCK,
                             f"IMU: {self._stuck.in_a_row} identical samples in a row: frozen "
                             f"(a live chip's noise never repeats)")
         saturated_s = self._saturated.held_s(last.t_s)
         if saturated_s is not None and saturated_s >= s.saturated_after_s:
-            return Decision(Level.STOP, "imu_saturated",
+            return Decision(Level.STOP, StopReason.IMU_SATURATED,
                             f"IMU: accelerometer pinned at ±{self._full_scale_mps2:.0f} m/s² for "
                             f"{1000 * saturated_s:.0f} ms")
         implausible_s = self._implausible.held_s(last.t_s)
         if implausible_s is not None and implausible_s >= s.implausible_after_s:
             norm_g = _norm(last.acc_mps2) / STANDARD_GRAVITY_MPS2
-            return Decision(Level.STOP, "imu_implausible",
+            return Decision(Level.STOP, StopReason.IMU_IMPLAUSIBLE,
                             f"IMU: still but |a| = {norm_g:.2f} g (expected 1 ± "
                             f"{s.implausible_g:g} g)")
         if self._reference is not None and self._gravity is not None:
             moved = _angle_deg(self._gravity, self._reference)
             if moved > s.clip_moved_deg:
-                return Decision(Level.STOP, "clip_moved",
+                return Decision(Level.STOP, StopReason.CLIP_MOVED,
                                 f"IMU: clip orientation changed by {moved:.0f}° since arming "
                                 f"(limit {s.clip_moved_deg:g}°): check the belt clip")
         return OK

@@ -16,6 +16,7 @@ from typing import Final
 from controller.config import HealthSettings
 from controller.detect.base import OK, Decision, Level
 from controller.health import SensorHealth, StuckCounter
+from controller.stop_reasons import RAIL_RESET_REASON, StopReason
 from hardware.clock import Clock
 from hardware.rails import ChipReport, RailSample
 
@@ -92,7 +93,8 @@ class RailsHealth(SensorHealth[RailSample]):
         self._last = sample
 
     def _stale(self, age_s: float) -> Decision:
-        return Decision(Level.STOP, "rails_stale", f"rails: no reading for {1000 * age_s:.0f} ms")
+        return Decision(Level.STOP, StopReason.RAILS_STALE,
+                        f"rails: no reading for {1000 * age_s:.0f} ms")
 
     def check(self, now_s: float, belt_running: bool) -> Decision:
         """The rails' health now: :data:`OK` or a STOP with a named reason (first that applies:
@@ -106,20 +108,20 @@ class RailsHealth(SensorHealth[RailSample]):
         # A lost configuration first: it is the cause when a reset chip also reads frozen.
         for name, chip in self._chips.items():
             if chip.fault:
-                return Decision(Level.STOP, f"rail_{chip.kind}_reset",
+                return Decision(Level.STOP, RAIL_RESET_REASON[chip.kind],
                                 f"rails: {name}: {chip.fault}")
         for name, chip in self._chips.items():
             if chip.stuck.in_a_row >= chip.frozen_after:
-                return Decision(Level.STOP, "rails_stuck",
+                return Decision(Level.STOP, StopReason.RAILS_STUCK,
                                 f"rails: {name}: {chip.stuck.in_a_row} identical readings "
                                 f"in a row: frozen (limit {chip.frozen_after})")
         if self._stuck.in_a_row >= s.stuck_samples:
-            return Decision(Level.STOP, "rails_stuck",
+            return Decision(Level.STOP, StopReason.RAILS_STUCK,
                             f"rails: {self._stuck.in_a_row} identical readings in a row: frozen")
         if self._stuck_force.in_a_row >= s.stuck_samples:
             # Every force chip frozen at once (both rails, or the alternate layout's one chip).
             names = ", ".join(n for n, c in self._chips.items() if c.kind == "force")
-            return Decision(Level.STOP, "rails_stuck",
+            return Decision(Level.STOP, StopReason.RAILS_STUCK,
                             f"rails: {names + ': ' if names else ''}"
                             f"{self._stuck_force.in_a_row} identical force readings in a row: "
                             f"frozen")

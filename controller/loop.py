@@ -32,10 +32,11 @@ from typing import Protocol
 from controller.detect.base import Detector, Level
 from controller.detect.presence import NoRunnerDetector
 from controller.detect.rails import RailDetector
-from controller.events import EventLog
+from controller.events import EventKind, EventLog
 from controller.health import ImuHealth
 from controller.health_rails import RailsHealth
 from controller.stop_chain import StopChain
+from controller.stop_reasons import StopReason
 from controller.supervisor import State, Supervisor
 from hardware.clock import Clock
 from hardware.imu import ImuSample
@@ -133,7 +134,7 @@ class ControlLoop:
         try:
             self._tick()
         except BaseException as exc:
-            self.supervisor.request_stop("internal_error", f"{type(exc).__name__}: {exc}",
+            self.supervisor.request_stop(StopReason.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}",
                                          cut_power=True)
             self._panel.set_relay(False)
             if self._link is not None:
@@ -147,7 +148,7 @@ class ControlLoop:
             gap = now - self._last_tick_s
             self.max_tick_gap_s = max(self.max_tick_gap_s, gap)
             if gap > self._stall_after_s:
-                sup.request_stop("loop_stall", f"{gap * 1000:.0f} ms between ticks",
+                sup.request_stop(StopReason.LOOP_STALL, f"{gap * 1000:.0f} ms between ticks",
                                  cut_power=True)
         self._last_tick_s = now
         if self._before_tick is not None:
@@ -196,9 +197,10 @@ class ControlLoop:
             # the start checklist could no longer see it.
             chain_problems = self._stop_chain.problems()
             if self._panel.estop_pressed:
-                self._events.add(now, "input", "reset refused: e-stop pressed")
+                self._events.add(now, EventKind.INPUT, "reset refused: e-stop pressed")
             elif chain_problems:
-                self._events.add(now, "input", "reset refused: " + "; ".join(chain_problems))
+                self._events.add(now, EventKind.INPUT,
+                                 "reset refused: " + "; ".join(chain_problems))
             else:
                 sup.reset()
         elif press is Press.SHORT:

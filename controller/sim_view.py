@@ -15,7 +15,7 @@ from controller import config as cfg
 from controller.app import HardwareError, System, assemble
 from controller.daemon import StopSignals
 from controller.devices import simulated_world
-from controller.events import Event
+from controller.events import Event, EventKind
 from controller.supervisor import State
 from hardware.clock import SimClock
 from hardware.sim.scenarios import SCENARIOS, Scenario
@@ -113,7 +113,7 @@ def run_simulation(system: System[SimWorld], scenario: Scenario, live: bool, out
     print(file=out)
     print("Account of the session", file=out)
     sup = system.supervisor
-    speeds = [e for e in system.events.of_kind("speed")]
+    speeds = [e for e in system.events.of_kind(EventKind.SPEED)]
     if speeds:
         print(f"  speeds commanded: {', '.join(e.message.split()[1] for e in speeds)} km/h "
               f"(ramped in 0.1 km/h steps)", file=out)
@@ -121,7 +121,7 @@ def run_simulation(system: System[SimWorld], scenario: Scenario, live: bool, out
     print(f"  wire: {sum(1 for _, w, _ in wire if w == 'host')} bytes sent, "
           f"{sum(1 for _, w, _ in wire if w == 'treadmill')} received, "
           f"{set_speed_bytes} speed commands", file=out)
-    stops = system.events.of_kind("stop")
+    stops = system.events.of_kind(EventKind.STOP)
     if stops:
         first = stops[0]
         print(f"  stop: {first.message} at {first.t_s:.3f} s", file=out)
@@ -146,7 +146,7 @@ def run_simulation(system: System[SimWorld], scenario: Scenario, live: bool, out
         print(f"  treadmill at the end: belt {final_state['belt_kmh']:.1f} km/h, status "
               f"{final_state['status']}", file=out)
     print(f"  controller at the end: {sup.state.value}"
-          + (f" (reason: {sup.stop_reason}) — needs a human reset" if sup.latched else ""),
+          + (f" (reason: {sup.stop_reason}) — needs a human reset" if sup.stop_latched else ""),
           file=out)
     belt_still = not final_state or final_state["belt_kmh"] == 0.0
     safe_end = sup.state in (State.LATCHED, State.STOPPING, State.READY) and belt_still

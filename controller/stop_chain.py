@@ -24,6 +24,7 @@ invisible (``treadguard check`` says so).
 from __future__ import annotations
 
 from controller.detect.base import OK, Decision, Level
+from controller.stop_reasons import StopReason
 from hardware.safety_io import SafetyIO
 
 
@@ -47,21 +48,22 @@ class StopChain:
         applies, in that order), else OK."""
         io = self._io
         if io.estop_pressed:
-            return Decision(Level.STOP, "estop", "emergency-stop pressed or its wire broken")
+            return Decision(Level.STOP, StopReason.ESTOP,
+                            "emergency-stop pressed or its wire broken")
         if io.key_present is False:
-            return Decision(Level.STOP, "safety_key_removed", "safety key is out")
+            return Decision(Level.STOP, StopReason.SAFETY_KEY_REMOVED, "safety key is out")
         feedback = io.relay_feedback_closed
         if feedback is not None and feedback != io.relay_closed:
             late_s = now_s - io.relay_changed_at_s
             if late_s > self._relay_open_within_s:
                 if feedback:
                     return Decision(
-                        Level.STOP, "relay_welded",
+                        Level.STOP, StopReason.RELAY_WELDED,
                         f"stop relay told to open {late_s * 1000:.0f} ms ago but its feedback "
                         f"contact is still closed: welded? The treadmill's own e-stop and key "
                         f"still cut power; replace the relay before further use")
                 return Decision(
-                    Level.STOP, "relay_feedback_lost",
+                    Level.STOP, StopReason.RELAY_FEEDBACK_LOST,
                     f"stop relay energised {late_s * 1000:.0f} ms ago but its feedback contact "
                     f"is open: check the relay, its coil supply and the feedback wire")
         return OK

@@ -28,6 +28,9 @@ States::
   safety-key loop) is also opened when the link cannot be trusted: a link fault, a belt that
   does not stop by its deadline, a belt that moves while latched, or a stop request that asks
   for it (e-stop, loop stall, relay-only mode). Power stays cut until reset.
+- How the belt is started, speeded and stopped is the drive's (:mod:`controller.drive`, chosen
+  by the composition root): a serial link with the relay behind it, or relay-only, where every
+  stop opens the relay. The supervisor asks the drive what it can do; it never tests for a link.
 """
 
 from __future__ import annotations
@@ -35,12 +38,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from enum import Enum
-from typing import Final, Protocol
+from typing import Final
 
 from controller.config import LimitsSettings
 from controller.detect.base import Decision, Level
-from controller.events import EventLog
+from controller.drive import Drive
+from controller.events import EventKind, EventLog
 from controller.governor import SPEED_UP_LEAD_S, Governor
+from controller.stop_reasons import StopReason
 from hardware.clock import Clock
 from hardware.units import KMH_PER_MPS
 
@@ -58,30 +63,13 @@ class State(Enum):
     STOPPING = "stopping"
 
 
-class TreadmillLink(Protocol):
-    """What the supervisor needs from a treadmill driver (see :mod:`hardware.trackmaster`)."""
-
-    fault: str | None
-    actual_speed_kmh: float | None
-
-    def start(self) -> None: ...
-
-    def set_speed_kmh(self, speed_kmh: float) -> None: ...
-
-    def stop(self, decel_mps2: float | None = None) -> None: ...
-
-    def reset(self) -> None: ...
-
-    @property
-    def belt_stopped(self) -> bool: ...
-
-
 class Supervisor:
     """Owns the session state and the latched stop.
 
     Args:
         clock: the injected clock.
-        link: the treadmill driver, or None in relay-only mode (every stop cuts power).
+        drive: how the belt is started, speeded and stopped (:mod:`controller.drive`: a serial
+            link with the relay behind it, or relay-only, where every stop cuts power).
         limits: ``[limits]`` (start speed, cap, ramps, stop deceleration, start countdown).
         target_kmh: the session's requested speed.
         events: where state changes, stops and speeds are recorded.
@@ -91,25 +79,25 @@ class Supervisor:
     def __init__(
         self,
         clock: Clock,
-        link: TreadmillLink | None,
+        drive: Drive,
         limits: LimitsSettings,
         target_kmh: float,
         events: EventLog,
         arming_problems: Callable[[], list[str]],
     ) -> None:
         self._clock = clock
-        self._link = link
+        self._drive = drive
         self._limits = limits
         self._events = events
         self._arming_problems = arming_problems
         self.governor = Governor(limits, target_kmh)
         self.state = State.LATCHED
-        self.stop_reason = "power_on"
+        self.stop_reason: str = StopReason.POWER_ON
         # Power-on is power-cut in every mode: a restarted daemon (crash, Restart=on-failure,
         # reboot) must not give back the power an earlier instance cut. Only a human reset
-        # (or, relay-only, a confirmed start) closes the relay.
+        # (or, when the relay is the drive's only stop, a confirmed start) closes the relay.
         self.power_cut = True
-        self.power_cut_reason = "power_on"
+        self.power_cut_reason: str = StopReason.POWER_ON
         self._stop_deadline_s = math.inf
         self._later_reasons: set[str] = set()
         self._commanded_kmh = 0.0
@@ -134,41 +122,53 @@ class Supervisor:
         return self._stop_deadline_s if self.state is State.STOPPING else math.inf
 
     @property
-    def latched(self) -> bool:
+    def stop_latched(self) -> bool:
+        """Is a stop latched — from the stop request until a human reset? True while STOPPING
+        (the belt still slowing) as well as LATCHED: nothing but a reset starts it again."""
         return self.state in (State.LATCHED, State.STOPPING)
 
     # ------------------------------------------------------------------ the one stop path
     def request_stop(self, reason: str, detail: str = "", cut_power: bool = False) -> None:
-        """Stop the belt and latch. First reason wins; safe to call from anywhere, any time."""
+        """Stop the belt and latch. First reason wins; safe to call from anywhere, any time.
+
+        Args:
+            reason: a :class:`~controller.stop_reasons.StopReason` member (a ``str``; kept as
+                :attr:`stop_reason` until reset).
+            detail: a sentence with the numbers, for the log.
+            cut_power: open the relay now and stop at once rather than at ``[limits]
+                stop_decel_mps2`` (the stop chain, the loop, link faults). The drive may cut
+                power on every stop anyway (relay-only).
+        """
         now = self._clock.now_s()
-        if cut_power or self._link is None:
+        drive = self._drive
+        if cut_power or drive.stop_cuts_power:
             self._cut_power(now, reason)
         if self.state in (State.RUNNING, State.READY, State.COUNTDOWN):
             # From COUNTDOWN this is what cancels the start: the state leaves COUNTDOWN, so
             # tick() never reaches the start.
             self.stop_reason = reason
-            speed_kmh = abs(self._link.actual_speed_kmh or 0.0) if self._link else 0.0
-            speed_kmh = max(speed_kmh, self._commanded_kmh)
+            speed_kmh = max(drive.speed_read_back_kmh, self._commanded_kmh)
             self._stop_deadline_s = (
                 now + speed_kmh / KMH_PER_MPS / self._limits.stop_decel_mps2 + STOP_MARGIN_S
             )
-            self._set_state(now, State.STOPPING if self._link else State.LATCHED)
-            self._events.add(now, "stop", f"STOP: {reason}" + (f" — {detail}" if detail else ""))
+            # A drive that reads the belt back waits in STOPPING for it to read 0; without one
+            # the open relay is the whole stop.
+            self._set_state(now, State.STOPPING if drive.controls_speed else State.LATCHED)
+            self._events.add(now, EventKind.STOP, f"STOP: {reason}" + _dash(detail))
             self._later_reasons.clear()
         elif reason != self.stop_reason and reason not in self._later_reasons:
             self._later_reasons.add(reason)
-            self._events.add(now, "info", f"also: {reason}" + (f" — {detail}" if detail else ""))
-        if self._link is not None:
-            # Software stops are controlled stops at [limits] stop_decel_mps2; a stop that cuts
-            # power (link fault, e-stop, stall, belt not stopping) goes out at once.
-            self._link.stop(None if cut_power else self._limits.stop_decel_mps2)
+            self._events.add(now, EventKind.INFO, f"also: {reason}" + _dash(detail))
+        # Software stops are controlled stops at [limits] stop_decel_mps2; a stop that cuts
+        # power (link fault, e-stop, stall, belt not stopping) goes out at once.
+        drive.stop(None if cut_power else self._limits.stop_decel_mps2)
         self._commanded_kmh = 0.0
 
     def _cut_power(self, now: float, reason: str) -> None:
         if not self.power_cut:
             self.power_cut = True
             self.power_cut_reason = reason
-            self._events.add(now, "stop", f"relay opened: treadmill power cut ({reason})")
+            self._events.add(now, EventKind.STOP, f"relay opened: treadmill power cut ({reason})")
 
     def on_decision(self, decision: Decision) -> None:
         """Act on a detector's or health check's decision."""
@@ -179,8 +179,8 @@ class Supervisor:
             self.governor.caution(now)
             if decision.reason != self._caution_reason:
                 self._caution_reason = decision.reason
-                action = "slowing down" if self._link else "warning only (relay-only: no slow-down)"
-                self._events.add(now, "caution", f"caution: {decision.reason} — {action}")
+                self._events.add(now, EventKind.CAUTION,
+                                 f"caution: {decision.reason} — {self._drive.caution_action}")
 
     # ------------------------------------------------------------------ human actions
     def reset(self) -> bool:
@@ -188,16 +188,19 @@ class Supervisor:
         now = self._clock.now_s()
         if self.state is not State.LATCHED:
             if self.state is State.STOPPING:
-                self._events.add(now, "input", "reset refused: belt not yet confirmed stopped")
+                self._events.add(now, EventKind.INPUT,
+                                 "reset refused: belt not yet confirmed stopped")
             return False
-        if self._link is not None and not self.power_cut and not self._link.belt_stopped:
-            self._events.add(now, "input", "reset refused: belt not confirmed stopped")
+        if not self.power_cut and not self._drive.belt_stopped:
+            self._events.add(now, EventKind.INPUT, "reset refused: belt not confirmed stopped")
             return False
-        if self._link is not None:
-            self.power_cut = False  # power returns; the link clears the treadmill's start lockout
+        if not self._drive.stop_cuts_power:
+            # Power returns; the drive clears the treadmill's start lockout. When the relay is
+            # the drive's only stop, power returns only at the end of a confirmed start.
+            self.power_cut = False
             self.power_cut_reason = ""
-            self._link.reset()
-        self._events.add(now, "input", f"reset by operator (was: {self.stop_reason})")
+        self._drive.reset()
+        self._events.add(now, EventKind.INPUT, f"reset by operator (was: {self.stop_reason})")
         self.stop_reason = ""
         self._caution_reason = ""
         self._set_state(now, State.READY)
@@ -208,26 +211,22 @@ class Supervisor:
         then the countdown begins (COUNTDOWN); the belt starts when it has elapsed (tick)."""
         now = self._clock.now_s()
         if self.state is not State.READY:
-            self._events.add(now, "input", f"start refused: controller is {self.state.value}")
+            self._events.add(now, EventKind.INPUT,
+                             f"start refused: controller is {self.state.value}")
             return False
         problems = self._start_problems()
         if problems:
-            self._events.add(now, "input", "start refused: " + "; ".join(problems))
+            self._events.add(now, EventKind.INPUT, "start refused: " + "; ".join(problems))
             return False
         self._countdown_from_s = now
         self._set_state(now, State.COUNTDOWN)  # before the cue: the buzzer reads the state
-        what = "relay closes" if self._link is None else "belt starts"
-        self._events.add(now, "cue", f"countdown: {what} in {self.start_countdown_s:g} s")
+        self._events.add(now, EventKind.CUE, f"countdown: {self._drive.countdown_action} in "
+                                             f"{self.start_countdown_s:g} s")
         return True
 
     def _start_problems(self) -> list[str]:
-        """The arming checklist plus the link: what forbids a start now (empty: none)."""
-        problems = self._arming_problems()
-        if self._link is not None and self._link.fault:
-            problems.append(f"treadmill link: {self._link.fault}")
-        elif self._link is not None and not self._link.belt_stopped:
-            problems.append("treadmill has not confirmed the belt is stopped")
-        return problems
+        """The arming checklist plus the drive: what forbids a start now (empty: none)."""
+        return self._arming_problems() + self._drive.start_problems()
 
     def _end_countdown(self, now: float) -> None:
         """The countdown has played: check everything again, then start (or latch)."""
@@ -236,64 +235,63 @@ class Supervisor:
             # Something failed during the countdown that no stop request reported (e.g. a
             # frozen sensor only the strict checklist sees): the runner heard a countdown, so
             # the answer is a latched stop with its own tone, not a silent refusal.
-            self.request_stop("start_aborted", "; ".join(problems))
+            self.request_stop(StopReason.START_ABORTED, "; ".join(problems))
             return
         self._countdown_from_s = math.inf
         self._set_state(now, State.RUNNING)
-        if self._link is None:
+        if self._drive.stop_cuts_power:
             # Relay-only: power returns only on a confirmed, checked start; the runner then
             # starts the belt on the console (the treadmill must not restart by itself on
             # power return — see docs/treadmill-link.md).
             self.power_cut = False
             self.power_cut_reason = ""
-        else:
-            self._link.start()
         self._commanded_kmh = self.governor.begin(now)
-        if self._link is None:
-            self._events.add(now, "state", "armed, relay closed: start the belt on the "
-                                           "treadmill's console (relay-only: stop = power cut)")
-        else:
-            self._events.add(now, "speed",
-                             f"speed {self._commanded_kmh:.1f} km/h (start speed)")
+        kind, message = self._drive.start(self._commanded_kmh)
+        self._events.add(now, kind, message)
 
     # ------------------------------------------------------------------ every tick
     def tick(self) -> None:
         """Called once per loop iteration after detectors and inputs have been handled."""
         now = self._clock.now_s()
-        link = self._link
-        if link is not None and link.fault is not None and not self.power_cut:
-            self.request_stop("treadmill_link", link.fault, cut_power=True)
+        drive = self._drive
+        fault = drive.fault
+        if fault is not None and not self.power_cut:
+            self.request_stop(StopReason.TREADMILL_LINK, fault, cut_power=True)
         if (self.state is State.COUNTDOWN
                 and now - self._countdown_from_s >= self.start_countdown_s):
             self._end_countdown(now)
-        if self.state is State.RUNNING and link is not None:
+        if self.state is State.RUNNING and drive.controls_speed:
             speed = self.governor.speed_at(now)
             cue_kmh = self.governor.take_cue()
             if cue_kmh is not None:
-                self._events.add(now, "cue", f"speed up to {cue_kmh:.1f} km/h in "
+                self._events.add(now, EventKind.CUE, f"speed up to {cue_kmh:.1f} km/h in "
                                              f"{SPEED_UP_LEAD_S:g} s")
             if abs(speed - self._commanded_kmh) > 1e-9:
-                self._events.add(now, "speed", f"speed {speed:.1f} km/h")
+                self._events.add(now, EventKind.SPEED, f"speed {speed:.1f} km/h")
             self._commanded_kmh = speed
-            link.set_speed_kmh(speed)
-        elif self.state is State.STOPPING and link is not None:
-            if link.belt_stopped:
+            drive.set_speed_kmh(speed)
+        elif self.state is State.STOPPING:
+            if drive.belt_stopped:
                 self._set_state(now, State.LATCHED)
             elif now > self._stop_deadline_s:
-                self._cut_power(now, "belt_not_stopping")
+                self._cut_power(now, StopReason.BELT_NOT_STOPPING)
                 self._set_state(now, State.LATCHED)
-        elif (self.state in (State.LATCHED, State.READY, State.COUNTDOWN) and link is not None
-              and not self.power_cut):
+        elif self.state in (State.LATCHED, State.READY, State.COUNTDOWN) and not self.power_cut:
             # READY and COUNTDOWN too: after a reset nothing may move the belt until the
             # countdown of a confirmed start has played (a reset after a power cut restores
             # power without a confirmed-stopped belt).
-            moving = abs(link.actual_speed_kmh or 0.0)
+            moving = drive.speed_read_back_kmh
             if moving > MOVING_WHILE_LATCHED_KMH:
-                self.request_stop("belt_moving_while_latched",
+                self.request_stop(StopReason.BELT_MOVING_WHILE_LATCHED,
                                   f"{moving:.1f} km/h read back", cut_power=True)
 
     def _set_state(self, now: float, state: State) -> None:
         if state is not self.state:
             self.state = state
             suffix = f" ({self.stop_reason})" if state in (State.LATCHED, State.STOPPING) else ""
-            self._events.add(now, "state", f"state → {state.value}{suffix}")
+            self._events.add(now, EventKind.STATE, f"state → {state.value}{suffix}")
+
+
+def _dash(detail: str) -> str:
+    """`` — detail`` after a reason in the log, or nothing when there is no detail."""
+    return f" — {detail}" if detail else ""

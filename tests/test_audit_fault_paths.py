@@ -44,12 +44,12 @@ def test_welded_relay_refuses_the_reset_so_no_start_follows(build_sim: Build) ->
     system.loop.run(1.0)
     system.world.estop_pressed = False
     system.loop.run(2.0)  # to 8.5 s: latched, e-stop released
-    assert system.supervisor.latched and system.supervisor.power_cut
+    assert system.supervisor.stop_latched and system.supervisor.power_cut
     assert any("relay_welded" in e.message for e in system.events)
     system.loop.run(8.0)  # reset held at 11 s, start pressed at 13 s (+ a countdown)
     starts = [t for t, b in host_bytes(system) if b == START_CDS]
     assert len(starts) == 1, "a start went out with a welded stop relay"
-    assert system.supervisor.latched  # still latched: the reset was refused
+    assert system.supervisor.stop_latched  # still latched: the reset was refused
     assert any("reset refused" in e.message and "welded" in e.message for e in system.events)
     assert treadmill(system)["running"] is False
 
@@ -68,7 +68,7 @@ def test_a_failing_event_listener_does_not_skip_the_stop(build_sim: Build) -> No
     system.world.bus.unplug(0x6A)
     system.loop.run(3.0)  # must not raise
     sup = system.supervisor
-    assert sup.latched and sup.stop_reason in ("imu_stale", "i2c_error_budget")
+    assert sup.stop_latched and sup.stop_reason in ("imu_stale", "i2c_error_budget")
     assert treadmill(system)["belt_kmh"] == 0.0
 
 
@@ -115,7 +115,7 @@ def test_row_belt_does_not_stop_cuts_power(build_sim: Build) -> None:
     system.world.bus.unplug(0x6A)  # a software (controlled) stop the treadmill then ignores
     system.loop.run(4.0)
     sup = system.supervisor
-    assert sup.latched and sup.stop_reason in ("imu_stale", "i2c_error_budget")
+    assert sup.stop_latched and sup.stop_reason in ("imu_stale", "i2c_error_budget")
     assert sup.power_cut and not system.panel.relay_closed
     assert treadmill(system)["belt_kmh"] == 0.0  # coasted down without power
 
@@ -131,7 +131,7 @@ def test_row_belt_moving_while_latched_cuts_power(build_sim: Build) -> None:
     system.world.imu_model.freeze = False
     system.world.treadmill.inject("runaway", kmh=1.5)  # the belt creeps while stopped
     system.loop.run(3.0)
-    assert sup.latched and sup.power_cut
+    assert sup.stop_latched and sup.power_cut
     assert not system.panel.relay.value  # relay opened (read afresh: mypy narrowed the property)
     assert any("moving" in e.message for e in system.events)
     assert treadmill(system)["belt_kmh"] <= 1.5
@@ -141,7 +141,7 @@ def test_row_rail_chips_frozen_while_running_stop(build_sim: Build) -> None:
     system = walking(build_sim)
     freeze_rail_chips(system)
     system.loop.run(2.0)
-    assert system.supervisor.latched and system.supervisor.stop_reason == "rails_stuck"
+    assert system.supervisor.stop_latched and system.supervisor.stop_reason == "rails_stuck"
     assert treadmill(system)["belt_kmh"] == 0.0
 
 
@@ -155,7 +155,7 @@ def test_row_rail_grab_stops_the_belt(build_sim: Build) -> None:
     assert isinstance(hands, Hands)
     hands.left = hands.right = Hand(True, 120.0)  # both hands clamp onto the rails
     system.loop.run(2.0)
-    assert system.supervisor.latched
+    assert system.supervisor.stop_latched
     assert system.supervisor.stop_reason in ("rail_grab", "rail_overload")
     assert treadmill(system)["belt_kmh"] == 0.0
 
@@ -182,7 +182,7 @@ def test_belt_moving_while_ready_cuts_power(build_sim: Build) -> None:
     system.world.treadmill.inject("runaway", kmh=1.5)
     system.loop.run(2.0)
     sup = system.supervisor
-    assert sup.latched and sup.power_cut
+    assert sup.stop_latched and sup.power_cut
     assert START_CDS not in {b for _, b in host_bytes(system)}
 
 
@@ -196,7 +196,7 @@ def test_frozen_force_adcs_with_a_live_touch_chip_stop_the_belt(build_sim: Build
         force.freeze = True
     system.loop.run(1.0)
     sup = system.supervisor
-    assert sup.latched and sup.stop_reason == "rails_stuck"
+    assert sup.stop_latched and sup.stop_reason == "rails_stuck"
     assert treadmill(system)["belt_kmh"] == 0.0
 
 
@@ -226,7 +226,7 @@ def test_belt_moving_while_ready_is_caught_as_fast_as_while_latched(build_sim: B
     t0 = system.clock.now_s()
     system.loop.run(0.5)
     sup = system.supervisor
-    assert sup.latched and sup.power_cut
+    assert sup.stop_latched and sup.power_cut
     cut = [e for e in system.events if e.message.startswith("relay opened")]
     assert cut and cut[0].t_s - t0 <= 0.35
 
@@ -241,7 +241,7 @@ def test_row_link_faults_through_the_loop_stop_and_cut_power(
     system.world.treadmill.inject(fault, **params)
     system.loop.run(3.0)
     sup = system.supervisor
-    assert sup.latched and sup.stop_reason == "treadmill_link" and sup.power_cut
+    assert sup.stop_latched and sup.stop_reason == "treadmill_link" and sup.power_cut
     assert not system.panel.relay_closed
     assert treadmill(system)["belt_kmh"] == 0.0
 
@@ -297,7 +297,7 @@ def test_row_imu_implausible_through_the_loop(build_sim: Build) -> None:
     system.world.imu_model.motion = Implausible()
     system.loop.run(1.0)
     sup = system.supervisor
-    assert sup.latched
+    assert sup.stop_latched
     # Whoever sees it first: health (imu_implausible) or a fall detector (a sudden 0.4 g drop).
     assert sup.stop_reason in ("imu_implausible", "free_fall", "fall", "pre_impact", "impact")
     assert any("imu_implausible" in e.message for e in system.events)

@@ -41,7 +41,7 @@ def test_power_on_keeps_treadmill_power_cut_until_a_human_reset(build_sim: Build
     system.loop.run(1.45, on_tick=watch)
     assert closed_at == [], f"relay energised at {closed_at[:1]} s before any reset"
     sup = system.supervisor
-    assert sup.power_cut and sup.latched
+    assert sup.power_cut and sup.stop_latched
     assert treadmill(system)["key_closed"] is False
     system.loop.run(0.1, on_tick=watch)  # held 1.0 s from 0.5 s: the reset at 1.5 s
     assert closed_at, "a human reset must close the relay"

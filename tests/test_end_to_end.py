@@ -86,7 +86,7 @@ def test_imu_unplugged_stops_the_belt(build_sim: Build) -> None:
     system.world.bus.unplug(0x6A)
     t0 = system.clock.now_s()
     system.loop.run(3.0)
-    assert system.supervisor.latched
+    assert system.supervisor.stop_latched
     assert system.supervisor.stop_reason in ("imu_stale", "i2c_error_budget")
     stop_event = system.events.of_kind("stop")[0]
     assert stop_event.t_s - t0 <= 0.055  # stale_after_s = 0.05 plus one tick
@@ -100,7 +100,7 @@ def test_imu_that_stops_producing_samples_is_stale_not_calm(build_sim: Build) ->
     system.world.imu_model._regs[0x10] = 0  # accelerometer powered down behind our back
     system.world.imu_model._regs[0x11] = 0
     system.loop.run(2.0)
-    assert system.supervisor.latched and system.supervisor.stop_reason == "imu_stale"
+    assert system.supervisor.stop_latched and system.supervisor.stop_reason == "imu_stale"
     assert treadmill(system)["belt_kmh"] == 0.0
 
 
@@ -110,7 +110,7 @@ def test_treadmill_cable_pulled_cuts_power_and_latches(build_sim: Build) -> None
     system.world.treadmill.inject("unplug")
     system.loop.run(3.0)
     sup = system.supervisor
-    assert sup.latched and sup.stop_reason == "treadmill_link"
+    assert sup.stop_latched and sup.stop_reason == "treadmill_link"
     assert sup.power_cut and not system.panel.relay_closed
     state = treadmill(system)
     # The treadmill lost both the link (its watchdog fires) and key-loop power.
@@ -125,7 +125,7 @@ def test_treadmill_link_faults_stop_and_cut_power(build_sim: Build, fault: str) 
     t0 = system.clock.now_s()
     system.loop.run(3.0)
     sup = system.supervisor
-    assert sup.latched and sup.stop_reason == "treadmill_link" and sup.power_cut
+    assert sup.stop_latched and sup.stop_reason == "treadmill_link" and sup.power_cut
     assert system.events.of_kind("stop")[0].t_s - t0 <= 0.25  # poll + ack timeout
     assert treadmill(system)["belt_kmh"] == 0.0
 
@@ -136,7 +136,7 @@ def test_runaway_belt_is_a_fault(build_sim: Build) -> None:
     system.world.treadmill.inject("runaway", kmh=2.0)
     system.loop.run(3.0)
     sup = system.supervisor
-    assert sup.latched and sup.power_cut
+    assert sup.stop_latched and sup.power_cut
     assert system.link is not None and system.link.fault is not None
     assert "runaway" in system.link.fault
     assert treadmill(system)["belt_kmh"] <= 2.0  # motor power cut: the belt coasts down
@@ -148,7 +148,7 @@ def test_treadmill_power_cycle_is_latched_never_restarted(build_sim: Build) -> N
     system.world.treadmill.inject("power_cycle", off_s=0.3)
     system.loop.run(4.0)
     sup = system.supervisor
-    assert sup.latched
+    assert sup.stop_latched
     wire = host_bytes(system)
     starts = [t for t, b in wire if b == START_CDS]
     assert len(starts) == 1  # only the operator's start, nothing after the power cycle
@@ -164,7 +164,7 @@ def test_estop_stops_and_cuts_power(build_sim: Build) -> None:
     assert not system.panel.relay_closed
     system.world.estop_pressed = False
     system.loop.run(1.0)
-    assert system.supervisor.latched  # releasing the e-stop does not restart anything
+    assert system.supervisor.stop_latched  # releasing the e-stop does not restart anything
     assert not system.panel.relay_closed
 
 
@@ -237,7 +237,7 @@ def test_rails_unplugged_mid_run_stops_the_belt(build_sim: Build) -> None:
     t0 = system.clock.now_s()
     system.loop.run(2.0)
     sup = system.supervisor
-    assert sup.latched and sup.stop_reason in ("rails_stale", "i2c_error_budget")
+    assert sup.stop_latched and sup.stop_reason in ("rails_stale", "i2c_error_budget")
     assert system.events.of_kind("stop")[0].t_s - t0 <= 0.055
     assert treadmill(system)["belt_kmh"] == 0.0
 
@@ -282,7 +282,7 @@ def test_runner_gone_while_the_belt_runs_counts_down_then_stops(
     system = build_sim(scenario, settings)
     system.loop.run(23.0)
     sup = system.supervisor
-    assert sup.latched and sup.stop_reason == "no_runner"
+    assert sup.stop_latched and sup.stop_reason == "no_runner"
     caution = [e for e in system.events.of_kind("caution") if "no_runner_countdown" in e.message]
     stop = system.events.of_kind("stop")[0]
     assert caution and caution[0].t_s < stop.t_s
@@ -331,7 +331,7 @@ def test_heartbeat_runs_through_a_controlled_stop_and_stops_when_power_is_cut(
 
     assert toggles(11.0) > 1000  # power on → running: toggled every tick while the relay may close
     assert toggles(4.0) > 700  # the slip's controlled stop and the latch: power stays, so does it
-    assert system.supervisor.latched and not system.supervisor.power_cut
+    assert system.supervisor.stop_latched and not system.supervisor.power_cut
     system.world.estop_pressed = True  # power cut: the charge pump must drop out
     system.loop.run(0.05)
     assert toggles(1.0) == 0

@@ -60,7 +60,7 @@ def test_sensor_fault_stops_the_running_belt(build_sim: Build, fault: str, reaso
                         "slip": {"pre_impact", "fall", "slip_trip"}}.get(fault, set())
     assert got == reason or got in seen_by_detector, got
     assert t_stop - t0 <= within_s
-    assert system.supervisor.latched
+    assert system.supervisor.stop_latched
 
 
 def test_healthy_walk_is_not_stopped_by_health(build_sim: Build) -> None:

@@ -56,7 +56,7 @@ def test_one_frozen_force_chip_then_a_200_n_grab_on_its_rail_stops_the_belt(
     hands.right = Hand(True, 200.0)
     system.loop.run(2.0)
     sup = system.supervisor
-    assert sup.latched, f"still {sup.state.value} at {treadmill(system)['belt_kmh']} km/h"
+    assert sup.stop_latched, f"still {sup.state.value} at {treadmill(system)['belt_kmh']} km/h"
     assert sup.stop_reason == "rails_stuck"
     assert any("ADS1115 at 0x49" in e.message for e in system.events)
     assert treadmill(system)["belt_kmh"] == 0.0
@@ -69,7 +69,7 @@ def test_a_force_chip_power_on_reset_stops_the_belt(build_sim: Build) -> None:
     force[RIGHT_ADC].power_on_reset()
     system.loop.run(2.0)
     sup = system.supervisor
-    assert sup.latched and sup.stop_reason == "rail_force_reset", sup.stop_reason
+    assert sup.stop_latched and sup.stop_reason == "rail_force_reset", sup.stop_reason
     assert stop_time(system) - t0 <= 0.1
     assert treadmill(system)["belt_kmh"] == 0.0
 
@@ -97,7 +97,7 @@ def test_a_frozen_touch_chip_with_a_hand_on_the_rail_stops_in_bounded_time(
     hands.left = Hand()  # the runner steps off; the frozen chip still says "touching"
     system.loop.run(3.0)
     sup = system.supervisor
-    assert sup.latched and sup.stop_reason == "rails_stuck", sup.stop_reason
+    assert sup.stop_latched and sup.stop_reason == "rails_stuck", sup.stop_reason
     assert any("MPR121 at 0x5a" in e.message for e in system.events)
     assert stop_time(system) - t0 <= 1.05
     assert treadmill(system)["belt_kmh"] == 0.0
@@ -110,7 +110,7 @@ def test_a_touch_chip_reset_stops_the_belt(build_sim: Build) -> None:
     touch.power_on_reset()
     system.loop.run(2.0)
     sup = system.supervisor
-    assert sup.latched and sup.stop_reason == "rail_touch_reset", sup.stop_reason
+    assert sup.stop_latched and sup.stop_reason == "rail_touch_reset", sup.stop_reason
     assert stop_time(system) - t0 <= 0.1
     assert treadmill(system)["belt_kmh"] == 0.0
 

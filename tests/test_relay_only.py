@@ -116,7 +116,7 @@ def test_every_stop_opens_the_relay(build_relay_only: BuildRelayOnly, relay_only
         system.loop.tick()
         console.after_tick()
     assert system.supervisor.power_cut and not relay(system)
-    assert system.supervisor.latched
+    assert system.supervisor.stop_latched
     system.loop.run(3.0, on_tick=console.after_tick)
     assert not relay(system)  # stays open: nothing closes it but a human reset
     assert console.model.belt_kmh == 0.0

@@ -171,7 +171,7 @@ def test_a_stop_or_fault_during_the_countdown_cancels_the_start(build_sim: Build
         sup.request_stop("operator_stop", "stop pressed during the countdown")
     buzzer.run(6.0)
     assert starts(system) == [], "the start byte went out after the countdown was cancelled"
-    assert sup.latched and state_of(system) is State.LATCHED
+    assert sup.stop_latched and state_of(system) is State.LATCHED
     assert sup.stop_reason in ("estop", "imu_stale", "i2c_error_budget", "operator_stop",
                                "treadmill_link")
     state = treadmill(system)
@@ -192,7 +192,7 @@ def test_a_problem_found_when_the_countdown_ends_latches_without_a_start(
     sup._arming_problems = lambda: [*original(), *problems]
     buzzer.run(6.0)
     assert starts(system) == []
-    assert sup.latched and sup.stop_reason == "start_aborted"
+    assert sup.stop_latched and sup.stop_reason == "start_aborted"
     assert any("rails: left chip" in e.message for e in system.events.of_kind("stop"))
 
 
@@ -206,7 +206,7 @@ def test_belt_moving_during_the_countdown_cuts_power_and_never_starts(build_sim:
     t0 = system.clock.now_s()
     system.loop.run(4.0)
     sup = system.supervisor
-    assert sup.latched and sup.power_cut and sup.stop_reason == "belt_moving_while_latched"
+    assert sup.stop_latched and sup.power_cut and sup.stop_reason == "belt_moving_while_latched"
     cut = [e for e in system.events if e.message.startswith("relay opened")]
     assert cut and cut[0].t_s - t0 <= 0.35
     assert starts(system) == []

@@ -18,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from controller.config import LimitsSettings
+from controller.drive import SerialDrive
 from controller.events import EventLog
 from controller.supervisor import State, Supervisor
 from controller.treadmill_bench import SimRig, stop_latencies
@@ -46,7 +47,8 @@ class Bench(SimRig):
     def __post_init__(self) -> None:
         super().__post_init__()
         self.events = EventLog()
-        self.sup = Supervisor(self.clock, self.link, LIMITS, 1.5, self.events, lambda: [])
+        self.sup = Supervisor(self.clock, SerialDrive(self.link), LIMITS, 1.5, self.events,
+                              lambda: [])
 
     def tick(self) -> None:
         self.clock.advance_s(self.tick_s)
@@ -90,7 +92,7 @@ class Bench(SimRig):
         start the belt or raise its speed."""
         state = self.state()
         assert state["belt_kmh"] == 0.0 and state["running"] is False
-        assert self.sup.latched
+        assert self.sup.stop_latched
         previous: int | None = None
         for t, op, data in self.commands():
             assert op != START_NO_CDS
@@ -484,7 +486,8 @@ def test_supervisor_software_stop_uses_the_configured_deceleration(decel_mps2: f
 
     with Bench(units="kmh") as bench:
         limits = dataclasses.replace(LIMITS, stop_decel_mps2=decel_mps2)
-        bench.sup = Supervisor(bench.clock, bench.link, limits, 1.5, bench.events, lambda: [])
+        bench.sup = Supervisor(bench.clock, SerialDrive(bench.link), limits, 1.5, bench.events,
+                               lambda: [])
         bench.walk()
         t_stop = bench.clock.now_s()
         bench.sup.request_stop("test", "software stop")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from controller.detect.base import OK, Decision, Level
 from controller.detect.orientation import Orientation
+from controller.stop_reasons import StopReason
 from hardware.imu import ImuSample
 
 # The paper's thresholds, fixed: a baseline that could be tuned would no longer be the paper's
@@ -43,7 +44,7 @@ class KFallThresholdDetector:
         if o.acc_norm_g < self.acc_g and o.v_up_mps < -self.velocity_mps:
             pitch, roll = o.pitch_roll_deg()
             if abs(pitch) > self.angle_deg or abs(roll) > self.angle_deg:
-                return Decision(Level.STOP, "kfall_threshold",
+                return Decision(Level.STOP, StopReason.KFALL_THRESHOLD,
                                 f"{o.acc_norm_g:.2f} g, falling {-o.v_up_mps:.2f} m/s, "
                                 f"pitch {pitch:.0f}°, roll {roll:.0f}°")
         return OK

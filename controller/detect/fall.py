@@ -32,6 +32,7 @@ from controller.detect import fall_model_weights as weights
 from controller.detect.base import OK, Decision, Level
 from controller.detect.fall_model import FallFeatures
 from controller.detect.orientation import Orientation
+from controller.stop_reasons import StopReason
 from hardware.held import HeldTimer
 
 GATE_DOWN_MPS = 0.2
@@ -85,19 +86,19 @@ class FallDetector:
             and o.tilt_rate_dps > th.fall_rate_dps, t)
         ff_held = self._free_fall_held.update(o.acc_norm_g < th.free_fall_g, t)
         if model_held is not None and model_held >= th.model_hold_s - 1e-9:
-            return Decision(Level.STOP, "pre_impact",
+            return Decision(Level.STOP, StopReason.PRE_IMPACT,
                             f"fall score {logit:.1f} > {th.model_logit:.1f}: falling "
                             f"{-o.v_up_mps:.2f} m/s, tilt {o.tilt_deg():.0f}°, "
                             f"tipping {o.tilt_rate_dps:.0f}°/s")
         if fall_held is not None and fall_held >= th.fall_hold_s - 1e-9:
-            return Decision(Level.STOP, "fall",
+            return Decision(Level.STOP, StopReason.FALL,
                             f"falling {-o.v_up_mps:.2f} m/s, tilt {o.tilt_deg():.0f}°, "
                             f"tipping {o.tilt_rate_dps:.0f}°/s")
         if ff_held is not None and ff_held >= th.free_fall_hold_s - 1e-9:
-            return Decision(Level.STOP, "free_fall",
+            return Decision(Level.STOP, StopReason.FREE_FALL,
                             f"specific force {o.acc_norm_g:.2f} g for {ff_held:.2f} s")
         if o.acc_norm_g > th.impact_g and o.cos_tilt < self._cos_impact_tilt:
-            return Decision(Level.STOP, "impact",
+            return Decision(Level.STOP, StopReason.IMPACT,
                             f"impact {o.acc_norm_g:.1f} g at tilt {o.tilt_deg():.0f}°")
         return OK
 

@@ -16,6 +16,7 @@ import math
 from controller.config import DetectSettings
 from controller.detect.base import OK, Decision, Level
 from controller.detect.orientation import Orientation
+from controller.stop_reasons import StopReason
 from hardware.held import HeldTimer
 
 INTERVALS = 8
@@ -220,7 +221,7 @@ class SlipTripDetector:
             o.tilt_rate_dps > self.rate_dps and o.cos_tilt < self._cos_tilt
             and self.steps.stepping(o.t_s), o.t_s)
         if held_s is not None and held_s >= self.hold_s - 1e-9:
-            return Decision(Level.STOP, "slip_trip",
+            return Decision(Level.STOP, StopReason.SLIP_TRIP,
                             f"tipping {o.tilt_rate_dps:.0f}°/s at tilt {o.tilt_deg():.0f}° "
                             f"while stepping")
         return OK

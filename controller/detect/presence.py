@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from controller.config import DetectSettings
 from controller.detect.base import OK, Decision, Level
+from controller.stop_reasons import StopReason
 
 
 class NoRunnerDetector:
@@ -41,7 +42,7 @@ class NoRunnerDetector:
             return OK
         absent = t_s - self._last_seen_s
         if absent >= self.absent_s + self.countdown_s:
-            return Decision(Level.STOP, "no_runner",
+            return Decision(Level.STOP, StopReason.NO_RUNNER,
                             f"no steps and no rail contact for {absent:.0f} s")
         if absent >= self.absent_s:
             left = self.absent_s + self.countdown_s - absent

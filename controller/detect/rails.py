@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from controller.config import DetectSettings
 from controller.detect.base import OK, Decision, Level
+from controller.stop_reasons import StopReason
 from hardware.held import HeldTimer
 from hardware.rails import RailSample
 
@@ -65,18 +66,19 @@ class RailDetector:
             k = dt / (self.grab_window_s + dt) if dt > 0 else 0.0
             self._slow_n = slow + k * (total - slow)
             if total > self.overload_n:
-                decision = Decision(Level.STOP, "rail_overload",
+                decision = Decision(Level.STOP, StopReason.RAIL_OVERLOAD,
                                     f"rail force {total:.0f} N > {self.overload_n:.0f} N")
             elif rise > self.grab_rise_n:
-                decision = Decision(Level.STOP, "rail_grab",
+                decision = Decision(Level.STOP, StopReason.RAIL_GRAB,
                                     f"rail force rose {rise:.0f} N suddenly")
         if decision is OK and self.hands_on:
             if left is None or right is None:
-                return Decision(Level.STOP, "rail_not_fitted",
+                return Decision(Level.STOP, StopReason.RAIL_NOT_FITTED,
                                 "hands-on mode needs touch or force sensing on both rails")
             off_s = self._hand_off.update(not (left and right), rail.t_s)
             if off_s is not None and off_s >= self.hands_off_s - 1e-9:
-                return Decision(Level.STOP, "hands_off", f"a hand off the rail for {off_s:.1f} s")
+                return Decision(Level.STOP, StopReason.HANDS_OFF,
+                                f"a hand off the rail for {off_s:.1f} s")
         return decision
 
 
