@@ -71,7 +71,7 @@ class System(Generic[W]):
     imu: ImuChip
     link: TrackmasterLink | None
     port: Any | None
-    panel: SafetyIO
+    safety_io: SafetyIO
     supervisor: Supervisor
     loop: ControlLoop
     world: W
@@ -88,7 +88,7 @@ class System(Generic[W]):
             (f"treadmill: {s.treadmill.protocol}, {s.treadmill.units}, {s.treadmill.baud} baud "
              f"on {self.link_port_name()}{sim if s.treadmill.simulated else ''}")
             if self.link else "treadmill: relay-only (protocol = \"none\"): stop by relay only",
-            f"GPIO ({s.gpio.pin_factory} pin factory): " + "; ".join(self.panel.describe()),
+            f"GPIO ({s.gpio.pin_factory} pin factory): " + "; ".join(self.safety_io.describe()),
             f"limits: start {s.limits.start_speed_kmh:g} km/h, cap {s.limits.max_speed_kmh:g} km/h,"
             f" ramp {s.limits.ramp_mps2:g} m/s², stop {s.limits.stop_decel_mps2:g} m/s²",
         ]
@@ -105,7 +105,7 @@ class System(Generic[W]):
         A controlled stop: the lowered speeds and the stop command go on the wire and the belt
         is read back at zero — or, past the supervisor's stop deadline (speed / stop_decel_mps2
         + 1 s, at most 6.3 s from 8 km/h at 0.5 m/s²), the power is cut. Only then does the
-        relay open (when the panel closes) and the port close. Opening the relay mid-ramp
+        relay open (when the safety_io closes) and the port close. Opening the relay mid-ramp
         would leave a coasting belt and no stop command behind (the service unit's
         TimeoutStopSec allows for the longest stop).
         """
@@ -118,7 +118,7 @@ class System(Generic[W]):
             self.loop.run_until(lambda: sup.state is State.LATCHED, max_s,
                                 min_s=SHUTDOWN_FLUSH_S)
         with contextlib.suppress(Exception):
-            self.panel.close()
+            self.safety_io.close()
         if self.link is not None:
             with contextlib.suppress(Exception):
                 self.link.close()
@@ -192,9 +192,9 @@ def assemble(settings: cfg.Settings, clock: Clock, world: AnyWorld,
         g = settings.gpio
         pin_factory = open_pin_factory(settings, world)
         if g.pin_factory == "mock" and world is not None:
-            panel = world.claim_pins(lambda factory: make_safety_io(factory, clock, g))
+            safety_io = world.claim_pins(lambda factory: make_safety_io(factory, clock, g))
         else:
-            panel = make_safety_io(pin_factory, clock, g)
+            safety_io = make_safety_io(pin_factory, clock, g)
     except BaseException:
         for thing in reversed(opened):
             with contextlib.suppress(Exception):
@@ -213,10 +213,10 @@ def assemble(settings: cfg.Settings, clock: Clock, world: AnyWorld,
     drive = SerialDrive(link) if link is not None else RelayOnlyDrive()  # protocol "none"
     supervisor = Supervisor(clock, drive, settings.limits, target, events, arming_problems)
     if isinstance(world, SimTreadmillWorld) and link is not None and settings.treadmill.simulated:
-        world.connect(port, link, panel)
+        world.connect(port, link, safety_io)
     imu_health = ImuHealth(settings.health, clock, settings.imu.accel_range_g)
     detector = build_default(settings.detect)
-    stop_chain = StopChain(panel, g.relay_open_within_s)
+    stop_chain = StopChain(safety_io, g.relay_open_within_s)
     rail_channel = None
     if rails is not None:
         rail_channel = RailChannel(rails, RailsHealth(settings.health, clock),
@@ -224,7 +224,7 @@ def assemble(settings: cfg.Settings, clock: Clock, world: AnyWorld,
     loop = ControlLoop(
         clock, imu, imu_health,
         HealthCheckedDetector(detector, imu_health, lambda: supervisor.state is State.RUNNING),
-        supervisor, link, panel, stop_chain, events,
+        supervisor, link, safety_io, stop_chain, events,
         rate_hz=settings.controller.loop_rate_hz,
         stall_after_s=settings.controller.stall_after_s,
         rails=rail_channel,
@@ -232,14 +232,14 @@ def assemble(settings: cfg.Settings, clock: Clock, world: AnyWorld,
         step_count=lambda: detector.steps.steps,
         before_tick=world.before_tick if world is not None else None,
     )
-    _announce(events, supervisor, panel)
+    _announce(events, supervisor, safety_io)
     arming_checks.append(loop.arming_problems)
     arming_checks.append(stop_chain.problems)
-    return System(settings, clock, events, bus, imu, link, port, panel, supervisor, loop, world,
+    return System(settings, clock, events, bus, imu, link, port, safety_io, supervisor, loop, world,
                   stop_chain, rails)
 
 
-def _announce(events: EventLog, supervisor: Supervisor, panel: SafetyIO) -> None:
+def _announce(events: EventLog, supervisor: Supervisor, safety_io: SafetyIO) -> None:
     """The runner faces away from any display: belt changes, stops and cautions are heard
     (buzzer), the state is shown on the status LED for the supervisor. Driven by the event
     log's kinds: a ``cue`` is the countdown before a start (in COUNTDOWN, as long as
@@ -255,16 +255,16 @@ def _announce(events: EventLog, supervisor: Supervisor, panel: SafetyIO) -> None
 
     def on_event(event: Event) -> None:
         if event.kind == "stop":
-            panel.annunciator.play("stop")
+            safety_io.annunciator.play("stop")
         elif event.kind == "caution":
-            panel.annunciator.play("caution")
+            safety_io.annunciator.play("caution")
         elif event.kind == "cue":
             if supervisor.state is State.COUNTDOWN:
-                panel.annunciator.play("countdown", countdown)
+                safety_io.annunciator.play("countdown", countdown)
             else:
-                panel.annunciator.play("speed_up", speed_up)
+                safety_io.annunciator.play("speed_up", speed_up)
         if event.kind in ("state", "stop"):
-            panel.annunciator.set_led(led_mode())
+            safety_io.annunciator.set_led(led_mode())
 
     def led_mode() -> str:
         # Power is cut at power-on too; only a cut for a fault blinks "fault".
@@ -273,4 +273,4 @@ def _announce(events: EventLog, supervisor: Supervisor, panel: SafetyIO) -> None
         return led_for[supervisor.state]
 
     events.subscribe(on_event)
-    panel.annunciator.set_led(led_mode())
+    safety_io.annunciator.set_led(led_mode())

@@ -113,7 +113,7 @@ def next_step(system: AnySystem) -> str:
     if sup.state is State.LATCHED:
         reason = sup.stop_reason or "stopped"
         hint = f"hold reset {g.reset_hold_s:g} s to clear the stop"
-        if system.panel.estop_pressed:
+        if system.safety_io.estop_pressed:
             hint = "release the e-stop, then " + hint
         return f"{state} ({reason}): {hint}"
     if sup.state is State.READY:

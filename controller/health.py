@@ -74,7 +74,7 @@ from controller.stop_reasons import StopReason
 from hardware.clock import Clock
 from hardware.held import HeldTimer
 from hardware.imu import STANDARD_GRAVITY_MPS2, ImuSample
-from hardware.rails import RailSample
+from hardware.rail_sample import RailSample
 
 Vec3 = tuple[float, float, float]
 Sample = TypeVar("Sample", ImuSample, RailSample)

@@ -18,7 +18,7 @@ from controller.detect.base import OK, Decision, Level
 from controller.health import SensorHealth, StuckCounter
 from controller.stop_reasons import RAIL_RESET_REASON, StopReason
 from hardware.clock import Clock
-from hardware.rails import ChipReport, RailSample
+from hardware.rail_sample import ChipReport, RailSample
 
 FORCE_CHIP_FROZEN_READINGS: Final = 20
 """Identical consecutive conversion codes of one ADS1115 that count as frozen (100 ms at

@@ -31,7 +31,7 @@ from typing import Protocol
 
 from controller.detect.base import Detector, Level
 from controller.detect.presence import NoRunnerDetector
-from controller.detect.rails import RailDetector
+from controller.detect.rail_grip import RailDetector
 from controller.events import EventKind, EventLog
 from controller.health import ImuHealth
 from controller.health_rails import RailsHealth
@@ -40,7 +40,7 @@ from controller.stop_reasons import StopReason
 from controller.supervisor import State, Supervisor
 from hardware.clock import Clock
 from hardware.imu import ImuSample
-from hardware.rails import RailSample
+from hardware.rail_sample import RailSample
 from hardware.safety_io import Press, SafetyIO
 
 
@@ -77,8 +77,8 @@ class ControlLoop:
         detector: the detector set the loop feeds, sample by sample.
         supervisor: the state machine and stop path.
         link: the treadmill driver (None in relay-only mode).
-        panel: safety I/O (e-stop, key, reset/start, stop relay and its feedback, heartbeat).
-        stop_chain: the verdicts on ``panel``'s e-stop, key and relay feedback.
+        safety_io: safety I/O (e-stop, key, reset/start, stop relay and its feedback, heartbeat).
+        stop_chain: the verdicts on ``safety_io``'s e-stop, key and relay feedback.
         events: the session's event log.
         rate_hz: loop rate (``[controller] loop_rate_hz``).
         stall_after_s: tick gap that counts as a stall (``[controller] stall_after_s``).
@@ -95,7 +95,7 @@ class ControlLoop:
         detector: Detector,
         supervisor: Supervisor,
         link: Link | None,
-        panel: SafetyIO,
+        safety_io: SafetyIO,
         stop_chain: StopChain,
         events: EventLog,
         rate_hz: float,
@@ -113,7 +113,7 @@ class ControlLoop:
         self._detector = detector
         self.supervisor = supervisor
         self._link = link
-        self._panel = panel
+        self._safety_io = safety_io
         self._stop_chain = stop_chain
         self._events = events
         self.period_s = 1.0 / rate_hz
@@ -136,7 +136,7 @@ class ControlLoop:
         except BaseException as exc:
             self.supervisor.request_stop(StopReason.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}",
                                          cut_power=True)
-            self._panel.set_relay(False)
+            self._safety_io.set_relay(False)
             if self._link is not None:
                 self._link.step()  # get the stop onto the wire if the line is free
             raise
@@ -184,19 +184,19 @@ class ControlLoop:
         # The heartbeat mirrors the relay: it stops only when power must be cut. Stopping it on
         # every latch would make each controlled stop a power-cut coast wherever the charge
         # pump's relay is wired into the key loop.
-        self._panel.service(healthy=sup.relay_closed)
+        self._safety_io.service(healthy=sup.relay_closed)
         chain = self._stop_chain.check(now)
         if chain.level is Level.STOP:
             # The stop chain itself is in doubt (e-stop, key, relay): cut power as well.
             sup.request_stop(chain.reason, chain.detail, cut_power=True)
-        press = self._panel.poll_button()
+        press = self._safety_io.poll_button()
         if press is Press.LONG:
             # A reset closes the relay again (power returns): refuse it while the stop chain is
             # in doubt. A welded relay is only visible while the relay is commanded open, i.e.
             # now, while latched with the power cut — once closed, its feedback agrees again and
             # the start checklist could no longer see it.
             chain_problems = self._stop_chain.problems()
-            if self._panel.estop_pressed:
+            if self._safety_io.estop_pressed:
                 self._events.add(now, EventKind.INPUT, "reset refused: e-stop pressed")
             elif chain_problems:
                 self._events.add(now, EventKind.INPUT,
@@ -209,7 +209,7 @@ class ControlLoop:
         sup.tick()
         if self._link is not None:
             self._link.step()
-        self._panel.set_relay(sup.relay_closed)
+        self._safety_io.set_relay(sup.relay_closed)
         self.ticks += 1
 
     def arming_problems(self) -> list[str]:
@@ -225,7 +225,7 @@ class ControlLoop:
             rails = self._rails.health.check(now, True)  # strict, as for the IMU
             if rails.level is not Level.OK:
                 problems.append(rails.detail)
-        if self._panel.estop_pressed:
+        if self._safety_io.estop_pressed:
             problems.append("e-stop pressed")
         return problems
 

@@ -100,4 +100,5 @@ RAIL_RESET_REASON: dict[str, StopReason] = {
     "force": StopReason.RAIL_FORCE_RESET,
     "touch": StopReason.RAIL_TOUCH_RESET,
 }
-"""The reason for a rail chip's lost configuration, by :attr:`hardware.rails.ChipReport.kind`."""
+"""The reason for a rail chip's lost configuration, by its kind
+(:attr:`hardware.rail_sample.ChipReport.kind`)."""

@@ -1,7 +1,7 @@
 """The handrails: touch (MPR121) and grip force (ADS1115 + FSR) of both rails as RailSamples.
 
 Either or both sensors may be fitted (``[rails] touch_chip`` / ``force_chip``); a quantity
-without a sensor is ``None`` in the :class:`~hardware.rails.RailSample`, never 0.
+without a sensor is ``None`` in the :class:`~hardware.rail_sample.RailSample`, never 0.
 
 Latency choice for the force sensors (``ads1115_layout``):
 
@@ -25,8 +25,9 @@ changes: see :meth:`Ads1115.config_fault`, :meth:`Mpr121.config_fault`). Bus cos
   channel switch rewrites it: the switch would otherwise repair a reset chip without anyone
   knowing, so a reset is only visible in that one cycle (+5 wire bytes per cycle).
 
-Each :class:`~hardware.rails.RailSample` carries one :class:`~hardware.rails.ChipReport` per
-chip (raw codes, read-back result), so rails health judges every chip on its own.
+Each :class:`~hardware.rail_sample.RailSample` carries one
+:class:`~hardware.rail_sample.ChipReport` per chip (raw codes, read-back result), so rails health
+judges every chip on its own.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from hardware.ads1115 import Ads1115
 from hardware.clock import Clock
 from hardware.fsr import FsrDivider
 from hardware.mpr121 import Mpr121, TouchReading
-from hardware.rails import ChipReport, RailSample
+from hardware.rail_sample import ChipReport, RailSample
 
 CONFIG_CHECK_EVERY: Final = 4
 """Readings between two configuration read-backs (one chip each time, in turn); see above."""
@@ -47,7 +48,7 @@ CONFIG_CHECK_EVERY: Final = 4
 class Handrails:
     """Both rails' sensors, made of chips the composition root built (as gpiozero's composite
     devices are made of their parts): this class only reads them in the right order and turns
-    their readings into a :class:`~hardware.rails.RailSample`.
+    their readings into a :class:`~hardware.rail_sample.RailSample`.
 
     Args:
         clock: the injected clock (samples are stamped with it).

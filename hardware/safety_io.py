@@ -32,7 +32,8 @@ Outputs — each created in its safe state, declared here:
 
 Pin numbers are BCM numbers handed in by the composition root (from ``[gpio]``), as is the pin
 factory: nothing here picks a backend. Tests use gpiozero's ``MockFactory``
-(``MockConnectedPin`` models the feedback contact, welded or not: :mod:`hardware.sim.panel`).
+(``MockConnectedPin`` models the feedback contact, welded or not:
+:mod:`hardware.sim.safety_io_wiring`).
 """
 
 from __future__ import annotations

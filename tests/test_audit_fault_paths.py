@@ -116,7 +116,7 @@ def test_row_belt_does_not_stop_cuts_power(build_sim: Build) -> None:
     system.loop.run(4.0)
     sup = system.supervisor
     assert sup.stop_latched and sup.stop_reason in ("imu_stale", "i2c_error_budget")
-    assert sup.power_cut and not system.panel.relay_closed
+    assert sup.power_cut and not system.safety_io.relay_closed
     assert treadmill(system)["belt_kmh"] == 0.0  # coasted down without power
 
 
@@ -127,12 +127,12 @@ def test_row_belt_moving_while_latched_cuts_power(build_sim: Build) -> None:
     system.loop.run(3.0)
     sup = system.supervisor
     assert sup.state is State.LATCHED
-    assert system.panel.relay_closed  # a controlled stop: the power stays on
+    assert system.safety_io.relay_closed  # a controlled stop: the power stays on
     system.world.imu_model.freeze = False
     system.world.treadmill.inject("runaway", kmh=1.5)  # the belt creeps while stopped
     system.loop.run(3.0)
     assert sup.stop_latched and sup.power_cut
-    assert not system.panel.relay.value  # relay opened (read afresh: mypy narrowed the property)
+    assert not system.safety_io.relay.value  # relay opened (read afresh: mypy narrowed it)
     assert any("moving" in e.message for e in system.events)
     assert treadmill(system)["belt_kmh"] <= 1.5
 
@@ -169,7 +169,7 @@ def test_row_relay_feedback_lost_stops_and_cuts_power(build_sim: Build) -> None:
     system.loop.run(2.0)
     sup = system.supervisor
     assert sup.stop_reason == "relay_feedback_lost" and sup.power_cut
-    assert not system.panel.relay_closed
+    assert not system.safety_io.relay_closed
     assert treadmill(system)["belt_kmh"] == 0.0
 
 
@@ -242,7 +242,7 @@ def test_row_link_faults_through_the_loop_stop_and_cut_power(
     system.loop.run(3.0)
     sup = system.supervisor
     assert sup.stop_latched and sup.stop_reason == "treadmill_link" and sup.power_cut
-    assert not system.panel.relay_closed
+    assert not system.safety_io.relay_closed
     assert treadmill(system)["belt_kmh"] == 0.0
 
 

@@ -54,7 +54,7 @@ def test_power_on_stays_cut_when_nobody_resets(build_sim: Build) -> None:
     system = build_sim("idle")
     system.loop.run(3.0)
     assert system.supervisor.power_cut
-    assert system.panel.relay_closed is False
+    assert system.safety_io.relay_closed is False
     state = treadmill(system)
     assert state["key_closed"] is False and state["belt_kmh"] == 0.0
 

@@ -7,7 +7,7 @@ import pytest
 from controller.config import ConfigError, DetectSettings, Document, _detect
 from controller.detect import build_default, build_no_runner, build_rails
 from controller.detect.base import Level
-from hardware.rails import RailSample
+from hardware.rail_sample import RailSample
 
 
 def rail(t: float, left: float | None = None, right: float | None = None,

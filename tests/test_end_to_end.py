@@ -111,7 +111,7 @@ def test_treadmill_cable_pulled_cuts_power_and_latches(build_sim: Build) -> None
     system.loop.run(3.0)
     sup = system.supervisor
     assert sup.stop_latched and sup.stop_reason == "treadmill_link"
-    assert sup.power_cut and not system.panel.relay_closed
+    assert sup.power_cut and not system.safety_io.relay_closed
     state = treadmill(system)
     # The treadmill lost both the link (its watchdog fires) and key-loop power.
     assert state["belt_kmh"] == 0.0 and state["running"] is False
@@ -161,11 +161,11 @@ def test_estop_stops_and_cuts_power(build_sim: Build) -> None:
     system.world.estop_pressed = True
     system.loop.run(1.0)
     assert system.supervisor.stop_reason == "estop" and system.supervisor.power_cut
-    assert not system.panel.relay_closed
+    assert not system.safety_io.relay_closed
     system.world.estop_pressed = False
     system.loop.run(1.0)
     assert system.supervisor.stop_latched  # releasing the e-stop does not restart anything
-    assert not system.panel.relay_closed
+    assert not system.safety_io.relay_closed
 
 
 def test_controller_silence_lets_the_treadmill_watchdog_stop_the_belt(build_sim: Build) -> None:
@@ -222,7 +222,7 @@ def test_a_crashing_detector_stops_the_belt_before_the_exception_escapes(
         system.loop.run(0.1)
     sup = system.supervisor
     assert sup.stop_reason == "internal_error" and sup.power_cut
-    assert not system.panel.relay_closed
+    assert not system.safety_io.relay_closed
 
 
 # ---------------------------------------------------------------- sensors and the stop chain,
@@ -251,7 +251,7 @@ def test_safety_key_pulled_mid_run_stops_and_cuts_power(build_sim: Build) -> Non
     system.loop.run(1.0)
     sup = system.supervisor
     assert sup.stop_reason == "safety_key_removed" and sup.power_cut
-    assert not system.panel.relay_closed
+    assert not system.safety_io.relay_closed
     assert treadmill(system)["belt_kmh"] == 0.0
 
 
@@ -263,7 +263,7 @@ def test_welded_relay_is_reported_and_start_is_refused(build_sim: Build) -> None
     system.world.treadmill.inject("unplug")  # a link fault: a stop that opens the relay
     system.loop.run(1.0)
     assert system.supervisor.stop_reason == "treadmill_link"
-    assert not system.panel.relay_closed
+    assert not system.safety_io.relay_closed
     assert any("relay_welded" in e.message for e in system.events)
     assert system.stop_chain.problems()  # a welded relay forbids the next start
 
@@ -303,7 +303,7 @@ def test_walking_keeps_the_runner_present(build_sim: Build, sim_settings: Any) -
 
 def test_the_runner_hears_cautions_and_stops(build_sim: Build) -> None:
     system = build_sim("demo")
-    annunciator = system.panel.annunciator
+    annunciator = system.safety_io.annunciator
     assert annunciator.led_mode == "latched"  # power-on: latched
     system.loop.run(11.0)
     assert annunciator.led_mode == "steady"

@@ -13,7 +13,7 @@ from controller.health import ImuHealth
 from controller.health_rails import RailsHealth
 from hardware.clock import SimClock
 from hardware.imu import STANDARD_GRAVITY_MPS2, ImuSample
-from hardware.rails import RailSample
+from hardware.rail_sample import RailSample
 
 G = STANDARD_GRAVITY_MPS2
 SETTINGS = HealthSettings(stale_after_s=0.05)

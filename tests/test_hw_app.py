@@ -23,7 +23,7 @@ def test_sim_toml_builds_lsm6dsox_rails_and_safety_io() -> None:
     try:
         assert system.imu.chip == "LSM6DSOX"
         assert system.rails is not None and len(system.rails.devices) == 3
-        assert isinstance(system.panel, SafetyIO)
+        assert isinstance(system.safety_io, SafetyIO)
         assert system.stop_chain.problems() == []
         text = "\n".join(system.describe())
         assert "MPR121 at 0x5a" in text and "ADS1115 at 0x49" in text

@@ -25,7 +25,7 @@ def relay_only() -> cfg.Settings:
 
 def relay(system: app.AnySystem) -> bool:
     """Is the safety-key-loop relay closed (treadmill powered)?"""
-    return system.panel.relay_closed
+    return system.safety_io.relay_closed
 
 
 class ConsoleTreadmill:
@@ -41,7 +41,7 @@ class ConsoleTreadmill:
 
     def after_tick(self) -> None:
         now = self.system.clock.now_s()
-        relay = self.system.panel.relay_closed
+        relay = self.system.safety_io.relay_closed
         if not self.relay_log or self.relay_log[-1][1] != relay:
             self.relay_log.append((now, relay))
         self.model.set_key_loop(now, relay)

@@ -15,7 +15,7 @@ from controller.devices import make_safety_io
 from controller.stop_chain import StopChain
 from hardware.clock import SimClock
 from hardware.safety_io import Press
-from hardware.sim.panel import wire_after, wire_before
+from hardware.sim.safety_io_wiring import wire_after, wire_before
 
 GPIO = GpioSettings(pin_factory="mock", relay_pin=17, estop_pin=27, reset_pin=22,
                     key_pin=23, relay_feedback_pin=24, heartbeat_pin=25, buzzer_pin=5,

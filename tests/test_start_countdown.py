@@ -360,7 +360,7 @@ def test_relay_only_the_relay_closes_only_after_the_countdown(
 
     def watch() -> None:
         buzzer()
-        if system.panel.relay_closed and not closed:
+        if system.safety_io.relay_closed and not closed:
             closed.append(system.clock.now_s())
 
     system.loop.run(3.0, on_tick=watch)

@@ -23,7 +23,7 @@ from controller.detect.fall import FallDetector
 from controller.detect.gait import InstabilityDetector, SlipTripDetector, StepCounter
 from controller.detect.orientation import Orientation
 from controller.detect.presence import NoRunnerDetector
-from controller.detect.rails import RailDetector
+from controller.detect.rail_grip import RailDetector
 
 __all__ = [
     "DETECTORS",

@@ -3,9 +3,9 @@ drivers would meet on a real machine, and the person at it.
 
 - :class:`SimWorld` — a simulated I²C bus holding a twin of every configured chip (the IMU fed
   by the scenario's motion, the rail chips by :attr:`SimWorld.hands`), and gpiozero's
-  ``MockFactory`` wired like a healthy machine (:mod:`hardware.sim.panel`), with the scripted
-  operator's hands on its buttons. This is the whole world in relay-only mode (``[treadmill]
-  protocol = "none"``), and what ``treadguard check`` / ``calibrate rails`` simulate.
+  ``MockFactory`` wired like a healthy machine (:mod:`hardware.sim.safety_io_wiring`), with the
+  scripted operator's hands on its buttons. This is the whole world in relay-only mode
+  (``[treadmill] protocol = "none"``), and what ``treadguard check`` / ``calibrate rails`` simulate.
 - :class:`SimTreadmillWorld` — the same, plus the simulated treadmill process on a pty
   (:class:`~hardware.sim.treadmill.SimTreadmill`), kept in lockstep with the controller's clock.
 
@@ -34,7 +34,7 @@ from hardware.sim.handrails import RailTwins, attach_rail_twins
 from hardware.sim.lsm6dsox import Lsm6dsoxModel
 from hardware.sim.motion import Motion
 from hardware.sim.mpu6050 import Mpu6050Model
-from hardware.sim.panel import wire_after, wire_before
+from hardware.sim.safety_io_wiring import wire_after, wire_before
 from hardware.sim.scenarios import Action
 from hardware.sim.treadmill import SimTreadmill
 from hardware.trackmaster import TrackmasterLink
@@ -174,19 +174,19 @@ class SimTreadmillWorld(SimWorld):
         self.treadmill = SimTreadmill(units, baud, seed=seed)
         self._host: tuple[Any, TrackmasterLink, SafetyIO] | None = None
 
-    def connect(self, port: Any, link: TrackmasterLink, panel: SafetyIO) -> None:
+    def connect(self, port: Any, link: TrackmasterLink, safety_io: SafetyIO) -> None:
         """Hand over the controller's end of the line (once, by the composition root): the
         lockstep tells the treadmill how many bytes the link sent and whether the relay is
         closed, and waits until the treadmill's replies are readable on ``port``."""
-        self._host = (port, link, panel)
+        self._host = (port, link, safety_io)
 
     def before_tick(self) -> None:
         """Advance the operator and the treadmill to the clock's time (lockstep)."""
         super().before_tick()
         if self._host is not None:
-            port, link, panel = self._host
+            port, link, safety_io = self._host
             self.treadmill.sync_port(self.clock.now_s(), port, link.bytes_sent,
-                                     link.bytes_received, panel.relay_closed)
+                                     link.bytes_received, safety_io.relay_closed)
 
     def close(self) -> None:
         """End the treadmill process, keeping its last state and wire log."""

@@ -1,6 +1,6 @@
 """Handrail detector: sudden grab, overload, and hands off the rails in hands-on mode.
 
-Fed :class:`~hardware.rails.RailSample` readings (touch from MPR121, force from FSRs). Light
+Fed :class:`~hardware.rail_sample.RailSample` readings (touch from MPR121, force from FSRs). Light
 touch for balance is below about 5 % of body weight; a grab to catch a fall is far above it and
 arrives fast. A quantity that is not fitted is ``None`` and is never taken as "no hand".
 """
@@ -11,7 +11,7 @@ from controller.config import DetectSettings
 from controller.detect.base import OK, Decision, Level
 from controller.stop_reasons import StopReason
 from hardware.held import HeldTimer
-from hardware.rails import RailSample
+from hardware.rail_sample import RailSample
 
 GRAB_WINDOW_S = 0.2
 """Time constant of the slow force reference a grab rises from, s."""
