@@ -130,7 +130,7 @@ def _sim_treadmill(args: argparse.Namespace) -> int:
 
 
 def _bench_link(args: argparse.Namespace) -> int:
-    from controller.treadmill_bench import cmd_bench_link
+    from controller.link_bench import cmd_bench_link
 
     if args.reply_delay_s is None:
         args.reply_delay_s = list(DEFAULT_REPLY_DELAYS_S)

@@ -20,8 +20,9 @@ from hypothesis import strategies as st
 from controller.config import LimitsSettings
 from controller.drive import SerialDrive
 from controller.events import EventLog
+from controller.link_bench import stop_latencies
 from controller.supervisor import State, Supervisor
-from controller.treadmill_bench import SimRig, stop_latencies
+from controller.treadmill_bench import SimRig
 from hardware.sim.treadmill_model import decode_host_commands, first_slowing_command_s
 from hardware.trackmaster_protocol import (
     AUTO_STOP,

@@ -9,9 +9,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from controller import treadmill_bench
+from controller import link_bench
 from controller.cli import main
-from controller.treadmill_bench import bench_simulated
+from controller.link_bench import bench_simulated
 
 from .conftest import ROOT
 
@@ -205,7 +205,7 @@ def test_bench_link_names_the_link_fault(capsys: pytest.CaptureFixture[str],
     def silent_sim(units: str, baud: int) -> tuple[subprocess.Popen[str], str]:
         return _start_realtime_sim("--fault", "silent", "--fault-after-s", "0.3")
 
-    monkeypatch.setattr(treadmill_bench, "start_realtime_sim", silent_sim)
+    monkeypatch.setattr(link_bench, "start_realtime_sim", silent_sim)
     line = one_line_error(capsys, ["bench-link", "--hold-s", "0.2", "--stop-cycles", "1"])
     assert line.startswith("treadguard bench-link: real-time run (1 ms steps): treadmill link "
                            "fault: no acknowledgement of"), line
