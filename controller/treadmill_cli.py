@@ -12,12 +12,13 @@ import argparse
 import math
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
+from hardware.sim.treadmill_model import TreadmillFault
 from hardware.trackmaster_timing import BAUD_RATES
 
-FAULTS = ("silent", "garbage", "drop", "corrupt", "delay_s", "runaway", "ignore_stop",
-          "power_cycle", "unplug")
+FAULTS: Final = tuple(f.value for f in TreadmillFault if f is not TreadmillFault.CLEAR)
+"""What ``treadmill-test --sim-fault`` can inject (``sim-treadmill --fault``: all but unplug)."""
 
 
 def register(sub: Any) -> None:

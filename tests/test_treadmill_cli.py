@@ -12,6 +12,8 @@ import pytest
 from controller import link_bench
 from controller.cli import main
 from controller.link_bench import bench_simulated
+from controller.treadmill_cli import FAULTS
+from hardware.sim.treadmill_model import TreadmillFault, TreadmillModel
 
 from .conftest import ROOT
 
@@ -228,3 +230,12 @@ def test_bench_link_with_a_reply_later_than_the_ack_timeout_is_one_line(
                                    "--stop-cycles", "1", "--reply-delay-s", "0.3"])
     assert line.startswith("treadguard bench-link: reply delay 0.3 s: treadmill link fault: "
                            "no acknowledgement of"), line
+
+
+@pytest.mark.parametrize("fault", [f for f in TreadmillFault
+                                   if f not in (TreadmillFault.UNPLUG, TreadmillFault.CLEAR)])
+def test_every_named_fault_is_one_the_model_takes_and_the_command_line_offers(
+        fault: TreadmillFault) -> None:
+    """One list of fault names: the command line's choices and the model's inject() agree."""
+    TreadmillModel(units="kmh").inject(fault)
+    assert fault in FAULTS

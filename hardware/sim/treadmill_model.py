@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Final
 
 from hardware.trackmaster_protocol import (
@@ -66,6 +67,26 @@ DATA_LEN: Final = {
 }
 MAX_SPEED_TENTHS: Final = {"mph": 120, "kmh": 200}  # a 12 mph / 20 km/h unit
 MAX_ELEVATION_TENTHS: Final = 250
+
+
+class TreadmillFault(StrEnum):
+    """Every fault a simulated treadmill can be given, named once (the command line's choices
+    and :meth:`TreadmillModel.inject` both read this list)."""
+
+    SILENT = "silent"
+    GARBAGE = "garbage"
+    DROP = "drop"
+    CORRUPT = "corrupt"
+    DELAY_S = "delay_s"
+    RUNAWAY = "runaway"
+    IGNORE_STOP = "ignore_stop"
+    ECHO = "echo"
+    NAK = "nak"
+    POWER_CYCLE = "power_cycle"
+    UNPLUG = "unplug"
+    """The cable pulled: handled by the process around the model (it closes the pty)."""
+    CLEAR = "clear"
+    """Every fault off."""
 
 
 @dataclass
@@ -208,6 +229,9 @@ class TreadmillModel:
             self.power_off_until_s = self.t_s + float(params.get("off_s", 1.0))
         elif fault == "clear":
             self.faults = Faults()
+        elif fault == "unplug":
+            raise ValueError("unplug is the serial cable, not the unit: SimTreadmill.inject "
+                             "closes the pty")
         else:
             raise ValueError(f"unknown treadmill fault {fault!r}")
 
