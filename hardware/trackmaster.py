@@ -1,37 +1,24 @@
 """Driver for a Trackmaster-protocol treadmill: a non-blocking link state machine.
 
 The control loop calls :meth:`TrackmasterLink.step` every tick; the link never blocks (a
-transaction takes ~12.5 ms at 4800 baud, more than two 5 ms ticks). One transaction is in
-flight, except that a stop never waits for one: it pre-empts the transaction in flight, whose
-reply is still checked (:mod:`hardware.trackmaster_transactions`). The link's other parts: the
-speed profile (:mod:`hardware.trackmaster_profile`), the read-back monitor
-(:mod:`hardware.trackmaster_readback`), the expected power cycle
-(:mod:`hardware.trackmaster_power_cycle`) and the line timing
-(:mod:`hardware.trackmaster_timing`).
+transaction takes ~12.5 ms at 4800 baud, more than two 5 ms ticks). Its parts, each in its own
+file: what to send next (:mod:`~hardware.trackmaster_picker`), the outstanding transactions — a
+stop pre-empts the one in flight, whose reply is still checked
+(:mod:`~hardware.trackmaster_transactions`) — the speed profile
+(:mod:`~hardware.trackmaster_profile`), the read-back monitor
+(:mod:`~hardware.trackmaster_readback`), the expected power cycle
+(:mod:`~hardware.trackmaster_power_cycle`) and the line timing
+(:mod:`~hardware.trackmaster_timing`).
 
-Safety behaviour:
-- the belt is only ever started with ``A0`` (the treadmill's 0.5 s communication watchdog
-  armed); ``A1`` is never sent;
-- the treadmill is polled every ``poll_interval_s`` (default 50 ms), always: actual speed ``C1``
-  every other poll (10 Hz), status ``C0`` and set speed ``C3`` in between, so the treadmill's own
-  watchdog stops the belt if we die and we see a belt that moves when it should not;
-- every command waits for its acknowledgement for at most ``ack_timeout_s``; a NAK (``BD``,
-  ``BE``, ``BF``), a wrong or missing ack, an unparsable reply, unsolicited bytes or a port error
-  is a latched link fault: the driver sends a stop and reports :attr:`TrackmasterLink.fault`; it
-  never retries a speed increase;
-- speeds are validated, rounded to 0.1 of the treadmill's unit (never up past the cap), and
-  ramp-limited here too (defence in depth behind the governor), at ``ramp_mps2``;
-- read-back (``C1``): a belt faster than commanded (runaway), slower than commanded (not
-  following), not slowing after a stop, or moving while it should be stopped — beyond
-  ``readback_tolerance_kmh`` for ``readback_time_s`` — is a fault. Every link fault makes the
-  supervisor open the stop relay (see ``Supervisor.tick``);
-- a treadmill power cycle (status back to stopped, or set speed reset to 0, while we run) is a
-  latched fault and nothing is ever restarted; :meth:`TrackmasterLink.expect_power_cycle` is the
-  one exception, for a power cycle the controller causes itself while testing the stop path;
-- a controlled stop (:meth:`TrackmasterLink.stop` with ``decel_mps2``) is a ramp of lowered
-  ``A3`` commands ending in the stop command; faults always stop immediately;
-- reverse (Woodway-style leading ``'3'`` in the speed digits) only if ``allow_reverse`` is set,
-  and the direction only changes while the belt reads back zero.
+Safety behaviour (in full, with figures: ``docs/treadmill-link.md``, "What the driver
+guarantees"): the belt is started only with ``A0`` (the treadmill's 0.5 s watchdog armed; ``A1``
+is never sent); it is polled every ``poll_interval_s``, always; every command is acknowledged
+within ``ack_timeout_s`` or the link faults — as it does on a NAK, a wrong ack, garbage,
+unsolicited bytes, a port error, a read-back beyond tolerance (runaway, not following, not
+slowing, moving while stopped) or a power cycle it did not cause — sending a stop and reporting
+:attr:`TrackmasterLink.fault` (the supervisor then opens the relay); speeds are capped, rounded
+never up past the cap and ramped here too; nothing is ever restarted; reverse only if
+``allow_reverse``, and only at standstill.
 
 The opening of the serial port is not done here: the composition root hands in an open port.
 """
@@ -44,6 +31,7 @@ from enum import Enum
 from typing import Final
 
 from hardware.clock import Clock
+from hardware.trackmaster_picker import CommandPicker
 from hardware.trackmaster_power_cycle import Outcome, PowerCycleWindow
 from hardware.trackmaster_profile import ControlledStop, SpeedProfile
 from hardware.trackmaster_protocol import (
@@ -57,15 +45,12 @@ from hardware.trackmaster_protocol import (
     BeltStatus,
     Command,
     Reply,
-    set_speed,
     speed_tenths,
 )
 from hardware.trackmaster_readback import Commanded, ReadbackMonitor
 from hardware.trackmaster_transactions import SerialPort, Transaction, Transactions
 from hardware.units import KMH_PER_MPH, KMH_PER_MPS
 
-POLL_CYCLE: Final = (GET_SPEED, GET_STATUS, GET_SPEED, GET_STATUS, GET_SPEED, GET_SET_SPEED)
-"""Poll order: actual speed every other poll (10 Hz at 50 ms), status and set speed between."""
 TRANSACTION_LOG_MAX: Final = 10_000
 
 
@@ -136,7 +121,8 @@ class TrackmasterLink:
         self.units = units
         self.max_speed_kmh = max_speed_kmh
         self._unit_per_kmh = 1.0 / KMH_PER_MPH if units == "mph" else 1.0
-        self._stop_command = Command(STOP if stop_mode == "A2" else AUTO_STOP)
+        self._picker = CommandPicker(Command(STOP if stop_mode == "A2" else AUTO_STOP),
+                                     poll_interval_s)
         self.poll_interval_s = poll_interval_s
         self.ack_timeout_s = ack_timeout_s
         self.ramp_kmh_per_s = ramp_mps2 * KMH_PER_MPS
@@ -158,19 +144,10 @@ class TrackmasterLink:
         self.transaction_log: deque[Transaction] = deque(maxlen=TRANSACTION_LOG_MAX)
         self.last_round_trip_s: float | None = None
 
-        self._reverse = False
         self.mode = LinkMode.STOPPED
-        self._stop_pending = True  # at power-on we are stopped: say so to the treadmill first
         self._stop_unacked = True
-        self._start_pending = False
-        self._sent_tenths = 0
         self._acked_tenths = 0
-        self._last_was_speed = False
         self._outstanding = Transactions(ack_timeout_s)
-        self._slowing = False  # the last speed-changing command lowered the speed or stopped
-        self._slow_now = False  # a controlled stop was just asked for: its first A3 must not wait
-        self._next_poll_s = 0.0
-        self._poll_index = 0
         self._stop_acked_s: float | None = None
         self._start_acked_s: float | None = None
         self._status_at_s = -math.inf
@@ -187,7 +164,7 @@ class TrackmasterLink:
     @property
     def commanded_kmh(self) -> float:
         """The speed last sent to the treadmill, km/h (0 after a stop)."""
-        return self._sent_tenths / 10.0 / self._unit_per_kmh
+        return self._picker.sent_tenths / 10.0 / self._unit_per_kmh
 
     @property
     def stopping(self) -> bool:
@@ -219,7 +196,7 @@ class TrackmasterLink:
             and self.mode is LinkMode.STOPPED
             and not self._power_cycle.open
             and not self._stop_unacked
-            and not self._stop_pending
+            and not self._picker.stop_pending
             and acked is not None
             and self._status_at_s > acked
             and self._speed_at_s > acked
@@ -243,8 +220,8 @@ class TrackmasterLink:
             return
         now = self._clock.now_s()
         self.mode = LinkMode.RUNNING
-        self._slow_now = False
-        self._start_pending = True  # a stop still pending goes out first, then the start
+        self._picker.slow_now = False
+        self._picker.start_pending = True  # a stop still pending goes out first, then the start
         self._stop_unacked = True  # from now on a stop() must reach the wire
         self._start_acked_s = None
         self._profile.start_from(now, self.commanded_kmh)
@@ -275,14 +252,14 @@ class TrackmasterLink:
         """
         if reverse and not self.allow_reverse:
             raise ValueError("reverse is not enabled ([treadmill] allow_reverse = false)")
-        if reverse == self._reverse:
+        if reverse == self._picker.reverse:
             return True
         # Zero must have been read back recently (C1 runs every other poll).
         fresh = self._clock.now_s() - self._speed_zero_at_s <= 4 * self.poll_interval_s
-        if (self._sent_tenths != 0 or self._profile.ramp_kmh > 0 or not fresh
+        if (self._picker.sent_tenths != 0 or self._profile.ramp_kmh > 0 or not fresh
                 or self.actual_speed_kmh != 0.0):
             return False
-        self._reverse = reverse
+        self._picker.reverse = reverse
         return True
 
     def stop(self, decel_mps2: float | None = None) -> None:
@@ -296,12 +273,12 @@ class TrackmasterLink:
         now = self._clock.now_s()
         moving_kmh = max(abs(self.actual_speed_kmh or 0.0), self.commanded_kmh)
         if (decel_mps2 is not None and math.isfinite(decel_mps2) and decel_mps2 > 0
-                and self.mode is LinkMode.RUNNING and self._sent_tenths > 0):
+                and self.mode is LinkMode.RUNNING and self._picker.sent_tenths > 0):
             self.mode = LinkMode.STOPPING
-            self._start_pending = False
+            self._picker.start_pending = False
             self._profile.controlled = ControlledStop(now, self.commanded_kmh, decel_mps2,
-                                                      self._sent_tenths)
-            self._slow_now = True  # its first A3 pre-empts even a slow-down's A3 in flight
+                                                      self._picker.sent_tenths)
+            self._picker.slow_now = True  # its first A3 pre-empts even a slow-down's A3 in flight
             self._readback.begin_stop(now, moving_kmh)
             return
         if self.mode is LinkMode.STOPPING and decel_mps2 is not None:
@@ -309,10 +286,10 @@ class TrackmasterLink:
         if self.mode is not LinkMode.STOPPED:
             self._readback.begin_stop(now, moving_kmh)
         self.mode = LinkMode.STOPPED
-        self._start_pending = False
+        self._picker.start_pending = False
         self._profile.to_zero()
         if self._stop_unacked and not self._outstanding.stop_in_flight:
-            self._stop_pending = True
+            self._picker.stop_pending = True
 
     def expect_power_cycle(self, window_s: float) -> None:
         """The controller is about to cut the treadmill's power itself (stop-path test).
@@ -343,7 +320,7 @@ class TrackmasterLink:
         self._stop_acked_s = None
         self._power_cycle.close()
         self._stop_unacked = True
-        self._reverse = False
+        self._picker.reverse = False
         self.stop()
         self._readback.forget_stop()
         if self._outstanding.in_flight is not None:
@@ -352,7 +329,7 @@ class TrackmasterLink:
             self._abandoned_until_s = self._outstanding.sent_at_s + self.ack_timeout_s
             self._outstanding.drop()
         self._discard_input()
-        self._stop_pending = True  # always: it also clears a power-up start lockout
+        self._picker.stop_pending = True  # always: it also clears a power-up start lockout
 
     def _fail(self, reason: str) -> None:
         """Latch the first fault and send a stop now (again, even if one was acknowledged)."""
@@ -360,7 +337,7 @@ class TrackmasterLink:
             self.fault = reason
         self._power_cycle.close()
         self.stop()
-        self._stop_pending = True
+        self._picker.stop_pending = True
 
     # ------------------------------------------------------------------ the state machine
     def step(self) -> None:
@@ -377,12 +354,15 @@ class TrackmasterLink:
         if self._power_cycle.expired(now):
             self._fail("treadmill not back (start lockout not cleared) by the end of the "
                        "expected power cycle")
+        stopping = self.mode is LinkMode.STOPPING
         if self._outstanding.in_flight is None:
-            command = self._next_command(now)
+            command = self._picker.next(now, self._speeds_allowed(), stopping,
+                                        lambda: self._desired_tenths(now))
             if command is not None:
                 self._send(command, now)
         elif self._may_preempt():
-            command = self._urgent_command(now)
+            command = self._picker.urgent(self._speeds_allowed(), stopping,
+                                          lambda: self._desired_tenths(now))
             if command is not None:
                 # The stop must not wait for a slow treadmill's reply (see the module
                 # docstring): the transaction in flight is abandoned, its reply still checked.
@@ -394,7 +374,8 @@ class TrackmasterLink:
         a stop; ahead of a slow-down's ``A3`` only for a newly asked-for stop."""
         if not self._outstanding.may_abandon or self._power_cycle.open:
             return False
-        return not self._outstanding.in_flight_slowing or self._stop_pending or self._slow_now
+        picker = self._picker
+        return not self._outstanding.in_flight_slowing or picker.stop_pending or picker.slow_now
 
     def _check_unsolicited(self) -> None:
         """The treadmill never speaks unprompted: bytes with nothing in flight mean the link is
@@ -447,20 +428,6 @@ class TrackmasterLink:
             return
         self._fail(reason)
 
-    def _urgent_command(self, now: float) -> Command | None:
-        """A command that must not wait behind anything but a stop: the stop command; or the
-        first lowered ``A3`` of a newly asked-for controlled stop, or of a slow-down while the
-        speed was held or rising. Further steps of a slow-down take their turn with the polls.
-        """
-        if self._stop_pending:
-            self._stop_pending = False
-            self._last_was_speed = False
-            return self._stop_command
-        if not (self._slow_now or not self._slowing) or not self._speeds_allowed():
-            return None
-        tenths = self._desired_tenths(now)
-        return self._speed_command(tenths) if tenths < self._sent_tenths else None
-
     def _speeds_allowed(self) -> bool:
         """Speed commands may go out: running (or stopping under control) after the ``A0`` was
         acknowledged, and not waiting for a power-cycled treadmill to answer."""
@@ -468,43 +435,12 @@ class TrackmasterLink:
             return False  # waiting out a power cycle: poll until it answers, then stop
         return self.mode is not LinkMode.STOPPED and self._start_acked_s is not None
 
-    def _speed_command(self, tenths: int) -> Command:
-        """The ``A3`` for ``tenths`` — or, when a controlled stop's ramp has reached zero, the
-        stop command that finishes it."""
-        self._last_was_speed = True
-        if self.mode is LinkMode.STOPPING and tenths == 0:
+    def _send(self, command: Command, now: float) -> None:
+        if self.mode is LinkMode.STOPPING and command.opcode in (STOP, AUTO_STOP):
+            # The controlled stop's ramp reached zero: the stop command finishes it.
             self.mode = LinkMode.STOPPED
             self._profile.controlled = None
             self._stop_unacked = True
-            self._last_was_speed = False
-            return self._stop_command
-        return set_speed(tenths, self._reverse)
-
-    def _next_command(self, now: float) -> Command | None:
-        urgent = self._urgent_command(now)
-        if urgent is not None:
-            return urgent
-        if self._start_pending:
-            self._start_pending = False
-            self._last_was_speed = False
-            return Command(START_CDS)
-        poll_due = now >= self._next_poll_s
-        if self._speeds_allowed() and not (poll_due and self._last_was_speed):
-            tenths = self._desired_tenths(now)
-            if tenths != self._sent_tenths:
-                return self._speed_command(tenths)
-        if poll_due:
-            # A fixed grid keeps the average poll rate even when speed commands cut in; after a
-            # long gap (a fault, a power cycle) it restarts from now rather than bursting.
-            self._next_poll_s = max(self._next_poll_s + self.poll_interval_s,
-                                    now + self.poll_interval_s / 2)
-            opcode = POLL_CYCLE[self._poll_index % len(POLL_CYCLE)]
-            self._poll_index += 1
-            self._last_was_speed = False
-            return Command(opcode)
-        return None
-
-    def _send(self, command: Command, now: float) -> None:
         try:
             self._port.write(command.wire)
         except Exception as exc:
@@ -513,19 +449,7 @@ class TrackmasterLink:
             return
         self.bytes_sent += len(command.wire)
         self.transactions += 1
-        slowing = False
-        if command.opcode in (STOP, AUTO_STOP):
-            slowing = True
-            self._sent_tenths = 0
-        elif command.opcode == SET_SPEED:
-            tenths = int(command.data[1:])
-            slowing = tenths < self._sent_tenths
-            self._sent_tenths = tenths
-        if command.opcode in (STOP, AUTO_STOP, SET_SPEED, START_CDS):
-            self._slowing = slowing
-        self._outstanding.begin(command, now, slowing)
-        if slowing:
-            self._slow_now = False
+        self._outstanding.begin(command, now, self._picker.sent(command))
         # Invariant: anything that may have moved the belt since the last acknowledged stop —
         # or a stop not yet acknowledged — means a later stop() must reach the wire.
         self._stop_unacked = self._stop_unacked or command.opcode in (
@@ -565,15 +489,16 @@ class TrackmasterLink:
                 self._fail("treadmill's set speed reset to 0 while running "
                            "(power cycle or its own stop)")
         if self._power_cycle.answered():
-            self._stop_pending = True  # it answers again: clear its start lockout
+            self._picker.stop_pending = True  # it answers again: clear its start lockout
 
     def _desired_tenths(self, now: float) -> int:
-        return self._profile.desired_tenths(now, self.mode is LinkMode.RUNNING, self._sent_tenths)
+        running = self.mode is LinkMode.RUNNING
+        return self._profile.desired_tenths(now, running, self._picker.sent_tenths)
 
     def _commanded(self) -> Commanded:
         return Commanded(running=self.mode is LinkMode.RUNNING,
                          stopping=self.mode is LinkMode.STOPPING,
-                         speed_kmh=self.commanded_kmh, reverse=self._reverse,
+                         speed_kmh=self.commanded_kmh, reverse=self._picker.reverse,
                          start_acked_s=self._start_acked_s, stop_acked_s=self._stop_acked_s,
                          stop_unacked=self._stop_unacked)
 

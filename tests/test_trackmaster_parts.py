@@ -1,18 +1,22 @@
-"""The link's parts on their own: the speed profile, the read-back monitor and the
-outstanding transactions."""
+"""The link's parts on their own: the speed profile, the read-back monitor, the outstanding
+transactions and the command picker."""
 
 from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hardware.trackmaster_picker import CommandPicker
 from hardware.trackmaster_profile import ControlledStop, SpeedProfile
 from hardware.trackmaster_protocol import (
     GET_SPEED,
     GET_STATUS,
+    SET_SPEED,
+    START_CDS,
     STOP,
     BeltStatus,
     Command,
+    set_speed,
 )
 from hardware.trackmaster_readback import Commanded, ReadbackMonitor
 from hardware.trackmaster_transactions import Transactions
@@ -116,3 +120,38 @@ def test_an_abandoned_command_still_times_out_on_its_own_clock() -> None:
     assert _collect(t, b"", 0.1) == ([], [])
     _, problems = _collect(t, b"", 0.11)
     assert problems and "no acknowledgement of C0" in problems[0]
+
+
+def test_the_picker_sends_the_stop_first_then_the_start_then_polls_on_their_grid() -> None:
+    picker = CommandPicker(Command(STOP), poll_interval_s=0.05)
+
+    def nothing() -> int:
+        return 0
+
+    first = picker.next(0.0, speeds_allowed=False, stopping=False, desired=nothing)
+    assert first == Command(STOP)  # at power-on: say "stopped" first
+    picker.start_pending = True
+    assert picker.next(0.0, False, False, nothing) == Command(START_CDS)
+    polls = [picker.next(t, False, False, nothing) for t in (0.0, 0.01, 0.05, 0.1)]
+    assert [p.opcode if p else None for p in polls] == [GET_SPEED, None, GET_STATUS, GET_SPEED]
+
+
+def test_the_picker_never_lets_a_ramp_starve_the_read_back() -> None:
+    picker = CommandPicker(Command(STOP), poll_interval_s=0.05)
+    picker.stop_pending = False
+    wanted = iter(range(1, 100))
+    opcodes = []
+    for i in range(40):
+        command = picker.next(i * 0.005, True, False, lambda: next(wanted))
+        assert command is not None
+        picker.sent(command)
+        opcodes.append(command.opcode)
+    assert opcodes.count(SET_SPEED) > 20 and opcodes.count(GET_SPEED) >= 2
+
+
+def test_a_controlled_stop_ends_in_the_stop_command_not_an_a3_of_zero() -> None:
+    picker = CommandPicker(Command(STOP), poll_interval_s=0.05)
+    picker.stop_pending = False
+    picker.sent(set_speed(5))
+    assert picker.urgent(True, stopping=True, desired=lambda: 0) == Command(STOP)
+    assert picker.urgent(True, stopping=False, desired=lambda: 0) == set_speed(0)
