@@ -1,7 +1,7 @@
 """``treadguard bench-link``: measured figures of the treadmill link — round trips, polling,
 the stop latency (also with a slow-replying treadmill), and the cost of ``step()`` — on the
-simulated treadmill in lockstep and in real time on a pty. Prints JSON; never runs inside the
-daemon.
+simulated treadmill in lockstep and in real time on a pty. Prints a table (JSON with
+``--json``); never runs inside the daemon.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import sys
 import time
 from typing import Any, Final, TextIO
 
+from controller.report_table import flatten, fmt, table
 from controller.transports import open_serial
 from controller.treadmill_bench import (
     BenchError,
@@ -227,8 +228,9 @@ def bench_realtime(units: str, baud: int, hold_s: float, period_s: float) -> dic
 
 
 def cmd_bench_link(args: Any, out: TextIO | None = None, err: TextIO | None = None) -> int:
-    """``treadguard bench-link``: print measured link figures as JSON. Exit 0, or 1 with one
-    line on stderr when the link faults (or a run measures nothing)."""
+    """``treadguard bench-link``: print measured link figures as a table, or as JSON when
+    ``args.json``. Exit 0, or 1 with one line on stderr when the link faults (or a run
+    measures nothing)."""
     out = out or sys.stdout
     err = err or sys.stderr
     try:
@@ -246,5 +248,9 @@ def cmd_bench_link(args: Any, out: TextIO | None = None, err: TextIO | None = No
     except BenchError as exc:
         print(f"treadguard bench-link: {exc}", file=err)
         return 1
-    print(json.dumps(figures, indent=2), file=out)
+    if args.json:
+        print(json.dumps(figures, indent=2), file=out)
+    else:
+        print(table([(name, fmt(value)) for name, value in flatten(figures)],
+                    header=("figure", "value")), file=out)
     return 0

@@ -70,6 +70,8 @@ def register(sub: Any) -> None:
                             "(ack timeout 0.25 s); repeat for several (default 0.08 and 0.22)")
     bench.add_argument("--no-realtime", action="store_true",
                        help="skip the real-time pty runs (simulated time only)")
+    bench.add_argument("--json", action="store_true",
+                       help="print the figures as JSON instead of a table")
     bench.set_defaults(func=_checked(_bench_link, positive=("hold_s", "stop_cycles"),
                                      non_negative=("reply_delay_s",)))
 

@@ -188,7 +188,7 @@ def test_evaluate_cli_on_a_csv_folder(tmp_path: Path, capsys: pytest.CaptureFixt
     assert evaluate_main(["--dataset", "csv", str(tmp_path), "--json", str(out),
                           "--trials-csv", str(trials_csv)]) == 0
     report = json.loads(out.read_text())
-    assert report == json.loads(capsys.readouterr().out)
+    assert "sensitivity" in capsys.readouterr().out  # the table for people
     assert report["detector"] == "treadguard"
     assert report["falls"]["trials"] == 1
     assert report["falls"]["detected"] == 1

@@ -216,12 +216,25 @@ def test_bench_link_names_the_link_fault(capsys: pytest.CaptureFixture[str],
 def test_bench_link_reports_a_slow_treadmills_stop_latency(
         capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["bench-link", "--no-realtime", "--hold-s", "0.5", "--stop-cycles", "4",
-                 "--reply-delay-s", "0.22"])
+                 "--reply-delay-s", "0.22", "--json"])
     captured = capsys.readouterr()
     assert code == 0, captured.err
     [slow] = json.loads(captured.out)["simulated_slow_treadmill"]
     assert slow["reply_delay_s"] == 0.22 and slow["stop_request_to_stop_byte"]["n"] == 4
     assert slow["stop_request_to_stop_byte"]["max_ms"] <= slow["budget_ms"] == 17.5
+
+
+def test_bench_link_prints_a_table_by_default(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["bench-link", "--no-realtime", "--hold-s", "0.3", "--stop-cycles", "2",
+                 "--reply-delay-s", "0.08"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    lines = captured.out.splitlines()
+    assert lines[0].split() == ["figure", "value"]
+    cells = dict(line.split(None, 1) for line in lines[2:])
+    assert cells["simulated_slow_treadmill[0].reply_delay_s"] == "0.08"
+    assert cells["simulated_slow_treadmill[0].budget_ms"] == "17.5"
+    assert cells["simulated.stop_request_to_stop_byte.n"] == "2"
 
 
 def test_bench_link_with_a_reply_later_than_the_ack_timeout_is_one_line(

@@ -28,6 +28,7 @@ from controller.detect.rail_grip import RailDetector
 __all__ = [
     "DETECTORS",
     "OK",
+    "SCORES",
     "Decision",
     "Detector",
     "FallDetector",
@@ -77,6 +78,10 @@ DETECTORS: dict[str, Callable[[DetectSettings], Detector]] = {
     "kfall-threshold": build_kfall_threshold,
 }
 """IMU detectors by name, for ``treadguard evaluate --detector NAME``."""
+
+SCORES: dict[str, str] = {"treadguard": "model_logit"}
+"""The ``[detect]`` option that is the stop threshold on a detector's score, by detector name
+(``treadguard evaluate --plots`` sweeps it); detectors of fixed rules have none."""
 
 
 def build(name: str, settings: DetectSettings | None = None) -> Detector:

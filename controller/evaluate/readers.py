@@ -256,3 +256,18 @@ def read_csv(root: Path, subjects: Iterable[str] | None = None) -> Iterator[Tria
 
 
 READERS = {"kfall": read_kfall, "sisfall": read_sisfall, "csv": read_csv}
+
+
+def count_recordings(dataset: str, root: Path, subjects: Iterable[str] | None = None) -> int:
+    """How many recording files the reader of ``dataset`` will open under ``root`` (for the
+    progress bar's total; a KFall fall trial without a label row is opened but not yielded)."""
+    wanted = _subjects_filter(subjects)
+    if dataset == "csv":
+        return 1 if root.is_file() else sum(1 for p in root.glob("*.csv") if p.name != CSV_LABELS)
+    pattern, base = ((_KFALL_FILE, root / "sensor_data") if dataset == "kfall"
+                     else (_SISFALL_FILE, root))
+    if not base.is_dir():
+        return 0
+    return sum(1 for d in base.iterdir()
+               if d.is_dir() and (wanted is None or d.name.upper() in wanted)
+               for f in d.iterdir() if pattern.match(f.name))
