@@ -159,9 +159,9 @@ def test_sweep_figure_plots_one_point_per_threshold() -> None:
                               (9.5, rep(1.0, 0.95, 280.0))])
     assert fig is not None
     sens_line = fig.axes[0].get_lines()[0]
-    assert list(sens_line.get_xdata()) == [9.0, 3.0, 1.0]
-    assert list(sens_line.get_ydata()) == pytest.approx([99.0, 98.0, 95.0])
-    assert list(fig.axes[1].get_lines()[0].get_ydata()) == [330.0, 300.0, 280.0]
+    assert np.asarray(sens_line.get_xdata()).tolist() == [9.0, 3.0, 1.0]
+    assert np.asarray(sens_line.get_ydata()).tolist() == pytest.approx([99.0, 98.0, 95.0])
+    assert np.asarray(fig.axes[1].get_lines()[0].get_ydata()).tolist() == [330.0, 300.0, 280.0]
 
 
 def test_table_aligns_figures_and_flattens_nested_json() -> None:
