@@ -52,7 +52,8 @@ def lead_time_figure(results: Results) -> Figure | None:
     codes = sorted({r.task_code for rs in detected.values() for r in rs})
     if not codes:
         return None
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.6 * len(codes) * len(results) + 2), 4.0))
+    wide = min(12.0, max(6.0, 0.4 * len(codes) * len(results) + 2))  # inches
+    fig, ax = plt.subplots(figsize=(wide, 4.0))
     width = 0.8 / len(results)
     for k, (name, rs) in enumerate(detected.items()):
         data = [[_lead_ms(r) for r in rs if r.task_code == c] for c in codes]
@@ -103,7 +104,8 @@ def false_alarms_figure(results: Results) -> Figure | None:
     codes = sorted({r.task_code for rs in adl.values() for r in rs}, reverse=True)
     if not codes:
         return None
-    fig, ax = plt.subplots(figsize=(7.0, max(3.0, 0.3 * len(codes) * len(results) + 1.5)))
+    tall = min(8.0, max(3.0, 0.18 * len(codes) * len(results) + 1.5))  # inches
+    fig, ax = plt.subplots(figsize=(7.0, tall))
     height = 0.8 / len(results)
     for k, (name, rs) in enumerate(adl.items()):
         rates = [adl_metrics([r for r in rs if r.task_code == c])["false_alarms_per_hour"] or 0.0
