@@ -104,8 +104,8 @@ class System(Generic[W]):
 
         A controlled stop: the lowered speeds and the stop command go on the wire and the belt
         is read back at zero — or, past the supervisor's stop deadline (speed / stop_decel_mps2
-        + 1 s, at most 6.3 s from 8 km/h at 0.5 m/s²), the power is cut. Only then does the
-        relay open (when the safety_io closes) and the port close. Opening the relay mid-ramp
+        + 1 s, at most 5.4 s from 8 km/h at 0.5 m/s²), the power is cut. Only then does the
+        relay open (when the safety I/O is closed) and the port close. Opening the relay mid-ramp
         would leave a coasting belt and no stop command behind (the service unit's
         TimeoutStopSec allows for the longest stop).
         """

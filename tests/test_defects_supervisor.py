@@ -134,3 +134,25 @@ def test_shutdown_completes_the_controlled_stop_before_opening_the_relay(
     assert sup.state is State.LATCHED and sup.stop_reason == "shutdown"
     assert not any("belt_not_stopping" in e.message for e in system.events)
     assert not world.pin_factory.pin(system.settings.gpio.relay_pin).state  # opened last
+
+
+def test_shutdown_with_a_belt_that_ignores_the_stop_cuts_power_by_the_deadline(
+        build_sim: Build) -> None:
+    """The fault path of a shutdown: the treadmill acknowledges the stop but keeps running. The
+    shutdown must not wait for ever nor release with power on: by the supervisor's stop
+    deadline the relay opens (belt_not_stopping), the key loop opens, and the belt coasts."""
+    system = build_sim("walk")
+    system.loop.run(10.0)
+    assert treadmill(system)["belt_kmh"] > 1.0
+    world = system.world
+    world.treadmill.inject("ignore_stop")
+    started_s = system.clock.now_s()
+    system.shutdown()
+    ended_s = system.clock.now_s()
+    sup = system.supervisor
+    assert sup.power_cut and sup.stop_latched
+    assert any("relay opened" in e.message for e in system.events)
+    # Bounded: 1.5 km/h at 1 m/s² + 1 s margin, then at most half a second of ticks.
+    assert ended_s - started_s <= 1.5 / 3.6 / 1.0 + 1.0 + 0.5 + 1e-9
+    assert world.final_state["key_closed"] is False  # the treadmill lost power
+    assert not world.pin_factory.pin(system.settings.gpio.relay_pin).state
