@@ -44,12 +44,15 @@ from controller.settings import (
     UART_PINS,
     UART_PORTS,
     ControllerSettings,
+    ControlSettings,
     DetectSettings,
     GpioSettings,
     HealthSettings,
     I2CSettings,
     ImuSettings,
     LimitsSettings,
+    PathsSettings,
+    ProgramSettings,
     RailsSettings,
     SessionSettings,
     Settings,
@@ -59,10 +62,10 @@ from controller.settings import (
 from hardware.trackmaster_timing import min_ack_timeout_s
 
 __all__ = [
-    "HARD_MAX_SPEED_KMH", "SECTIONS", "ConfigError", "ControllerSettings", "DetectSettings",
-    "Document", "GpioSettings", "HealthSettings", "I2CSettings", "ImuSettings", "LimitsSettings",
-    "RailsSettings", "SessionSettings", "Settings", "SimSettings", "TreadmillSettings", "load",
-    "parse",
+    "HARD_MAX_SPEED_KMH", "SECTIONS", "ConfigError", "ControlSettings", "ControllerSettings",
+    "DetectSettings", "Document", "GpioSettings", "HealthSettings", "I2CSettings", "ImuSettings",
+    "LimitsSettings", "PathsSettings", "ProgramSettings", "RailsSettings", "SessionSettings",
+    "Settings", "SimSettings", "TreadmillSettings", "load", "parse",
 ]
 
 # --------------------------------------------------------------------------- sections and rules
@@ -202,6 +205,16 @@ def _sim(doc: Document) -> SimSettings | None:
     return SimSettings(**read(s, SimSettings, choices={"scenario": tuple(SCENARIOS)}))
 
 
+def _program(doc: Document) -> ProgramSettings:
+    s = doc.optional("program")
+    program = ProgramSettings(**read(s, ProgramSettings))
+    if program.warmup_speed_kmh > program.bout_speed_kmh:
+        raise s.error("warmup_speed_kmh", f"expected at most bout_speed_kmh "
+                                          f"({program.bout_speed_kmh:g}), got "
+                                          f"{program.warmup_speed_kmh:g}")
+    return program
+
+
 def parse(path: str, text: str) -> Settings:
     """Validate the TOML ``text`` (read from ``path``, used in messages) into :class:`Settings`."""
     try:
@@ -224,6 +237,9 @@ def parse(path: str, text: str) -> Settings:
         detect=_detect(doc),
         sim=_sim(doc),
         rails=_rails(doc),
+        paths=PathsSettings(**read(doc.optional("paths"), PathsSettings)),
+        program=_program(doc),
+        control=ControlSettings(**read(doc.optional("control"), ControlSettings)),
     )
     doc.finish()
     return settings
