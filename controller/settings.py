@@ -391,7 +391,8 @@ class PathsSettings:
     """
 
     state_dir: str = field(default="/var/lib/treadguard", metadata=spec(
-        "directory of the runner store (SQLite, WAL mode); created if missing"))
+        "directory of the runner store (SQLite, WAL mode); created if missing; a relative path "
+        "is relative to the configuration file's directory"))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -453,7 +454,8 @@ class ControlSettings:
     """
 
     socket_path: str = field(default="/run/treadguard/control.sock", metadata=spec(
-        "the socket's path; its directory is created if missing"))
+        "the socket's path; its directory is created if missing; a relative path is relative "
+        "to the configuration file's directory"))
     socket_group: str = field(default="treadguard", metadata=spec(
         'group given the socket (read and write for the group); "-" = leave the process\'s '
         "own group"))

@@ -183,7 +183,8 @@ def test_pins_are_salted_scrypt_hashes() -> None:
 def test_state_overrides_the_config_state_dir(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     config = tmp_path / "c.toml"
-    config.write_text(SIM_TOML.read_text() + f'\n[paths]\nstate_dir = "{tmp_path / "cfg"}"\n')
+    config.write_text(SIM_TOML.read_text().replace('state_dir = "run/state"',
+                                                   f'state_dir = "{tmp_path / "cfg"}"'))
     assert run(["runner", "add", "ann", "--profile", "hands-on", "--config", str(config)],
                capsys, monkeypatch)[0] == 0
     assert (tmp_path / "cfg" / "treadguard.db").exists()
