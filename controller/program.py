@@ -99,16 +99,21 @@ class Program:
         reset_baselines: resets the detectors' baselines (at every start).
         on_session_end: receives each finished session (must not block).
         set_hands_on: switches the rail detector's hands-on mode for the runner's profile.
+        wire_cap: the highest speed, km/h, at or below a cap that the treadmill's unit can carry
+            (0.1 mph steps round to the nearest: 1.1 km/h would go out as 0.7 mph = 1.13 km/h);
+            None: the cap itself.
     """
 
     def __init__(self, events: EventLog, step_count: Callable[[], int],
                  reset_baselines: Callable[[], None], on_session_end: SessionEnd | None = None,
-                 set_hands_on: Callable[[bool], None] | None = None) -> None:
+                 set_hands_on: Callable[[bool], None] | None = None,
+                 wire_cap: Callable[[float], float] | None = None) -> None:
         self._events = events
         self._step_count = step_count
         self._reset_baselines = reset_baselines
         self._on_session_end = on_session_end
         self._set_hands_on = set_hands_on
+        self._wire_cap = wire_cap or (lambda cap_kmh: cap_kmh)
         self.plan: Plan | None = None
         self._pending: Plan | None = None
         self.harness_confirmed = False
@@ -195,7 +200,7 @@ class Program:
     def _take(self, plan: Plan, sup: Supervisor) -> None:
         self._pending = None
         self.plan = plan
-        sup.governor.set_cap_kmh(plan.cap_kmh)
+        sup.governor.set_cap_kmh(self._wire_cap(plan.cap_kmh))
         sup.governor.set_target_kmh(plan.limits.warmup_speed_kmh)
         if self._set_hands_on is not None:
             self._set_hands_on(plan.profile.hands_on)

@@ -9,6 +9,7 @@ outcome gains: ``runner``, ``profile`` and ``program``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,7 @@ from controller.control_socket import ControlServer
 from controller.program import Program, SessionEnd, load_plan
 from controller.session_record import SessionRecorder
 from controller.store import Store
+from hardware.units import KMH_PER_MPH
 
 __all__ = ["SessionServices", "attach_program", "load_plan", "program_outcome",
            "start_services"]
@@ -34,8 +36,15 @@ def attach_program(system: System[Any], on_session_end: SessionEnd | None = None
         if rails is not None:
             rails.hands_on = on
 
+    per_kmh = 1.0 / KMH_PER_MPH if system.settings.treadmill.units == "mph" else 1.0
+
+    def wire_cap(cap_kmh: float) -> float:
+        # The highest 0.1-unit step at or below the cap: the link rounds to the nearest step,
+        # which for a runner's cap between two steps would be above it.
+        return math.floor(cap_kmh * per_kmh * 10.0 + 1e-9) / 10.0 / per_kmh
+
     program = Program(system.events, lambda: detector.steps.steps, detector.instability.reset,
-                      on_session_end, set_hands_on if rails is not None else None)
+                      on_session_end, set_hands_on if rails is not None else None, wire_cap)
     system.supervisor.program = program
     return program
 
