@@ -44,6 +44,7 @@ from controller.settings import (
     SECTIONS,
     UART_PINS,
     UART_PORTS,
+    ArmingSettings,
     ControllerSettings,
     ControlSettings,
     DetectSettings,
@@ -63,8 +64,9 @@ from controller.settings import (
 from hardware.trackmaster_timing import min_ack_timeout_s
 
 __all__ = [
-    "HARD_MAX_SPEED_KMH", "SECTIONS", "ConfigError", "ControlSettings", "ControllerSettings",
-    "DetectSettings", "Document", "GpioSettings", "HealthSettings", "I2CSettings", "ImuSettings",
+    "HARD_MAX_SPEED_KMH", "SECTIONS", "ArmingSettings", "ConfigError", "ControlSettings",
+    "ControllerSettings", "DetectSettings", "Document", "GpioSettings", "HealthSettings",
+    "I2CSettings", "ImuSettings",
     "LimitsSettings", "PathsSettings", "ProgramSettings", "RailsSettings", "SessionSettings",
     "Settings", "SimSettings", "TreadmillSettings", "load", "parse",
 ]
@@ -265,6 +267,7 @@ def parse(path: str, text: str) -> Settings:
         paths=_paths(doc, path),
         program=_program(doc),
         control=_control(doc, path),
+        arming=ArmingSettings(**read(doc.optional("arming"), ArmingSettings)),
     )
     doc.finish()
     return settings

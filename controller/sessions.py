@@ -18,6 +18,7 @@ from controller.app import System
 from controller.control_socket import ControlServer
 from controller.program import Program, SessionEnd, load_plan
 from controller.session_record import SessionRecorder
+from controller.stop_path_test import StopPathTest
 from controller.store import Store
 from hardware.units import KMH_PER_MPH
 
@@ -43,8 +44,12 @@ def attach_program(system: System[Any], on_session_end: SessionEnd | None = None
         # which for a runner's cap between two steps would be above it.
         return math.floor(cap_kmh * per_kmh * 10.0 + 1e-9) / 10.0 / per_kmh
 
+    s = system.settings
+    stop_path = StopPathTest(system.events, system.safety_io, system.link, s.arming,
+                             s.gpio.relay_open_within_s)
     program = Program(system.events, lambda: detector.steps.steps, detector.instability.reset,
-                      on_session_end, set_hands_on if rails is not None else None, wire_cap)
+                      on_session_end, set_hands_on if rails is not None else None, wire_cap,
+                      stop_path)
     system.supervisor.program = program
     return program
 
