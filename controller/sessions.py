@@ -10,6 +10,7 @@ outcome gains: ``runner``, ``profile`` and ``program``.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,8 +27,10 @@ __all__ = ["SessionServices", "attach_program", "load_plan", "program_outcome",
            "start_services"]
 
 
-def attach_program(system: System[Any], on_session_end: SessionEnd | None = None) -> Program:
-    """A program for ``system`` (no runner yet: :meth:`Program.select` one)."""
+def attach_program(system: System[Any], on_session_end: SessionEnd | None = None,
+                   on_stop_path_result: Callable[[str], None] | None = None) -> Program:
+    """A program for ``system`` (no runner yet: :meth:`Program.select` one), with the
+    stop-path test of ``[arming]``."""
     detector = system.detector
     if detector is None:
         raise ValueError("the system has no detector set")
@@ -46,7 +49,7 @@ def attach_program(system: System[Any], on_session_end: SessionEnd | None = None
 
     s = system.settings
     stop_path = StopPathTest(system.events, system.safety_io, system.link, s.arming,
-                             s.gpio.relay_open_within_s)
+                             s.gpio.relay_open_within_s, on_stop_path_result)
     program = Program(system.events, lambda: detector.steps.steps, detector.instability.reset,
                       on_session_end, set_hands_on if rails is not None else None, wire_cap,
                       stop_path)
@@ -100,7 +103,8 @@ def start_services(system: System[Any], settings: cfg.Settings, state_dir: str |
         finally:
             store.close()
     recorder = SessionRecorder(state)
-    program = attach_program(system, recorder.post)
+    program = attach_program(system, recorder.post,
+                             lambda result: recorder.post_event("stop-path test", result))
     if program_plan is not None:
         program.select(program_plan)
     server = None

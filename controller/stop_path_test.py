@@ -22,6 +22,7 @@ the supervisor says.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from enum import Enum
 from typing import Any, Final
 
@@ -52,15 +53,19 @@ class StopPathTest:
         link: the treadmill link, or None in relay-only mode.
         arming: ``[arming]``.
         relay_open_within_s: ``[gpio] relay_open_within_s``.
+        on_result: receives each result line (inside the tick: it must only queue; the daemon
+            records it in the runner store's audit log).
     """
 
     def __init__(self, events: EventLog, safety_io: SafetyIO, link: TrackmasterLink | None,
-                 arming: ArmingSettings, relay_open_within_s: float) -> None:
+                 arming: ArmingSettings, relay_open_within_s: float,
+                 on_result: Callable[[str], None] | None = None) -> None:
         self._events = events
         self._io = safety_io
         self._link = link
         self._arming = arming
         self._feedback_within_s = relay_open_within_s + FEEDBACK_MARGIN_S
+        self._on_result = on_result
         self.phase = Phase.IDLE
         self._from_s = 0.0
         self.passed_at_s = -math.inf
@@ -155,11 +160,15 @@ class StopPathTest:
         self.phase = Phase.IDLE
         self.passed_at_s = now_s
         self._used = False
-        self.last_result = f"passed: {detail}"
-        self._events.add(now_s, EventKind.INFO, f"stop-path test passed: {detail}")
+        self._result(now_s, f"passed: {detail}")
 
     def _fail(self, now_s: float, sup: Supervisor, detail: str) -> None:
         sup.hold_relay_open = False
         self.phase = Phase.IDLE
-        self.last_result = f"FAILED: {detail}"
-        self._events.add(now_s, EventKind.INFO, f"stop-path test FAILED: {detail}")
+        self._result(now_s, f"FAILED: {detail}")
+
+    def _result(self, now_s: float, result: str) -> None:
+        self.last_result = result
+        self._events.add(now_s, EventKind.INFO, f"stop-path test {result}")
+        if self._on_result is not None:
+            self._on_result(result)

@@ -4,10 +4,12 @@ cycle waited out and its lockout cleared; a start refused without a pass."""
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 from controller import config as cfg
-from controller.sessions import attach_program
-from controller.settings import ArmingSettings
+from controller.sessions import attach_program, start_services
+from controller.settings import ArmingSettings, PathsSettings
+from controller.store import Store
 from controller.supervisor import State
 from hardware.trackmaster_protocol import START_CDS
 from tests.conftest import Build, BuildRelayOnly, host_bytes, treadmill
@@ -88,3 +90,23 @@ def test_a_pass_is_used_up_by_its_session_each_session(
     assert system.loop.run_until(lambda: system.supervisor.state is State.RUNNING, 5.0)
     system.loop.run(0.1)
     assert not program.stop_path.valid(system.clock.now_s())
+
+
+def test_the_daemon_records_the_result_in_the_runner_store(
+        build_sim: Build, sim_settings: cfg.Settings, tmp_path: Path) -> None:
+    settings = dataclasses.replace(sim_settings, arming=EACH_SESSION,
+                                   paths=PathsSettings(state_dir=str(tmp_path)))
+    system = build_sim("walk", settings)
+    services = start_services(system, settings, serve=False)
+    try:
+        assert system.loop.run_until(
+            lambda: services.program.stop_path is not None
+            and services.program.stop_path.last_result.startswith("passed"), 10.0)
+    finally:
+        system.shutdown()
+        services.close()
+    store = Store(tmp_path)
+    entries = [e for e in store.audit() if e.what == "stop-path test"]
+    store.close()
+    assert len(entries) == 1 and entries[0].new is not None
+    assert entries[0].new.startswith("passed: feedback contact seen open")
