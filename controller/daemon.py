@@ -21,7 +21,10 @@ from typing import Any
 
 from controller import config as cfg
 from controller.app import AnySystem, HardwareError, build
+from controller.control_socket import ControlError
 from controller.events import Event, EventKind
+from controller.sessions import start_services
+from controller.store import StoreError
 from controller.supervisor import State
 from hardware.clock import Clock, MonotonicClock
 
@@ -56,6 +59,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     except HardwareError as exc:
         print(f"treadguard: {exc}", file=sys.stderr)
         return 1
+    try:
+        services = start_services(system, settings)
+    except (StoreError, ControlError) as exc:
+        system.shutdown()
+        print(f"treadguard: {exc}", file=sys.stderr)
+        return 2
     stop = StopSignals()
     printer = EventPrinter(sys.stdout, wall_time=lambda t_s: wall_clock(clock, t_s))
     started_s = clock.now_s()
@@ -75,6 +84,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             lambda: not stop.requested and (end_s is None or clock.now_s() < end_s))
     finally:
         system.shutdown()
+        services.close()
         printer.post_line(exit_summary(system, clock.now_s() - started_s, stop.name))
         printer.close()
     return 0

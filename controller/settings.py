@@ -28,6 +28,7 @@ PinFactory = Literal["mock", "lgpio", "rpigpio"]
 TouchChip = Literal["mpr121", "none"]
 ForceChip = Literal["ads1115", "none"]
 Ads1115Layout = Literal["chip_per_rail", "alternate"]
+RestMode = Literal["belt", "stop"]
 
 IMU_ADDRESSES: Final = {"lsm6dsox": (0x6A, 0x6B), "mpu6050": (0x68, 0x69)}
 GPIO_MIN, GPIO_MAX = 2, 27  # BCM numbers on the 40-pin header (0/1 are the HAT EEPROM's bus)
@@ -200,6 +201,10 @@ class SessionSettings:
     speed_kmh: float = field(default=1.0, metadata=spec(
         "the session's belt speed; must not exceed `[limits] max_speed_kmh`",
         min=0.1, max=HARD_MAX_SPEED_KMH, default_doc="1, or `[limits] max_speed_kmh` if lower"))
+    runner: str = field(default="", metadata=spec(
+        "the runner (from the runner store) whose program every session runs — a home user "
+        "with one runner; absent: sessions run `speed_kmh` until a runner is chosen on the "
+        "control socket", default_doc="absent"))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -376,11 +381,92 @@ class SimSettings:
         "seed of the simulated sensor noise, so runs are reproducible", min=0))
 
 
+@dataclass(frozen=True, kw_only=True)
+class PathsSettings:
+    """``[paths]`` (optional): where the controller keeps its state.
+
+    The runner store (``treadguard.db``: runners, their limits, session summaries, the audit
+    log, the supervisor PIN's hash) lives in ``state_dir``; every command's ``--state DIR``
+    overrides it.
+    """
+
+    state_dir: str = field(default="/var/lib/treadguard", metadata=spec(
+        "directory of the runner store (SQLite, WAL mode); created if missing; a relative path "
+        "is relative to the configuration file's directory"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProgramSettings:
+    """``[program]`` (optional): the session program a new runner starts with.
+
+    Each runner then keeps their own copy of these values in the runner store (`treadguard
+    runner set NAME OPTION=VALUE`), under the same names; progression raises them after clean
+    sessions. A runner's profile caps the speeds (``docs/sessions.md``): the warm-up speed is at
+    most the bout speed, which is at most the runner's ``max_speed_kmh`` and the profile's cap;
+    ``[limits] max_speed_kmh`` still caps the machine. Where each default comes from:
+    ``docs/sessions.md``.
+    """
+
+    warmup_speed_kmh: float = field(default=1.0, metadata=spec(
+        "speed of the warm-up, the rests and the cool-down (slow backward walking)",
+        min=0.1, max=HARD_MAX_SPEED_KMH))
+    warmup_s: float = field(default=60.0, metadata=spec(
+        "warm-up at the warm-up speed before the first bout; the detectors learn the "
+        "runner's own walking that day during it", min=10.0, max=900.0))
+    bout_speed_kmh: float = field(default=1.5, metadata=spec(
+        "speed of a bout (never above the runner's max_speed_kmh nor the profile's cap)",
+        min=0.1, max=HARD_MAX_SPEED_KMH))
+    bout_steps: int = field(default=10, metadata=spec(
+        "a bout lasts this many backward steps, counted by the step detector …",
+        min=5, max=100))
+    bout_s: float = field(default=0.0, metadata=spec(
+        "… or, when above 0, this many seconds instead", min=0.0, max=600.0))
+    bouts: int = field(default=4, metadata=spec(
+        "bouts planned in a session", min=1, max=50))
+    rest_s: float = field(default=20.0, metadata=spec(
+        "rest after each bout (not after the last)", min=5.0, max=600.0))
+    rest_mode: RestMode = field(default="belt", metadata=spec(
+        '"belt": rest walking at the warm-up speed; "stop": the belt stops (latched) and the '
+        "next bout needs a reset and a confirmed start"))
+    session_limit_s: float = field(default=180.0, metadata=spec(
+        "session time limit from the belt's start (warm-up, bouts, rests); when it is reached "
+        "the cool-down begins", min=60.0, max=3600.0))
+    cooldown_s: float = field(default=30.0, metadata=spec(
+        "cool-down at the warm-up speed before the controlled stop that ends a session",
+        min=10.0, max=600.0))
+    sessions_per_week: int = field(default=3, metadata=spec(
+        "sessions a runner may start within any 7 days (raising it needs the supervisor PIN)",
+        min=1, max=14))
+    bout_speed_step_kmh: float = field(default=0.1, metadata=spec(
+        "progression: bout speed added after a clean session", min=0.0, max=0.5))
+    bout_steps_step: int = field(default=2, metadata=spec(
+        "progression: bout steps added after a clean session", min=0, max=10))
+    session_limit_step_s: float = field(default=30.0, metadata=spec(
+        "progression: session time added after a clean session", min=0.0, max=300.0))
+
+
+@dataclass(frozen=True, kw_only=True)
+class ControlSettings:
+    """``[control]`` (optional): the status and control socket (``docs/sessions.md``).
+
+    A Unix socket, mode 0660, served outside the loop's thread: status, the next runner, the
+    harness confirmation, a stop request. Nothing on it can start the belt or raise a speed.
+    """
+
+    socket_path: str = field(default="/run/treadguard/control.sock", metadata=spec(
+        "the socket's path; its directory is created if missing; a relative path is relative "
+        "to the configuration file's directory"))
+    socket_group: str = field(default="treadguard", metadata=spec(
+        'group given the socket (read and write for the group); "-" = leave the process\'s '
+        "own group"))
+
+
 SECTIONS: Final[list[tuple[str, type]]] = [
     ("controller", ControllerSettings), ("i2c", I2CSettings), ("imu", ImuSettings),
     ("treadmill", TreadmillSettings), ("gpio", GpioSettings), ("limits", LimitsSettings),
     ("session", SessionSettings), ("health", HealthSettings), ("detect", DetectSettings),
-    ("rails", RailsSettings), ("sim", SimSettings),
+    ("rails", RailsSettings), ("sim", SimSettings), ("paths", PathsSettings),
+    ("program", ProgramSettings), ("control", ControlSettings),
 ]
 """Every section and the dataclass that declares its options, in the order of the doc."""
 
@@ -401,6 +487,9 @@ class Settings:
     detect: DetectSettings
     sim: SimSettings | None
     rails: RailsSettings | None = None
+    paths: PathsSettings = field(default_factory=PathsSettings)
+    program: ProgramSettings = field(default_factory=ProgramSettings)
+    control: ControlSettings = field(default_factory=ControlSettings)
 
     @property
     def any_simulated(self) -> bool:
