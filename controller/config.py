@@ -43,6 +43,7 @@ from controller.settings import (
     SECTIONS,
     UART_PINS,
     UART_PORTS,
+    BlackboxSettings,
     ControllerSettings,
     DetectSettings,
     GpioSettings,
@@ -50,11 +51,14 @@ from controller.settings import (
     I2CSettings,
     ImuSettings,
     LimitsSettings,
+    PathsSettings,
     RailsSettings,
+    RealtimeSettings,
     SessionSettings,
     Settings,
     SimSettings,
     TreadmillSettings,
+    WatchdogSettings,
 )
 from hardware.trackmaster_timing import min_ack_timeout_s
 
@@ -224,6 +228,10 @@ def parse(path: str, text: str) -> Settings:
         detect=_detect(doc),
         sim=_sim(doc),
         rails=_rails(doc),
+        watchdog=WatchdogSettings(**read(doc.optional("watchdog"), WatchdogSettings)),
+        realtime=RealtimeSettings(**read(doc.optional("realtime"), RealtimeSettings)),
+        blackbox=BlackboxSettings(**read(doc.optional("blackbox"), BlackboxSettings)),
+        paths=PathsSettings(**read(doc.optional("paths"), PathsSettings)),
     )
     doc.finish()
     return settings

@@ -22,6 +22,7 @@ from typing import Any
 from controller import config as cfg
 from controller.app import AnySystem, HardwareError, build
 from controller.events import Event, EventKind
+from controller.services import Services
 from controller.supervisor import State
 from hardware.clock import Clock, MonotonicClock
 
@@ -66,16 +67,20 @@ def cmd_run(args: argparse.Namespace) -> int:
             printer.post_line(next_step(system), at_s=event.t_s)
 
     system.events.subscribe(on_event)
+    services = Services(system, clock, printer.post_line)
     try:
-        for line in system.describe():
+        for line in system.describe() + services.describe():
             printer.post_line(line)
         printer.post_line(next_step(system), at_s=started_s)
         end_s = clock.now_s() + args.duration_s if args.duration_s is not None else None
+        services.start()
         system.loop.run_forever(
             lambda: not stop.requested and (end_s is None or clock.now_s() < end_s))
     finally:
         system.shutdown()
+        services.close()
         printer.post_line(exit_summary(system, clock.now_s() - started_s, stop.name))
+        printer.post_line(system.loop.lateness.summary().line())
         printer.close()
     return 0
 
