@@ -44,6 +44,7 @@ from controller.settings import (
     SECTIONS,
     UART_PINS,
     UART_PORTS,
+    BlackboxSettings,
     ControllerSettings,
     ControlSettings,
     DetectSettings,
@@ -55,10 +56,12 @@ from controller.settings import (
     PathsSettings,
     ProgramSettings,
     RailsSettings,
+    RealtimeSettings,
     SessionSettings,
     Settings,
     SimSettings,
     TreadmillSettings,
+    WatchdogSettings,
 )
 from hardware.trackmaster_timing import min_ack_timeout_s
 
@@ -265,6 +268,9 @@ def parse(path: str, text: str) -> Settings:
         paths=_paths(doc, path),
         program=_program(doc),
         control=_control(doc, path),
+        watchdog=WatchdogSettings(**read(doc.optional("watchdog"), WatchdogSettings)),
+        realtime=RealtimeSettings(**read(doc.optional("realtime"), RealtimeSettings)),
+        blackbox=BlackboxSettings(**read(doc.optional("blackbox"), BlackboxSettings)),
     )
     doc.finish()
     return settings

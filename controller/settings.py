@@ -461,12 +461,77 @@ class ControlSettings:
         "own group"))
 
 
+@dataclass(frozen=True, kw_only=True)
+class WatchdogSettings:
+    """``[watchdog]`` (optional): the independent thread that stops the belt when the loop
+    hangs (`controller/watchdog.py`), and systemd's watchdog pings from it."""
+
+    loop_timeout_s: float = field(default=0.1, metadata=spec(
+        "no tick for this long ⇒ the watchdog thread opens the relay and writes the stop "
+        "command itself (0.1 s is the safety requirement's limit)", min=0.02, max=0.1))
+
+
+@dataclass(frozen=True, kw_only=True)
+class RealtimeSettings:
+    """``[realtime]`` (optional): how the loop's thread asks the kernel for its time; what is
+    not permitted is said at start-up, never fatal."""
+
+    sched_fifo: bool = field(default=True, metadata=spec(
+        "run the loop's thread under SCHED_FIFO (needs CAP_SYS_NICE or an rtprio limit)"))
+    priority: int = field(default=50, metadata=spec(
+        "SCHED_FIFO priority of the loop's thread (1–98; above the kernel's threaded IRQs at "
+        "50 only if they must wait for the loop)", min=1, max=98))
+    lock_memory: bool = field(default=True, metadata=spec(
+        "mlockall: no page of the process is ever paged out (needs CAP_IPC_LOCK or a memlock "
+        "limit)"))
+    freeze_gc: bool = field(default=True, metadata=spec(
+        "after start-up freeze the heap and collect garbage only while latched or ready, "
+        "between ticks, never inside one"))
+    cpu: int | None = field(default=None, metadata=spec(
+        "pin the process to this CPU core (absent: any core)", min=0, max=255))
+
+
+@dataclass(frozen=True, kw_only=True)
+class BlackboxSettings:
+    """``[blackbox]`` (optional): the black box: events, telemetry and the IMU around every
+    stop and caution, in SQLite files in ``[paths] state_dir``."""
+
+    enabled: bool = field(default=True, metadata=spec("record the black box"))
+    telemetry_hz: float = field(default=10.0, metadata=spec(
+        "telemetry rate while the belt may move (countdown, running, stopping)",
+        min=1.0, max=50.0))
+    idle_telemetry_hz: float = field(default=1.0, metadata=spec(
+        "telemetry rate while latched or ready (the belt stopped): an idle machine writes "
+        "little", min=0.1, max=50.0))
+    burst_before_s: float = field(default=8.0, metadata=spec(
+        "full-rate IMU samples and detector scores kept from before each stop and caution",
+        min=0.0, max=30.0))
+    burst_after_s: float = field(default=2.0, metadata=spec(
+        "full-rate IMU samples and detector scores recorded after each stop and caution",
+        min=0.0, max=30.0))
+    commit_every_s: float = field(default=0.5, metadata=spec(
+        "the writer commits (and syncs) at least this often: a power cut loses at most this "
+        "and the sync's time", min=0.05, max=1.0))
+    queue_items: int = field(default=5000, metadata=spec(
+        "the loop→writer queue; when full the oldest telemetry is dropped (counted and "
+        "logged), never an event", min=100, max=1_000_000))
+    file_max_mb: float = field(default=64.0, metadata=spec(
+        "a new database file when the current one reaches this size (one per day anyway)",
+        min=1.0, max=4096.0))
+    retention_days: int = field(default=365, metadata=spec(
+        "files older than this are deleted", min=1, max=36500))
+    retention_mb: float = field(default=2048.0, metadata=spec(
+        "the oldest files are deleted while all of them together are larger than this",
+        min=4.0, max=1e6))
+
+
 SECTIONS: Final[list[tuple[str, type]]] = [
     ("controller", ControllerSettings), ("i2c", I2CSettings), ("imu", ImuSettings),
     ("treadmill", TreadmillSettings), ("gpio", GpioSettings), ("limits", LimitsSettings),
     ("session", SessionSettings), ("health", HealthSettings), ("detect", DetectSettings),
     ("rails", RailsSettings), ("sim", SimSettings), ("paths", PathsSettings),
-    ("program", ProgramSettings), ("control", ControlSettings),
+    ("program", ProgramSettings), ("control", ControlSettings), ("watchdog", WatchdogSettings),
+    ("realtime", RealtimeSettings), ("blackbox", BlackboxSettings),
 ]
 """Every section and the dataclass that declares its options, in the order of the doc."""
 
@@ -490,6 +555,9 @@ class Settings:
     paths: PathsSettings = field(default_factory=PathsSettings)
     program: ProgramSettings = field(default_factory=ProgramSettings)
     control: ControlSettings = field(default_factory=ControlSettings)
+    watchdog: WatchdogSettings = field(default_factory=WatchdogSettings)
+    realtime: RealtimeSettings = field(default_factory=RealtimeSettings)
+    blackbox: BlackboxSettings = field(default_factory=BlackboxSettings)
 
     @property
     def any_simulated(self) -> bool:
