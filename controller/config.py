@@ -44,6 +44,7 @@ from controller.settings import (
     SECTIONS,
     UART_PINS,
     UART_PORTS,
+    ArmingSettings,
     BlackboxSettings,
     ControllerSettings,
     ControlSettings,
@@ -66,8 +67,9 @@ from controller.settings import (
 from hardware.trackmaster_timing import min_ack_timeout_s
 
 __all__ = [
-    "HARD_MAX_SPEED_KMH", "SECTIONS", "ConfigError", "ControlSettings", "ControllerSettings",
-    "DetectSettings", "Document", "GpioSettings", "HealthSettings", "I2CSettings", "ImuSettings",
+    "HARD_MAX_SPEED_KMH", "SECTIONS", "ArmingSettings", "ConfigError", "ControlSettings",
+    "ControllerSettings", "DetectSettings", "Document", "GpioSettings", "HealthSettings",
+    "I2CSettings", "ImuSettings",
     "LimitsSettings", "PathsSettings", "ProgramSettings", "RailsSettings", "SessionSettings",
     "Settings", "SimSettings", "TreadmillSettings", "load", "parse",
 ]
@@ -271,6 +273,7 @@ def parse(path: str, text: str) -> Settings:
         watchdog=WatchdogSettings(**read(doc.optional("watchdog"), WatchdogSettings)),
         realtime=RealtimeSettings(**read(doc.optional("realtime"), RealtimeSettings)),
         blackbox=BlackboxSettings(**read(doc.optional("blackbox"), BlackboxSettings)),
+        arming=ArmingSettings(**read(doc.optional("arming"), ArmingSettings)),
     )
     doc.finish()
     return settings

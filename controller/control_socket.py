@@ -74,6 +74,7 @@ def snapshot(system: System[Any], program: Program) -> dict[str, Any]:
             "cautions_this_session": program.cautions if program.in_session else 0,
         },
         "rail_contact": rails.rail_contact if rails is not None else None,
+        "stop_path_test": program.stop_path.status() if program.stop_path is not None else None,
         "loop": {"ticks": loop.ticks, "period_ms": round(loop.period_s * 1000, 3),
                  "max_tick_gap_ms": round(loop.max_tick_gap_s * 1000, 3)},
         "events": [{"t_s": round(e.t_s, 3), "kind": str(e.kind), "message": e.message}

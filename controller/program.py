@@ -40,6 +40,7 @@ from typing import Any
 from controller.events import Event, EventKind, EventLog
 from controller.profiles import PROFILES, Profile, RunnerLimits
 from controller.progression import is_clean, next_limits
+from controller.stop_path_test import StopPathTest
 from controller.stop_reasons import StopReason
 from controller.store import Store
 from controller.supervisor import State, Supervisor
@@ -99,16 +100,25 @@ class Program:
         reset_baselines: resets the detectors' baselines (at every start).
         on_session_end: receives each finished session (must not block).
         set_hands_on: switches the rail detector's hands-on mode for the runner's profile.
+        wire_cap: the highest speed, km/h, at or below a cap that the treadmill's unit can carry
+            (0.1 mph steps round to the nearest: 1.1 km/h would go out as 0.7 mph = 1.13 km/h);
+            None: the cap itself.
+        stop_path: the stop-path test run after each reset (arming), if any.
     """
 
     def __init__(self, events: EventLog, step_count: Callable[[], int],
                  reset_baselines: Callable[[], None], on_session_end: SessionEnd | None = None,
-                 set_hands_on: Callable[[bool], None] | None = None) -> None:
+                 set_hands_on: Callable[[bool], None] | None = None,
+                 wire_cap: Callable[[float], float] | None = None,
+                 stop_path: StopPathTest | None = None) -> None:
         self._events = events
         self._step_count = step_count
         self._reset_baselines = reset_baselines
         self._on_session_end = on_session_end
         self._set_hands_on = set_hands_on
+        self._wire_cap = wire_cap or (lambda cap_kmh: cap_kmh)
+        self.stop_path = stop_path
+        self._now_s = 0.0
         self.plan: Plan | None = None
         self._pending: Plan | None = None
         self.harness_confirmed = False
@@ -152,10 +162,10 @@ class Program:
     # ------------------------------------------------------------------ the supervisor's hooks
     def start_problems(self) -> list[str]:
         """What this program forbids a start for (the supervisor's checklist)."""
+        problems = [] if self.stop_path is None else self.stop_path.start_problems(self._now_s)
         plan = self._pending if self._pending is not None and not self.in_session else self.plan
         if plan is None:
-            return []
-        problems = []
+            return problems
         if plan.profile.hands_on and self._set_hands_on is None:
             problems.append(f"{plan.profile.name}: needs rail sensing on both rails ([rails])")
         if plan.profile.needs_harness and not self.harness_confirmed:
@@ -169,6 +179,9 @@ class Program:
 
     def tick(self, now_s: float, sup: Supervisor) -> None:
         """Once per supervisor tick, before the speed is computed."""
+        self._now_s = now_s
+        if self.stop_path is not None:
+            self.stop_path.tick(now_s, sup)
         if self._stop_requested:
             self._stop_requested = False
             sup.request_stop(StopReason.STOP_REQUESTED, "asked for on the control socket")
@@ -195,7 +208,7 @@ class Program:
     def _take(self, plan: Plan, sup: Supervisor) -> None:
         self._pending = None
         self.plan = plan
-        sup.governor.set_cap_kmh(plan.cap_kmh)
+        sup.governor.set_cap_kmh(self._wire_cap(plan.cap_kmh))
         sup.governor.set_target_kmh(plan.limits.warmup_speed_kmh)
         if self._set_hands_on is not None:
             self._set_hands_on(plan.profile.hands_on)

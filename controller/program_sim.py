@@ -21,12 +21,14 @@ from typing import Any, Final, TextIO
 
 from controller import config as cfg
 from controller.app import HardwareError, assemble
+from controller.control_socket import snapshot
 from controller.devices import simulated_world
 from controller.events import Event
 from controller.profiles import PROFILES, new_limits
 from controller.program import Plan
 from controller.session_record import SessionRecorder
 from controller.sessions import attach_program, load_plan, program_outcome
+from controller.status_cli import render
 from controller.stop_reasons import StopReason
 from controller.store import Store, StoreError
 from controller.supervisor import State
@@ -96,13 +98,26 @@ def run_program(settings: cfg.Settings, state_dir: str | Path, runner: str, *,
     print(f"treadguard sim — {scenario.description}", file=out)
 
     def show(event: Event) -> None:
+        if live:
+            out.write("\r\033[K")
         print(f"{event.t_s:8.3f} s  {event.kind:<7}  {event.message}", file=out, flush=live)
+
+    status_every = max(1, round(0.25 / system.loop.period_s))
+
+    def status_line() -> None:
+        """On a terminal: the status snapshot's first lines, as ``treadguard status`` shows
+        them, on one line under the events."""
+        if live and system.loop.ticks % status_every == 0:
+            lines = render(snapshot(system, program))
+            out.write("\r\033[K" + "  |  ".join(lines[:3]))
+            out.flush()
 
     system.events.subscribe(show)
     restart_scheduled = [0.0]
 
     def person() -> None:
         """Between ticks: after a rest with the belt stopped, reset and start again."""
+        status_line()
         now = clock.now_s()
         if (program.in_session and sup.state is State.LATCHED
                 and sup.stop_reason == StopReason.BOUT_REST and restart_scheduled[0] < now):
@@ -127,6 +142,8 @@ def run_program(settings: cfg.Settings, state_dir: str | Path, runner: str, *,
     try:
         system.loop.run(max_s, on_tick=person, keep_running=going_on)
     finally:
+        if live:
+            out.write("\r\033[K")
         system.shutdown()
         recorder.flush()
         recorder.close()

@@ -18,7 +18,8 @@ from controller.program import Plan
 from controller.progression import is_clean
 from controller.store import Store
 
-Item = tuple[str, dict[str, Any], bool, RunnerLimits | None]
+Item = tuple[str, dict[str, Any], bool, RunnerLimits | None] | tuple[str, str]
+"""A finished session (runner, summary, clean, progressed), or an event (what, result)."""
 
 
 class SessionRecorder:
@@ -44,6 +45,13 @@ class SessionRecorder:
         except queue.Full:
             self.dropped += 1
 
+    def post_event(self, what: str, result: str) -> None:
+        """Queue a machine event for the audit log (never blocks)."""
+        try:
+            self._queue.put_nowait((what, result))
+        except queue.Full:
+            self.dropped += 1
+
     def flush(self) -> None:
         """Wait until every queued session is written."""
         self._queue.join()
@@ -58,10 +66,13 @@ class SessionRecorder:
             try:
                 if store is None:
                     store = Store(self._state_dir)
-                runner, summary, clean, progressed = item
-                store.record_session(runner, summary, clean, progressed)
+                if len(item) == 2:
+                    store.record_event("treadguard", item[0], item[1])
+                else:
+                    runner, summary, clean, progressed = item
+                    store.record_session(runner, summary, clean, progressed)
             except Exception as exc:  # a full disk must not end the thread; it is reported
-                self.errors.append(f"session of {item[0]} not recorded: {exc}")
+                self.errors.append(f"{item[0]} not recorded: {exc}")
             finally:
                 self._queue.task_done()
         self._queue.task_done()

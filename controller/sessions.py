@@ -9,6 +9,8 @@ outcome gains: ``runner``, ``profile`` and ``program``.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,14 +19,18 @@ from controller.app import System
 from controller.control_socket import ControlServer
 from controller.program import Program, SessionEnd, load_plan
 from controller.session_record import SessionRecorder
+from controller.stop_path_test import StopPathTest
 from controller.store import Store
+from hardware.units import KMH_PER_MPH
 
 __all__ = ["SessionServices", "attach_program", "load_plan", "program_outcome",
            "start_services"]
 
 
-def attach_program(system: System[Any], on_session_end: SessionEnd | None = None) -> Program:
-    """A program for ``system`` (no runner yet: :meth:`Program.select` one)."""
+def attach_program(system: System[Any], on_session_end: SessionEnd | None = None,
+                   on_stop_path_result: Callable[[str], None] | None = None) -> Program:
+    """A program for ``system`` (no runner yet: :meth:`Program.select` one), with the
+    stop-path test of ``[arming]``."""
     detector = system.detector
     if detector is None:
         raise ValueError("the system has no detector set")
@@ -34,8 +40,19 @@ def attach_program(system: System[Any], on_session_end: SessionEnd | None = None
         if rails is not None:
             rails.hands_on = on
 
+    per_kmh = 1.0 / KMH_PER_MPH if system.settings.treadmill.units == "mph" else 1.0
+
+    def wire_cap(cap_kmh: float) -> float:
+        # The highest 0.1-unit step at or below the cap: the link rounds to the nearest step,
+        # which for a runner's cap between two steps would be above it.
+        return math.floor(cap_kmh * per_kmh * 10.0 + 1e-9) / 10.0 / per_kmh
+
+    s = system.settings
+    stop_path = StopPathTest(system.events, system.safety_io, system.link, s.arming,
+                             s.gpio.relay_open_within_s, on_stop_path_result)
     program = Program(system.events, lambda: detector.steps.steps, detector.instability.reset,
-                      on_session_end, set_hands_on if rails is not None else None)
+                      on_session_end, set_hands_on if rails is not None else None, wire_cap,
+                      stop_path)
     system.supervisor.program = program
     return program
 
@@ -86,7 +103,8 @@ def start_services(system: System[Any], settings: cfg.Settings, state_dir: str |
         finally:
             store.close()
     recorder = SessionRecorder(state)
-    program = attach_program(system, recorder.post)
+    program = attach_program(system, recorder.post,
+                             lambda result: recorder.post_event("stop-path test", result))
     if program_plan is not None:
         program.select(program_plan)
     server = None

@@ -29,6 +29,7 @@ TouchChip = Literal["mpr121", "none"]
 ForceChip = Literal["ads1115", "none"]
 Ads1115Layout = Literal["chip_per_rail", "alternate"]
 RestMode = Literal["belt", "stop"]
+StopPathTestWhen = Literal["each_session", "daily", "off"]
 
 IMU_ADDRESSES: Final = {"lsm6dsox": (0x6A, 0x6B), "mpu6050": (0x68, 0x69)}
 GPIO_MIN, GPIO_MAX = 2, 27  # BCM numbers on the 40-pin header (0/1 are the HAT EEPROM's bus)
@@ -525,13 +526,35 @@ class BlackboxSettings:
         min=4.0, max=1e6))
 
 
+@dataclass(frozen=True, kw_only=True)
+class ArmingSettings:
+    """``[arming]`` (optional): the stop-path test before a start (``docs/sessions.md``).
+
+    After a reset, before the start is allowed, the relay is opened: its feedback contact must
+    be seen open, and the treadmill must be seen to react — its console loses power with the
+    key loop, so the link goes silent; that expected power cycle is waited out and its start
+    lockout cleared with a stop. Relay-only mode checks the feedback contact only. A start is
+    refused without a passing test within the interval.
+    """
+
+    stop_path_test: StopPathTestWhen = field(default="each_session", metadata=spec(
+        '"each_session": after the reset before every session; "daily": once a day; "off": '
+        "never (simulations only: a real machine should test its stop path)"))
+    relay_open_hold_s: float = field(default=1.0, metadata=spec(
+        "how long the relay is held open during the test (long enough for the console to "
+        "lose power)", min=0.2, max=5.0))
+    power_cycle_window_s: float = field(default=15.0, metadata=spec(
+        "how long the treadmill may take to come back after the test's power cycle; longer "
+        "or silent is a link fault", min=2.0, max=60.0))
+
+
 SECTIONS: Final[list[tuple[str, type]]] = [
     ("controller", ControllerSettings), ("i2c", I2CSettings), ("imu", ImuSettings),
     ("treadmill", TreadmillSettings), ("gpio", GpioSettings), ("limits", LimitsSettings),
     ("session", SessionSettings), ("health", HealthSettings), ("detect", DetectSettings),
     ("rails", RailsSettings), ("sim", SimSettings), ("paths", PathsSettings),
-    ("program", ProgramSettings), ("control", ControlSettings), ("watchdog", WatchdogSettings),
-    ("realtime", RealtimeSettings), ("blackbox", BlackboxSettings),
+    ("program", ProgramSettings), ("control", ControlSettings), ("arming", ArmingSettings),
+    ("watchdog", WatchdogSettings), ("realtime", RealtimeSettings), ("blackbox", BlackboxSettings),
 ]
 """Every section and the dataclass that declares its options, in the order of the doc."""
 
@@ -558,6 +581,7 @@ class Settings:
     watchdog: WatchdogSettings = field(default_factory=WatchdogSettings)
     realtime: RealtimeSettings = field(default_factory=RealtimeSettings)
     blackbox: BlackboxSettings = field(default_factory=BlackboxSettings)
+    arming: ArmingSettings = field(default_factory=ArmingSettings)
 
     @property
     def any_simulated(self) -> bool:

@@ -262,6 +262,11 @@ class Store:
             (self._runner_id(name), self._wall_time() - WEEK_S)).fetchone()[0]
         return count
 
+    def record_event(self, who: str, what: str, result: str) -> None:
+        """A machine event worth keeping with the runners' records (the stop-path test)."""
+        with self._transaction():
+            self._log(who, None, what, None, result)
+
     # ------------------------------------------------------------------ the supervisor's PIN
     def pin_hash(self) -> str | None:
         stored: str | None = self._db.execute(

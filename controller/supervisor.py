@@ -112,6 +112,9 @@ class Supervisor:
         self._commanded_kmh = 0.0
         self._caution_reason = ""
         self._countdown_from_s = math.inf
+        self.hold_relay_open = False
+        """The stop-path test holds the relay open (only while READY: never while the belt may
+        run)."""
         self.program: SessionProgram | None = None
         """The session program, if a runner's program runs (set by the composition's user)."""
 
@@ -123,8 +126,9 @@ class Supervisor:
     # ------------------------------------------------------------------ outputs
     @property
     def relay_closed(self) -> bool:
-        """Energise the safety-key-loop relay? False whenever power must be cut."""
-        return not self.power_cut
+        """Energise the safety-key-loop relay? False whenever power must be cut (or the stop-path
+        test holds it open)."""
+        return not self.power_cut and not self.hold_relay_open
 
     @property
     def stop_deadline_s(self) -> float:

@@ -11,12 +11,15 @@ from typing import Any
 import pytest
 
 from controller import config as cfg
+from controller.events import EventLog
 from controller.profiles import PROFILES, RunnerLimits, new_limits
+from controller.program import Plan, Program
 from controller.program_sim import run_program
 from controller.progression import next_limits
-from controller.settings import ProgramSettings
-from controller.store import Store
-from tests.conftest import SIM_TOML
+from controller.sessions import start_services
+from controller.settings import PathsSettings, ProgramSettings, SessionSettings
+from controller.store import Store, StoreError
+from tests.conftest import SIM_TOML, Build
 
 SHORT = {"warmup_s": 10.0, "bouts": 2, "rest_s": 5.0, "cooldown_s": 10.0,
          "session_limit_s": 60.0}
@@ -121,3 +124,52 @@ def test_an_instability_stop_lowers_bout_speed_and_length_not_below_warmup() -> 
     assert down is not None and down.bout_speed_kmh == 1.4 and down.bout_steps == 8
     floor = dataclasses.replace(LIMITS, bout_speed_kmh=1.0, bout_steps=5)
     assert next_limits(floor, PROFILES["backward-walking"], summary("slip_trip")) is None
+
+
+def test_rest_mode_stop_latches_between_bouts_and_the_person_starts_each_bout(
+        tmp_path: Path) -> None:
+    new_runner(tmp_path, rest_mode="stop")
+    out = io.StringIO()
+    code, outcome = run_program(cfg.load(SIM_TOML), tmp_path, "ann", out=out)
+    assert code == 0, out.getvalue()
+    assert outcome["program"]["ended_by"] == "program"
+    assert outcome["program"]["bouts_completed"] == 2
+    text = out.getvalue()
+    # The rest was a latched stop, and the next bout began only after a reset and a start.
+    rest = text.index("STOP: bout_rest")
+    assert text.index("reset by operator", rest) < text.index("countdown:", rest) \
+        < text.index("bout 2/2:", rest)
+
+
+def test_a_runner_over_their_sessions_per_week_is_refused_a_start() -> None:
+    program = Program(EventLog(), lambda: 0, lambda: None)
+    limits = new_limits(PROFILES["backward-walking"], ProgramSettings())
+    program.select(Plan("ann", PROFILES["backward-walking"], limits, sessions_this_week=2))
+    assert program.start_problems() == []
+    program.select(Plan("ann", PROFILES["backward-walking"], limits, sessions_this_week=3))
+    (problem,) = program.start_problems()
+    assert "3 sessions in the last 7 days" in problem and "sessions_per_week = 3" in problem
+
+
+def test_a_home_users_configured_runner_is_the_runner_of_every_session(
+        build_sim: Build, sim_settings: cfg.Settings, tmp_path: Path) -> None:
+    new_runner(tmp_path, "solo")
+    settings = dataclasses.replace(sim_settings, paths=PathsSettings(state_dir=str(tmp_path)),
+                                   session=SessionSettings(speed_kmh=1.0, runner="solo"))
+    system = build_sim("walk", settings)
+    services = start_services(system, settings, serve=False)
+    try:
+        system.loop.run(0.1)
+        assert services.program.plan is not None and services.program.plan.runner == "solo"
+    finally:
+        system.shutdown()
+        services.close()
+
+
+def test_an_unknown_configured_runner_is_one_clear_error(
+        build_sim: Build, sim_settings: cfg.Settings, tmp_path: Path) -> None:
+    settings = dataclasses.replace(sim_settings, paths=PathsSettings(state_dir=str(tmp_path)),
+                                   session=SessionSettings(speed_kmh=1.0, runner="nobody"))
+    system = build_sim("idle", settings)
+    with pytest.raises(StoreError, match="no runner called 'nobody'"):
+        start_services(system, settings, serve=False)
