@@ -271,10 +271,10 @@ class DetectSettings:
         min=0.2, max=10.0))
     velocity_leak_s: float = field(default=1.0, metadata=spec(
         "leak time constant of the vertical-velocity integrator", min=0.2, max=10.0))
-    model_logit: float = field(default=8.5, metadata=spec(
+    model_logit: float = field(default=9.0, metadata=spec(
         "while the runner is stepping, the learned fall score's logit above this … (lower = "
         "earlier stops and more false stops)", min=-5.0, max=30.0))
-    model_logit_still: float = field(default=8.5, metadata=spec(
+    model_logit_still: float = field(default=9.5, metadata=spec(
         "… or, when not stepping, above this …", min=-5.0, max=30.0))
     model_hold_s: float = field(default=0.02, metadata=spec(
         "… for this long is a STOP `pre_impact`", min=0.0, max=0.3))

@@ -184,13 +184,26 @@ def figures(recs: Sequence[Recorded], results: Sequence[TrialResult]) -> dict[st
     }
 
 
+_MEMO: dict[tuple[int, float, float], TrialResult] = {}
+
+
+def replay_memo(r: Recorded, th_gait: float, th_still: float, hold_s: float) -> TrialResult:
+    """:func:`replay`, remembered per trial and pair; a trial whose score never reaches the
+    lower threshold is replayed once."""
+    top = float(r.logit[r.settled].max()) if r.settled.any() else -np.inf
+    key = (id(r), th_gait, th_still) if top > min(th_gait, th_still) else (id(r), 0.0, 0.0)
+    if key not in _MEMO:
+        _MEMO[key] = replay(r, th_gait, th_still, hold_s)
+    return _MEMO[key]
+
+
 def choose(recs: Sequence[Recorded], hold_s: float) -> tuple[float, float]:
     """The fixed rule (module docstring, step 3) on these trials."""
     best: tuple[float, ...] | None = None
     pick = (GAIT_GRID[-1], STILL_GRID[-1])
     for g in GAIT_GRID:
         for s in STILL_GRID:
-            f = figures(recs, [replay(r, g, s, hold_s) for r in recs])
+            f = figures(recs, [replay_memo(r, g, s, hold_s) for r in recs])
             if f["gait_adl_with_stop"] > 0 or f["adl_specificity"] < 0.99:
                 continue
             key = (f["fall_sensitivity"], f["gait_lead_median_ms"], g, s)
