@@ -257,15 +257,31 @@ class DetectSettings:
         "specific-force norm above this is an impact; STOP `impact` only with the trunk tilted "
         "beyond `impact_tilt_deg`", min=1.5, max=8.0))
     arm_s: float = field(default=0.1, metadata=spec(
-        'at start, the mean specific force over this long defines "up"', min=0.02, max=2.0))
+        'at start, the mean specific force over this long with the body still defines "up"',
+        min=0.02, max=2.0))
+    arm_still_dps: float = field(default=20.0, metadata=spec(
+        "arming: still means angular rate below this …", min=1.0, max=100.0))
+    arm_still_g: float = field(default=0.1, metadata=spec(
+        "… and specific-force norm within this of 1 g", min=0.01, max=0.5))
+    arm_fallback_s: float = field(default=1.0, metadata=spec(
+        'a body never still this long after start is armed on its mean specific force over '
+        'that time (gait averages out)', min=0.5, max=10.0))
+    posture_tau_s: float = field(default=4.0, metadata=spec(
+        "while stepping, the tilt reference follows the runner's own posture with this time "
+        "constant …", min=0.5, max=60.0))
+    posture_max_tilt_deg: float = field(default=30.0, metadata=spec(
+        "… but only while the trunk is within this of it (a fall does not drag it along)",
+        min=5.0, max=60.0))
     orientation_tau_s: float = field(default=1.0, metadata=spec(
         "time constant pulling the tracked up direction toward the accelerometer",
         min=0.2, max=10.0))
     velocity_leak_s: float = field(default=1.0, metadata=spec(
         "leak time constant of the vertical-velocity integrator", min=0.2, max=10.0))
-    model_logit: float = field(default=8.5, metadata=spec(
-        "the learned fall score's logit above this … (lower = earlier stops and more false "
-        "stops)", min=-5.0, max=30.0))
+    model_logit: float = field(default=9.0, metadata=spec(
+        "while the runner is stepping, the learned fall score's logit above this … (lower = "
+        "earlier stops and more false stops)", min=-5.0, max=30.0))
+    model_logit_still: float = field(default=9.5, metadata=spec(
+        "… or, when not stepping, above this …", min=-5.0, max=30.0))
     model_hold_s: float = field(default=0.02, metadata=spec(
         "… for this long is a STOP `pre_impact`", min=0.0, max=0.3))
     fall_velocity_mps: float = field(default=1.5, metadata=spec(
@@ -282,11 +298,14 @@ class DetectSettings:
     impact_tilt_deg: float = field(default=45.0, metadata=spec(
         "tilt needed for an impact to count", min=10.0, max=90.0))
     slip_rate_dps: float = field(default=150.0, metadata=spec(
-        "while stepping, tipping faster than this …", min=30.0, max=1000.0))
+        "in mid-stride, tipping faster than this …", min=30.0, max=1000.0))
     slip_tilt_deg: float = field(default=25.0, metadata=spec(
         "… with tilt beyond this …", min=0.0, max=90.0))
     slip_hold_s: float = field(default=0.05, metadata=spec(
-        "… for this long is a STOP `slip_trip`", min=0.0, max=0.3))
+        "… for this long is a STOP `slip_trip` …", min=0.0, max=0.3))
+    slip_rhythm_ratio: float = field(default=1.5, metadata=spec(
+        "… in mid-stride: the last step less than this multiple of the mean recent step "
+        "interval ago (not stopping to sit or lie down)", min=1.0, max=5.0))
     step_threshold_mps2: float = field(default=1.0, metadata=spec(
         "vertical-acceleration peak that counts as a step", min=0.2, max=10.0))
     step_min_interval_s: float = field(default=0.25, metadata=spec(
