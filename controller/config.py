@@ -45,6 +45,7 @@ from controller.settings import (
     UART_PINS,
     UART_PORTS,
     ArmingSettings,
+    BlackboxSettings,
     ControllerSettings,
     ControlSettings,
     DetectSettings,
@@ -56,10 +57,12 @@ from controller.settings import (
     PathsSettings,
     ProgramSettings,
     RailsSettings,
+    RealtimeSettings,
     SessionSettings,
     Settings,
     SimSettings,
     TreadmillSettings,
+    WatchdogSettings,
 )
 from hardware.trackmaster_timing import min_ack_timeout_s
 
@@ -267,6 +270,9 @@ def parse(path: str, text: str) -> Settings:
         paths=_paths(doc, path),
         program=_program(doc),
         control=_control(doc, path),
+        watchdog=WatchdogSettings(**read(doc.optional("watchdog"), WatchdogSettings)),
+        realtime=RealtimeSettings(**read(doc.optional("realtime"), RealtimeSettings)),
+        blackbox=BlackboxSettings(**read(doc.optional("blackbox"), BlackboxSettings)),
         arming=ArmingSettings(**read(doc.optional("arming"), ArmingSettings)),
     )
     doc.finish()

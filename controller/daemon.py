@@ -23,6 +23,7 @@ from controller import config as cfg
 from controller.app import AnySystem, HardwareError, build
 from controller.control_socket import ControlError
 from controller.events import Event, EventKind
+from controller.services import Services
 from controller.sessions import start_services
 from controller.store import StoreError
 from controller.supervisor import State
@@ -60,7 +61,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"treadguard: {exc}", file=sys.stderr)
         return 1
     try:
-        services = start_services(system, settings)
+        session_services = start_services(system, settings)
     except (StoreError, ControlError) as exc:
         system.shutdown()
         print(f"treadguard: {exc}", file=sys.stderr)
@@ -75,17 +76,21 @@ def cmd_run(args: argparse.Namespace) -> int:
             printer.post_line(next_step(system), at_s=event.t_s)
 
     system.events.subscribe(on_event)
+    services = Services(system, clock, printer.post_line)
     try:
-        for line in system.describe():
+        for line in system.describe() + services.describe():
             printer.post_line(line)
         printer.post_line(next_step(system), at_s=started_s)
         end_s = clock.now_s() + args.duration_s if args.duration_s is not None else None
+        services.start()
         system.loop.run_forever(
             lambda: not stop.requested and (end_s is None or clock.now_s() < end_s))
     finally:
         system.shutdown()
         services.close()
+        session_services.close()
         printer.post_line(exit_summary(system, clock.now_s() - started_s, stop.name))
+        printer.post_line(system.loop.lateness.summary().line())
         printer.close()
     return 0
 

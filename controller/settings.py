@@ -257,15 +257,31 @@ class DetectSettings:
         "specific-force norm above this is an impact; STOP `impact` only with the trunk tilted "
         "beyond `impact_tilt_deg`", min=1.5, max=8.0))
     arm_s: float = field(default=0.1, metadata=spec(
-        'at start, the mean specific force over this long defines "up"', min=0.02, max=2.0))
+        'at start, the mean specific force over this long with the body still defines "up"',
+        min=0.02, max=2.0))
+    arm_still_dps: float = field(default=20.0, metadata=spec(
+        "arming: still means angular rate below this …", min=1.0, max=100.0))
+    arm_still_g: float = field(default=0.1, metadata=spec(
+        "… and specific-force norm within this of 1 g", min=0.01, max=0.5))
+    arm_fallback_s: float = field(default=1.0, metadata=spec(
+        'a body never still this long after start is armed on its mean specific force over '
+        'that time (gait averages out)', min=0.5, max=10.0))
+    posture_tau_s: float = field(default=4.0, metadata=spec(
+        "while stepping, the tilt reference follows the runner's own posture with this time "
+        "constant …", min=0.5, max=60.0))
+    posture_max_tilt_deg: float = field(default=30.0, metadata=spec(
+        "… but only while the trunk is within this of it (a fall does not drag it along)",
+        min=5.0, max=60.0))
     orientation_tau_s: float = field(default=1.0, metadata=spec(
         "time constant pulling the tracked up direction toward the accelerometer",
         min=0.2, max=10.0))
     velocity_leak_s: float = field(default=1.0, metadata=spec(
         "leak time constant of the vertical-velocity integrator", min=0.2, max=10.0))
-    model_logit: float = field(default=8.5, metadata=spec(
-        "the learned fall score's logit above this … (lower = earlier stops and more false "
-        "stops)", min=-5.0, max=30.0))
+    model_logit: float = field(default=9.0, metadata=spec(
+        "while the runner is stepping, the learned fall score's logit above this … (lower = "
+        "earlier stops and more false stops)", min=-5.0, max=30.0))
+    model_logit_still: float = field(default=9.5, metadata=spec(
+        "… or, when not stepping, above this …", min=-5.0, max=30.0))
     model_hold_s: float = field(default=0.02, metadata=spec(
         "… for this long is a STOP `pre_impact`", min=0.0, max=0.3))
     fall_velocity_mps: float = field(default=1.5, metadata=spec(
@@ -282,11 +298,14 @@ class DetectSettings:
     impact_tilt_deg: float = field(default=45.0, metadata=spec(
         "tilt needed for an impact to count", min=10.0, max=90.0))
     slip_rate_dps: float = field(default=150.0, metadata=spec(
-        "while stepping, tipping faster than this …", min=30.0, max=1000.0))
+        "in mid-stride, tipping faster than this …", min=30.0, max=1000.0))
     slip_tilt_deg: float = field(default=25.0, metadata=spec(
         "… with tilt beyond this …", min=0.0, max=90.0))
     slip_hold_s: float = field(default=0.05, metadata=spec(
-        "… for this long is a STOP `slip_trip`", min=0.0, max=0.3))
+        "… for this long is a STOP `slip_trip` …", min=0.0, max=0.3))
+    slip_rhythm_ratio: float = field(default=1.5, metadata=spec(
+        "… in mid-stride: the last step less than this multiple of the mean recent step "
+        "interval ago (not stopping to sit or lie down)", min=1.0, max=5.0))
     step_threshold_mps2: float = field(default=1.0, metadata=spec(
         "vertical-acceleration peak that counts as a step", min=0.2, max=10.0))
     step_min_interval_s: float = field(default=0.25, metadata=spec(
@@ -463,6 +482,70 @@ class ControlSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class WatchdogSettings:
+    """``[watchdog]`` (optional): the independent thread that stops the belt when the loop
+    hangs (`controller/watchdog.py`), and systemd's watchdog pings from it."""
+
+    loop_timeout_s: float = field(default=0.1, metadata=spec(
+        "no tick for this long ⇒ the watchdog thread opens the relay and writes the stop "
+        "command itself (0.1 s is the safety requirement's limit)", min=0.02, max=0.1))
+
+
+@dataclass(frozen=True, kw_only=True)
+class RealtimeSettings:
+    """``[realtime]`` (optional): how the loop's thread asks the kernel for its time; what is
+    not permitted is said at start-up, never fatal."""
+
+    sched_fifo: bool = field(default=True, metadata=spec(
+        "run the loop's thread under SCHED_FIFO (needs CAP_SYS_NICE or an rtprio limit)"))
+    priority: int = field(default=50, metadata=spec(
+        "SCHED_FIFO priority of the loop's thread (1–98; above the kernel's threaded IRQs at "
+        "50 only if they must wait for the loop)", min=1, max=98))
+    lock_memory: bool = field(default=True, metadata=spec(
+        "mlockall: no page of the process is ever paged out (needs CAP_IPC_LOCK or a memlock "
+        "limit)"))
+    freeze_gc: bool = field(default=True, metadata=spec(
+        "after start-up freeze the heap and collect garbage only while latched or ready, "
+        "between ticks, never inside one"))
+    cpu: int | None = field(default=None, metadata=spec(
+        "pin the process to this CPU core (absent: any core)", min=0, max=255))
+
+
+@dataclass(frozen=True, kw_only=True)
+class BlackboxSettings:
+    """``[blackbox]`` (optional): the black box: events, telemetry and the IMU around every
+    stop and caution, in SQLite files in ``[paths] state_dir``."""
+
+    enabled: bool = field(default=True, metadata=spec("record the black box"))
+    telemetry_hz: float = field(default=10.0, metadata=spec(
+        "telemetry rate while the belt may move (countdown, running, stopping)",
+        min=1.0, max=50.0))
+    idle_telemetry_hz: float = field(default=1.0, metadata=spec(
+        "telemetry rate while latched or ready (the belt stopped): an idle machine writes "
+        "little", min=0.1, max=50.0))
+    burst_before_s: float = field(default=8.0, metadata=spec(
+        "full-rate IMU samples and detector scores kept from before each stop and caution",
+        min=0.0, max=30.0))
+    burst_after_s: float = field(default=2.0, metadata=spec(
+        "full-rate IMU samples and detector scores recorded after each stop and caution",
+        min=0.0, max=30.0))
+    commit_every_s: float = field(default=0.5, metadata=spec(
+        "the writer commits (and syncs) at least this often: a power cut loses at most this "
+        "and the sync's time", min=0.05, max=1.0))
+    queue_items: int = field(default=5000, metadata=spec(
+        "the loop→writer queue; when full the oldest telemetry is dropped (counted and "
+        "logged), never an event", min=100, max=1_000_000))
+    file_max_mb: float = field(default=64.0, metadata=spec(
+        "a new database file when the current one reaches this size (one per day anyway)",
+        min=1.0, max=4096.0))
+    retention_days: int = field(default=365, metadata=spec(
+        "files older than this are deleted", min=1, max=36500))
+    retention_mb: float = field(default=2048.0, metadata=spec(
+        "the oldest files are deleted while all of them together are larger than this",
+        min=4.0, max=1e6))
+
+
+@dataclass(frozen=True, kw_only=True)
 class ArmingSettings:
     """``[arming]`` (optional): the stop-path test before a start (``docs/sessions.md``).
 
@@ -490,6 +573,7 @@ SECTIONS: Final[list[tuple[str, type]]] = [
     ("session", SessionSettings), ("health", HealthSettings), ("detect", DetectSettings),
     ("rails", RailsSettings), ("sim", SimSettings), ("paths", PathsSettings),
     ("program", ProgramSettings), ("control", ControlSettings), ("arming", ArmingSettings),
+    ("watchdog", WatchdogSettings), ("realtime", RealtimeSettings), ("blackbox", BlackboxSettings),
 ]
 """Every section and the dataclass that declares its options, in the order of the doc."""
 
@@ -513,6 +597,9 @@ class Settings:
     paths: PathsSettings = field(default_factory=PathsSettings)
     program: ProgramSettings = field(default_factory=ProgramSettings)
     control: ControlSettings = field(default_factory=ControlSettings)
+    watchdog: WatchdogSettings = field(default_factory=WatchdogSettings)
+    realtime: RealtimeSettings = field(default_factory=RealtimeSettings)
+    blackbox: BlackboxSettings = field(default_factory=BlackboxSettings)
     arming: ArmingSettings = field(default_factory=ArmingSettings)
 
     @property

@@ -1,0 +1,70 @@
+"""What ``treadguard run`` adds around the loop when it runs as a service: systemd's notify
+socket (:mod:`controller.sdnotify`), the loop watchdog thread (:mod:`controller.watchdog`),
+and the one-line status both show.
+
+The order matters and is fixed here: the watchdog starts watching just before the loop's first
+tick and ``READY=1`` goes out with it; at the end, :meth:`Services.close` runs after the
+shutdown's controlled stop has ended with the relay open, and only then sends ``STOPPING=1``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from controller.app import AnySystem
+from controller.sdnotify import Notifier
+from controller.watchdog import LoopWatchdog
+from hardware.clock import Clock
+
+
+def status_line(system: AnySystem) -> str:
+    """The state and the loop's timing, for systemd's ``STATUS=`` (``systemctl status``)."""
+    sup = system.supervisor
+    state = sup.state.name + (f" ({sup.stop_reason})" if sup.stop_latched else "")
+    late = system.loop.lateness
+    return (f"{state}; tick lateness p99 {late.percentile_s(0.99) * 1000:.2f} ms, max "
+            f"{late.max_s * 1000:.1f} ms, {late.missed} missed")
+
+
+class Services:
+    """The notify socket and the loop watchdog of one daemon run.
+
+    Args:
+        system: the built system.
+        clock: the real monotonic clock.
+        log: a thread-safe line printer (the daemon's ``EventPrinter.post_line``).
+        notifier: the notify socket (default: from the environment).
+    """
+
+    def __init__(self, system: AnySystem, clock: Clock, log: Callable[[str], None],
+                 notifier: Notifier | None = None) -> None:
+        self.system = system
+        self.notifier = notifier if notifier is not None else Notifier()
+        self.watchdog = LoopWatchdog(
+            clock, lambda: system.loop.ticks, system.settings.watchdog.loop_timeout_s,
+            system.safety_io, system.link, self.notifier,
+            status=lambda: status_line(system), on_trip=lambda what: log(f"WATCHDOG: {what}"))
+        system.loop.watchdog = self.watchdog
+
+    def describe(self) -> list[str]:
+        n = self.notifier
+        wd = self.watchdog
+        lines = [f"loop watchdog thread: relay open and stop command if no tick for "
+                 f"{wd.timeout_s * 1000:.0f} ms"]
+        if n.enabled:
+            every = n.ping_every_s
+            lines.append("systemd notify: READY=1 at start" + (
+                f", WATCHDOG=1 every {every:.3g} s while the loop is on time"
+                if every is not None else " (no watchdog asked for)"))
+        return lines
+
+    def start(self) -> None:
+        """Just before the loop's first tick: watch it, and tell systemd it is up."""
+        self.watchdog.start()
+        self.notifier.ready(status_line(self.system))
+
+    def close(self) -> None:
+        """After the shutdown (belt stopped, relay open): stop watching, ``STOPPING=1``."""
+        self.watchdog.close()
+        self.notifier.stopping(status_line(self.system))
+        self.notifier.close()
