@@ -20,6 +20,7 @@ from typing import Any, Final, Generic, TypeVar
 
 from controller import config as cfg
 from controller.detect import build_default, build_no_runner, build_rails
+from controller.detect.combined import TreadguardDetector
 from controller.devices import (
     SETUP_ERRORS,
     ImuChip,
@@ -77,6 +78,8 @@ class System(Generic[W]):
     world: W
     stop_chain: StopChain
     rails: Handrails | None = None
+    detector: TreadguardDetector | None = None
+    """The detector set the loop runs (its scores are the black box's)."""
 
     def describe(self) -> list[str]:
         s = self.settings
@@ -236,7 +239,7 @@ def assemble(settings: cfg.Settings, clock: Clock, world: AnyWorld,
     arming_checks.append(loop.arming_problems)
     arming_checks.append(stop_chain.problems)
     return System(settings, clock, events, bus, imu, link, port, safety_io, supervisor, loop, world,
-                  stop_chain, rails)
+                  stop_chain, rails, detector)
 
 
 def _announce(events: EventLog, supervisor: Supervisor, safety_io: SafetyIO) -> None:

@@ -26,7 +26,7 @@ class OneLineParser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     # Imported here so that `treadguard --help` stays fast and a broken optional module
     # cannot stop the daemon's own subcommand from loading.
-    from controller import calibrate, check, daemon, sim_view, treadmill_cli
+    from controller import bench, calibrate, check, daemon, log_cli, sim_view, treadmill_cli
     from controller.evaluate import cli as evaluate_cli
 
     parser = OneLineParser(
@@ -42,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     treadmill_cli.register(sub)
     check.register(sub)
     calibrate.register(sub)
+    log_cli.register(sub)
+    bench.register(sub)
     return parser
 
 

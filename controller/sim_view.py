@@ -13,6 +13,7 @@ from typing import Any, TextIO
 
 from controller import config as cfg
 from controller.app import HardwareError, System, assemble
+from controller.blackbox.recorder import blackbox_dir, start_blackbox
 from controller.daemon import StopSignals
 from controller.devices import simulated_world
 from controller.events import Event, EventKind
@@ -34,6 +35,8 @@ def register(sub: Any) -> None:
                       help="as fast as possible (default when stdout is not a terminal)")
     pace.add_argument("--realtime", action="store_true",
                       help="real time with a live view (default on a terminal)")
+    sim.add_argument("--state", metavar="DIR", default=None,
+                     help="keep the session's black box in DIR (default: a temporary one)")
     sim.set_defaults(func=cmd_sim)
 
 
@@ -56,8 +59,17 @@ def cmd_sim(args: argparse.Namespace) -> int:
         print(f"treadguard: {exc}", file=sys.stderr)
         return 1
     stop = StopSignals()
-    return run_simulation(system, scenario, live=live, out=sys.stdout,
-                          keep_running=lambda: not stop.requested)
+    with blackbox_dir(args.state) as state:
+        recorder = start_blackbox(system, state, lambda line: print(line, file=sys.stderr))
+        try:
+            return run_simulation(system, scenario, live=live, out=sys.stdout,
+                                  keep_running=lambda: not stop.requested)
+        finally:
+            if recorder is not None:
+                recorder.close()
+                if args.state:
+                    print(f"  {recorder.status()} (treadguard log list --state "
+                          f"{args.state})")
 
 
 def _format(event: Event) -> str:

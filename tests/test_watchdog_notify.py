@@ -109,7 +109,7 @@ def test_run_under_a_process_manager(tmp_path: Path, abstract: bool) -> None:
     interval_s = 1.0
     env = {**os.environ, "NOTIFY_SOCKET": notify, "WATCHDOG_USEC": str(int(interval_s * 1e6))}
     proc = subprocess.Popen([sys.executable, "-m", "controller.cli", "run", "--config",
-                             str(SIM_TOML)],
+                             str(SIM_TOML), "--state", str(tmp_path / "state")],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
     try:
