@@ -120,6 +120,8 @@ class System(Generic[W]):
             max_s = left_s + SHUTDOWN_MARGIN_S if math.isfinite(left_s) else SHUTDOWN_FLUSH_S
             self.loop.run_until(lambda: sup.state is State.LATCHED, max_s,
                                 min_s=SHUTDOWN_FLUSH_S)
+        if self.loop.watchdog is not None:
+            self.loop.watchdog.stand_down()  # the loop has ticked its last: nothing to watch
         with contextlib.suppress(Exception):
             self.safety_io.close()
         if self.link is not None:

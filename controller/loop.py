@@ -64,6 +64,8 @@ class StallGuard(Protocol):
 
     def take_trip(self) -> str | None: ...
 
+    def stand_down(self) -> None: ...
+
 
 @dataclass
 class RailChannel:

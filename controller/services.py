@@ -21,13 +21,15 @@ from controller.watchdog import LoopWatchdog
 from hardware.clock import Clock
 
 
-def status_line(system: AnySystem) -> str:
-    """The state and the loop's timing, for systemd's ``STATUS=`` (``systemctl status``)."""
+def status_line(system: AnySystem, problem: str | None = None) -> str:
+    """The state and the loop's timing (and the black box's ``problem``, if any), for
+    systemd's ``STATUS=`` (``systemctl status``)."""
     sup = system.supervisor
     state = sup.state.name + (f" ({sup.stop_reason})" if sup.stop_latched else "")
     late = system.loop.lateness
     return (f"{state}; tick lateness p99 {late.percentile_s(0.99) * 1000:.2f} ms, max "
-            f"{late.max_s * 1000:.1f} ms, {late.missed} missed")
+            f"{late.max_s * 1000:.1f} ms, {late.missed} missed"
+            + ("; black box NOT WRITING" if problem else ""))
 
 
 class Services:
@@ -54,9 +56,13 @@ class Services:
         self.watchdog = LoopWatchdog(
             clock, lambda: system.loop.ticks, system.settings.watchdog.loop_timeout_s,
             system.safety_io, system.link, self.notifier,
-            status=lambda: status_line(system), on_trip=lambda what: log(f"WATCHDOG: {what}"),
+            status=lambda: status_line(system, self._blackbox_problem()),
+            on_trip=lambda what: log(f"WATCHDOG: {what}"),
             fifo_priority=min(rt.priority + 1, 99) if rt.sched_fifo else None)
         system.loop.watchdog = self.watchdog
+
+    def _blackbox_problem(self) -> str | None:
+        return self.recorder.writer.problem if self.recorder is not None else None
 
     def describe(self) -> list[str]:
         n = self.notifier

@@ -119,6 +119,11 @@ class LoopWatchdog:
         if self._thread.is_alive():
             self._thread.join(1.0)
 
+    def stand_down(self) -> None:
+        """The loop has ended on purpose (the shutdown ticked its last): stop watching now,
+        before the pins and the port are released."""
+        self._stop.set()
+
     def take_trip(self) -> str | None:
         """For the loop, at the start of a tick: what the watchdog did while it hung (once)."""
         with self._lock:
@@ -137,6 +142,8 @@ class LoopWatchdog:
         while not self._stop.wait(self._poll_s):
             now = clock.now_s()
             ticks = self._ticks()
+            if self._stop.is_set():
+                return
             if ticks != last_ticks:
                 last_ticks, progress_s, stalled = ticks, now, False
             silent_s = now - progress_s
