@@ -84,7 +84,8 @@ class System(Generic[W]):
     stop_chain: StopChain
     rails: Handrails | None = None
     detector: TreadguardDetector | None = None
-    """The IMU detector set (its step counter and baselines, for the session program)."""
+    """The IMU detector set the loop runs (its step counter and baselines, for the session
+    program; its scores, for the black box)."""
     rail_detector: RailDetector | None = None
     """The rail detector (its hands-on mode, for the session program), when rails are fitted."""
 
@@ -127,6 +128,8 @@ class System(Generic[W]):
             max_s = left_s + SHUTDOWN_MARGIN_S if math.isfinite(left_s) else SHUTDOWN_FLUSH_S
             self.loop.run_until(lambda: sup.state is State.LATCHED, max_s,
                                 min_s=SHUTDOWN_FLUSH_S)
+        if self.loop.watchdog is not None:
+            self.loop.watchdog.stand_down()  # the loop has ticked its last: nothing to watch
         with contextlib.suppress(Exception):
             self.safety_io.close()
         if self.link is not None:

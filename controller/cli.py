@@ -27,9 +27,11 @@ def build_parser() -> argparse.ArgumentParser:
     # Imported here so that `treadguard --help` stays fast and a broken optional module
     # cannot stop the daemon's own subcommand from loading.
     from controller import (
+        bench,
         calibrate,
         check,
         daemon,
+        log_cli,
         runner_cli,
         sim_view,
         status_cli,
@@ -52,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate.register(sub)
     runner_cli.register(sub)
     status_cli.register(sub)
+    log_cli.register(sub)
+    bench.register(sub)
     return parser
 
 

@@ -64,6 +64,8 @@ class StallGuard(Protocol):
 
     def take_trip(self) -> str | None: ...
 
+    def stand_down(self) -> None: ...
+
 
 @dataclass
 class RailChannel:
@@ -142,6 +144,9 @@ class ControlLoop:
         """The independent watchdog thread, if one runs: its trip is latched first thing."""
         self.after_tick: list[Callable[[], None]] = []
         """Called at the end of every tick (cheap readers only: the black box's recorder)."""
+        self.last_rail: RailSample | None = None
+        self.rail_contact = False
+        """The last handrail reading and whether a hand touches a rail (for the black box)."""
 
     def tick(self) -> None:
         """One iteration. An unexpected exception anywhere in it stops the belt with the power
@@ -199,9 +204,11 @@ class ControlLoop:
                 rails.health.on_error(exc)
             else:
                 rails.health.on_sample(reading)
+                self.last_rail = reading
                 sup.on_decision(rails.detector.update(reading))
             sup.on_decision(rails.health.check(now, running))
             rail_contact = rails.detector.rail_contact
+        self.rail_contact = rail_contact
         if self._presence is not None and self._step_count is not None:
             sup.on_decision(self._presence.update(now, running, self._step_count(), rail_contact))
 

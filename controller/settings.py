@@ -520,7 +520,7 @@ class BlackboxSettings:
     telemetry_hz: float = field(default=10.0, metadata=spec(
         "telemetry rate while the belt may move (countdown, running, stopping)",
         min=1.0, max=50.0))
-    idle_telemetry_hz: float = field(default=1.0, metadata=spec(
+    idle_telemetry_hz: float = field(default=0.2, metadata=spec(
         "telemetry rate while latched or ready (the belt stopped): an idle machine writes "
         "little", min=0.1, max=50.0))
     burst_before_s: float = field(default=8.0, metadata=spec(

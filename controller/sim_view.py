@@ -14,6 +14,7 @@ from typing import Any, TextIO
 from controller import config as cfg
 from controller import program_sim
 from controller.app import HardwareError, System, assemble
+from controller.blackbox.recorder import blackbox_dir, start_blackbox
 from controller.daemon import StopSignals
 from controller.devices import simulated_world
 from controller.events import Event, EventKind
@@ -35,6 +36,9 @@ def register(sub: Any) -> None:
                       help="as fast as possible (default when stdout is not a terminal)")
     pace.add_argument("--realtime", action="store_true",
                       help="real time with a live view (default on a terminal)")
+    sim.add_argument("--state", metavar="DIR", default=None,
+                     help="the state directory: the session's black box, and with --runner the "
+                          "runner store (default: a temporary one)")
     program_sim.register_options(sim)
     sim.set_defaults(func=cmd_sim)
 
@@ -60,8 +64,17 @@ def cmd_sim(args: argparse.Namespace) -> int:
         print(f"treadguard: {exc}", file=sys.stderr)
         return 1
     stop = StopSignals()
-    return run_simulation(system, scenario, live=live, out=sys.stdout,
-                          keep_running=lambda: not stop.requested)
+    with blackbox_dir(args.state) as state:
+        recorder = start_blackbox(system, state, lambda line: print(line, file=sys.stderr))
+        try:
+            return run_simulation(system, scenario, live=live, out=sys.stdout,
+                                  keep_running=lambda: not stop.requested)
+        finally:
+            if recorder is not None:
+                recorder.close()
+                if args.state:
+                    print(f"  {recorder.status()} (treadguard log list --state "
+                          f"{args.state})")
 
 
 def _format(event: Event) -> str:

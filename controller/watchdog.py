@@ -40,6 +40,7 @@ import threading
 from collections.abc import Callable
 from typing import Final, Protocol
 
+from controller.realtime import set_fifo
 from controller.sdnotify import Notifier
 from hardware.clock import Clock
 
@@ -71,6 +72,8 @@ class LoopWatchdog:
         status: the text for systemd's ``STATUS=`` (read from this thread; cheap), or None.
         on_trip: told (from this thread) what happened, for the log; must not block.
         poll_s: how often the counter is read, s.
+        fifo_priority: SCHED_FIFO priority for this thread (one above the loop's, so a loop
+            spinning at its own priority cannot keep it from running), or None.
 
     Attributes:
         trips: how many hangs were caught.
@@ -83,7 +86,8 @@ class LoopWatchdog:
     def __init__(self, clock: Clock, ticks: Callable[[], int], timeout_s: float, relay: Relay,
                  line: EmergencyLine | None = None, notifier: Notifier | None = None,
                  status: Callable[[], str] | None = None,
-                 on_trip: Callable[[str], None] | None = None, poll_s: float = POLL_S) -> None:
+                 on_trip: Callable[[str], None] | None = None, poll_s: float = POLL_S,
+                 fifo_priority: int | None = None) -> None:
         self._clock = clock
         self._ticks = ticks
         self.timeout_s = timeout_s
@@ -93,6 +97,9 @@ class LoopWatchdog:
         self._status = status
         self._on_trip = on_trip
         self._poll_s = poll_s
+        self._fifo_priority = fifo_priority
+        self.fifo_problem: str | None = None
+        """Why this thread did not get SCHED_FIFO, if it asked (None: it did, or did not ask)."""
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._pending: str | None = None
@@ -112,6 +119,11 @@ class LoopWatchdog:
         if self._thread.is_alive():
             self._thread.join(1.0)
 
+    def stand_down(self) -> None:
+        """The loop has ended on purpose (the shutdown ticked its last): stop watching now,
+        before the pins and the port are released."""
+        self._stop.set()
+
     def take_trip(self) -> str | None:
         """For the loop, at the start of a tick: what the watchdog did while it hung (once)."""
         with self._lock:
@@ -119,6 +131,8 @@ class LoopWatchdog:
         return why
 
     def _run(self) -> None:
+        if self._fifo_priority is not None:
+            self.fifo_problem = set_fifo(self._fifo_priority)
         clock = self._clock
         last_ticks = self._ticks()
         progress_s = clock.now_s()
@@ -128,6 +142,8 @@ class LoopWatchdog:
         while not self._stop.wait(self._poll_s):
             now = clock.now_s()
             ticks = self._ticks()
+            if self._stop.is_set():
+                return
             if ticks != last_ticks:
                 last_ticks, progress_s, stalled = ticks, now, False
             silent_s = now - progress_s

@@ -109,7 +109,7 @@ def test_run_under_a_process_manager(tmp_path: Path, abstract: bool) -> None:
     interval_s = 1.0
     env = {**os.environ, "NOTIFY_SOCKET": notify, "WATCHDOG_USEC": str(int(interval_s * 1e6))}
     proc = subprocess.Popen([sys.executable, "-m", "controller.cli", "run", "--config",
-                             str(SIM_TOML)],
+                             str(SIM_TOML), "--state", str(tmp_path / "state")],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
     try:
@@ -289,3 +289,19 @@ def test_the_loop_counts_lateness_and_gaps(build_sim: Build) -> None:
     assert late.ticks == system.loop.ticks == 200
     assert late.max_s == 0.0 and late.missed == 0  # simulated time is never late
     assert late.longest_gap_s == pytest.approx(0.005)
+
+
+def test_the_shutdown_stands_the_watchdog_down_before_releasing_the_pins(
+        build_sim: Build) -> None:
+    """After the shutdown's last tick no tick ever comes again: that is the end, not a hang (a
+    trip then would write to a closed port and pin)."""
+    system = build_sim("walk")
+    watchdog = LoopWatchdog(MonotonicClock(), lambda: system.loop.ticks, 0.1, system.safety_io,
+                            system.link)
+    system.loop.watchdog = watchdog
+    watchdog.start()
+    system.loop.run(1.0)
+    system.shutdown()
+    assert not watchdog.tripped.wait(0.3)  # three timeouts without a tick: no trip
+    assert watchdog.trips == 0
+    watchdog.close()
