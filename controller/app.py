@@ -26,9 +26,11 @@ from controller.detect import (
     build_no_runner,
     build_rails,
 )
+from controller.detect.deck_position import DeckPositionDetector
 from controller.devices import (
     SETUP_ERRORS,
     ImuChip,
+    make_deck,
     make_imu,
     make_rails,
     make_safety_io,
@@ -37,8 +39,9 @@ from controller.devices import (
 from controller.drive import RelayOnlyDrive, SerialDrive
 from controller.events import Event, EventLog
 from controller.health import HealthCheckedDetector, ImuHealth
+from controller.health_deck import DeckHealth
 from controller.health_rails import RailsHealth
-from controller.loop import ControlLoop, RailChannel
+from controller.loop import ControlLoop, DeckChannel, RailChannel
 from controller.stop_chain import StopChain
 from controller.stop_reasons import StopReason
 from controller.supervisor import State, Supervisor
@@ -50,6 +53,7 @@ from hardware.safety_io import SafetyIO
 from hardware.sim.scenarios import SCENARIOS
 from hardware.sim.world import SimTreadmillWorld, SimWorld
 from hardware.trackmaster import TrackmasterLink
+from hardware.vl53l1x import Vl53l1x
 
 __all__ = ["AnySystem", "HardwareError", "System", "assemble", "build"]
 
@@ -88,6 +92,7 @@ class System(Generic[W]):
     program; its scores, for the black box)."""
     rail_detector: RailDetector | None = None
     """The rail detector (its hands-on mode, for the session program), when rails are fitted."""
+    deck: Vl53l1x | None = None
 
     def describe(self) -> list[str]:
         s = self.settings
@@ -96,6 +101,8 @@ class System(Generic[W]):
             f"IMU: {self.imu.describe()}{sim if s.i2c.simulated else ''}",
             *[f"rails: {line}{sim if s.i2c.simulated else ''}"
               for line in (self.rails.describe() if self.rails else [])],
+            *([f"deck position: {self.deck.describe()}{sim if s.i2c.simulated else ''}"]
+              if self.deck else []),
             (f"treadmill: {s.treadmill.protocol}, {s.treadmill.units}, {s.treadmill.baud} baud "
              f"on {self.link_port_name()}{sim if s.treadmill.simulated else ''}")
             if self.link else "treadmill: relay-only (protocol = \"none\"): stop by relay only",
@@ -186,11 +193,13 @@ def assemble(settings: cfg.Settings, clock: Clock, world: AnyWorld,
             raise HardwareError(f"{settings.path}: [imu] {settings.imu.chip} at "
                                 f"{settings.imu.address:#04x}: {exc}") from None
         rails = make_rails(settings, bus, clock)
-        try:
-            if rails is not None:
-                rails.setup()
-        except SETUP_ERRORS as exc:
-            raise HardwareError(f"{settings.path}: [rails]: {exc}") from None
+        deck = make_deck(settings, bus, clock)
+        for section, part in (("rails", rails), ("deck", deck)):
+            try:
+                if part is not None:
+                    part.setup()
+            except SETUP_ERRORS as exc:
+                raise HardwareError(f"{settings.path}: [{section}]: {exc}") from None
         link = port = None
         if settings.treadmill.protocol == "trackmaster":
             port = open_port(settings, world)
@@ -241,6 +250,9 @@ def assemble(settings: cfg.Settings, clock: Clock, world: AnyWorld,
         rate_hz=settings.controller.loop_rate_hz,
         stall_after_s=settings.controller.stall_after_s,
         rails=rail_channel,
+        deck=DeckChannel(deck, DeckHealth(settings.deck, settings.health, clock),
+                         DeckPositionDetector(settings.deck))
+        if deck is not None and settings.deck is not None else None,
         presence=build_no_runner(settings.detect),
         step_count=lambda: detector.steps.steps,
         before_tick=world.before_tick if world is not None else None,
@@ -250,7 +262,7 @@ def assemble(settings: cfg.Settings, clock: Clock, world: AnyWorld,
     arming_checks.append(stop_chain.problems)
     return System(settings, clock, events, bus, imu, link, port, safety_io, supervisor, loop, world,
                   stop_chain, rails, detector,
-                  rail_channel.detector if rail_channel is not None else None)
+                  rail_channel.detector if rail_channel is not None else None, deck)
 
 
 def _announce(events: EventLog, supervisor: Supervisor, safety_io: SafetyIO) -> None:

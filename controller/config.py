@@ -19,6 +19,7 @@ a configuration that names real hardware never falls back to a simulated twin.
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import sys
@@ -48,6 +49,7 @@ from controller.settings import (
     BlackboxSettings,
     ControllerSettings,
     ControlSettings,
+    DeckSettings,
     DetectSettings,
     GpioSettings,
     HealthSettings,
@@ -68,10 +70,10 @@ from hardware.trackmaster_timing import min_ack_timeout_s
 
 __all__ = [
     "HARD_MAX_SPEED_KMH", "SECTIONS", "ArmingSettings", "ConfigError", "ControlSettings",
-    "ControllerSettings", "DetectSettings", "Document", "GpioSettings", "HealthSettings",
-    "I2CSettings", "ImuSettings",
-    "LimitsSettings", "PathsSettings", "ProgramSettings", "RailsSettings", "SessionSettings",
-    "Settings", "SimSettings", "TreadmillSettings", "load", "parse",
+    "ControllerSettings", "DeckSettings", "DetectSettings", "Document", "GpioSettings",
+    "HealthSettings", "I2CSettings", "ImuSettings", "LimitsSettings", "PathsSettings",
+    "ProgramSettings", "RailsSettings", "SessionSettings", "Settings", "SimSettings",
+    "TreadmillSettings", "load", "parse",
 ]
 
 UNIX_PATH_MAX: Final = 107
@@ -205,6 +207,25 @@ def _rails(doc: Document) -> RailsSettings | None:
     return r
 
 
+def _deck(doc: Document) -> DeckSettings | None:
+    s = doc.section("deck", required=False)
+    if s is None:
+        return None
+    d = DeckSettings(**read(s, DeckSettings))
+    zones = ("stop_within_m", "caution_within_m", "caution_beyond_m", "stop_beyond_m")
+    for near, far in itertools.pairwise(zones):
+        if getattr(d, far) <= getattr(d, near):
+            raise s.error(far, f"expected more than {near} ({getattr(d, near):g}), "
+                               f"got {getattr(d, far):g}")
+    if d.period_ms < d.timing_budget_ms:
+        raise s.error("period_ms", f"expected at least timing_budget_ms ({d.timing_budget_ms}), "
+                                   f"got {d.period_ms}")
+    if d.stale_after_s * 1000.0 <= d.period_ms:
+        raise s.error("stale_after_s", f"expected more than period_ms ({d.period_ms} ms), "
+                                       f"got {d.stale_after_s:g} s")
+    return d
+
+
 def _sim(doc: Document) -> SimSettings | None:
     s = doc.section("sim", required=False)
     if s is None:
@@ -274,6 +295,7 @@ def parse(path: str, text: str) -> Settings:
         realtime=RealtimeSettings(**read(doc.optional("realtime"), RealtimeSettings)),
         blackbox=BlackboxSettings(**read(doc.optional("blackbox"), BlackboxSettings)),
         arming=ArmingSettings(**read(doc.optional("arming"), ArmingSettings)),
+        deck=_deck(doc),
     )
     doc.finish()
     return settings

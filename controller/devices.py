@@ -36,11 +36,12 @@ from hardware.sim.world import (
     SimWorld,
     attach_sensor_twins,
 )
+from hardware.vl53l1x import RangeError, Vl53l1x
 
 ImuChip = Lsm6dsox | Mpu6050
 """One of the supported IMU drivers (the loop only needs :class:`controller.loop.Imu`)."""
 
-SETUP_ERRORS = (ImuError, RailTouchError, RailForceError, OSError)
+SETUP_ERRORS = (ImuError, RailTouchError, RailForceError, RangeError, OSError)
 """What a driver's ``setup()`` raises when its chip is missing, wrong or unconfigurable."""
 
 
@@ -75,6 +76,17 @@ def build_handrails(rails: cfg.RailsSettings, bus: I2CBus, clock: Clock) -> Hand
         else:  # "alternate": one chip, its input switched between the rails
             switch_channels = (rails.ads1115_left_channel, rails.ads1115_right_channel)
     return Handrails(clock, touch, force, fsr_divider(rails), switch_channels)
+
+
+def make_deck(settings: cfg.Settings, bus: I2CBus, clock: Clock) -> Vl53l1x | None:
+    """The ``[deck]`` position sensor (not yet set up), or None when the section is absent."""
+    d = settings.deck
+    return None if d is None else Vl53l1x(bus, d.address, clock, d.timing_budget_ms, d.period_ms)
+
+
+def deck_address(settings: cfg.Settings) -> int | None:
+    """Where the ``[deck]`` sensor sits on the bus, or None when the section is absent."""
+    return settings.deck.address if settings.deck is not None else None
 
 
 def fsr_divider(rails: cfg.RailsSettings) -> FsrDivider:
@@ -148,7 +160,7 @@ def world_without_treadmill(settings: cfg.Settings, clock: Clock, motion: Motion
     operator's ``actions`` on its buttons (relay-only mode; ``check`` and ``calibrate``)."""
     return SimWorld(clock, imu_chip=settings.imu.chip, imu_address=settings.imu.address,
                     rails=configured_rail_chips(settings), pins=panel_pins(settings.gpio),
-                    motion=motion, actions=actions, seed=seed)
+                    motion=motion, actions=actions, seed=seed, deck_address=deck_address(settings))
 
 
 def world_with_treadmill(settings: cfg.Settings, clock: Clock, motion: Motion,
@@ -158,7 +170,8 @@ def world_with_treadmill(settings: cfg.Settings, clock: Clock, motion: Motion,
     return SimTreadmillWorld(
         clock, imu_chip=settings.imu.chip, imu_address=settings.imu.address,
         rails=configured_rail_chips(settings), pins=panel_pins(settings.gpio), motion=motion,
-        units=settings.treadmill.units, baud=settings.treadmill.baud, actions=actions, seed=seed)
+        units=settings.treadmill.units, baud=settings.treadmill.baud, actions=actions, seed=seed,
+        deck_address=deck_address(settings))
 
 
 def simulated_world(settings: cfg.Settings, clock: Clock, scenario: Scenario) -> SimWorld:

@@ -9,7 +9,8 @@ Each tick (default 200 Hz):
    goes through the detector set (wrapped with the IMU's per-sample health); then the IMU's
    time-driven health — freshness (``stale_after_s``) and the error budget — is checked every
    tick, samples or not: a silent sensor is never a calm runner;
-4. the handrails, where fitted: one reading, its health and the rail detector;
+4. the handrails, where fitted: one reading, its health and the rail detector; the deck
+   position sensor, where fitted: one poll, its health, the position detector per measurement;
 5. the no-runner detector (steps and rail contact while the belt runs);
 6. safety I/O: heartbeat (only while the relay may be closed), buzzer/LED, and the stop chain —
    e-stop, safety key, relay feedback — whose faults stop with the power cut; reset (long
@@ -30,10 +31,12 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from controller.detect.base import Detector, Level
+from controller.detect.deck_position import DeckPositionDetector
 from controller.detect.presence import NoRunnerDetector
 from controller.detect.rail_grip import RailDetector
 from controller.events import EventKind, EventLog
 from controller.health import ImuHealth
+from controller.health_deck import DeckHealth
 from controller.health_rails import RailsHealth
 from controller.lateness import LatenessStats
 from controller.stop_chain import StopChain
@@ -43,6 +46,7 @@ from hardware.clock import Clock
 from hardware.imu import ImuSample
 from hardware.rail_sample import RailSample
 from hardware.safety_io import Press, SafetyIO
+from hardware.vl53l1x import Vl53l1x
 
 
 class Imu(Protocol):
@@ -76,6 +80,15 @@ class RailChannel:
     detector: RailDetector
 
 
+@dataclass
+class DeckChannel:
+    """The deck position sensor as the loop sees it: the driver, its health, the detector."""
+
+    driver: Vl53l1x
+    health: DeckHealth
+    detector: DeckPositionDetector
+
+
 class ControlLoop:
     """Runs the tick at ``rate_hz`` on ``clock``.
 
@@ -92,6 +105,7 @@ class ControlLoop:
         rate_hz: loop rate (``[controller] loop_rate_hz``).
         stall_after_s: tick gap that counts as a stall (``[controller] stall_after_s``).
         rails: the handrails, or None when none are fitted.
+        deck: the deck position sensor, or None when none is fitted.
         presence: the no-runner detector, with ``step_count`` (the step counter's total).
         before_tick: called first in every tick (the simulated world's lockstep).
     """
@@ -110,6 +124,7 @@ class ControlLoop:
         rate_hz: float,
         stall_after_s: float,
         rails: RailChannel | None = None,
+        deck: DeckChannel | None = None,
         presence: NoRunnerDetector | None = None,
         step_count: Callable[[], int] | None = None,
         before_tick: Callable[[], None] | None = None,
@@ -128,6 +143,7 @@ class ControlLoop:
         self.period_s = 1.0 / rate_hz
         self._stall_after_s = stall_after_s
         self._rails = rails
+        self._deck = deck
         self._presence = presence
         self._step_count = step_count
         self._before_tick = before_tick
@@ -209,6 +225,8 @@ class ControlLoop:
             sup.on_decision(rails.health.check(now, running))
             rail_contact = rails.detector.rail_contact
         self.rail_contact = rail_contact
+        if self._deck is not None:
+            self._tick_deck(self._deck, now, running)
         if self._presence is not None and self._step_count is not None:
             sup.on_decision(self._presence.update(now, running, self._step_count(), rail_contact))
 
@@ -245,6 +263,20 @@ class ControlLoop:
         for reader in self.after_tick:
             reader()
 
+    def _tick_deck(self, deck: DeckChannel, now: float, running: bool) -> None:
+        """One poll of the deck position sensor (a completed measurement about every
+        ``[deck] period_ms``): its health every tick, the detector per measurement."""
+        sup = self.supervisor
+        try:
+            reading = deck.driver.read()
+        except OSError as exc:
+            deck.health.on_error(exc)
+        else:
+            if reading is not None:
+                deck.health.on_reading(reading)
+                sup.on_decision(deck.detector.update(reading))
+        sup.on_decision(deck.health.check(now, running))
+
     def arming_problems(self) -> list[str]:
         """What this loop knows that forbids a start (the supervisor's arming checklist)."""
         now = self._clock.now_s()
@@ -254,10 +286,11 @@ class ControlLoop:
         imu = self.imu_health.check(now, True)
         if imu.level is not Level.OK or self.last_sample is None:
             problems.append(f"{self._imu.chip}: {imu.detail or 'no sample yet'}")
-        if self._rails is not None:
-            rails = self._rails.health.check(now, True)  # strict, as for the IMU
-            if rails.level is not Level.OK:
-                problems.append(rails.detail)
+        for channel in (self._rails, self._deck):
+            if channel is not None:
+                verdict = channel.health.check(now, True)  # strict, as for the IMU
+                if verdict.level is not Level.OK:
+                    problems.append(verdict.detail)
         if self._safety_io.estop_pressed:
             problems.append("e-stop pressed")
         return problems

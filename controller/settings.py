@@ -391,6 +391,44 @@ class RailsSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class DeckSettings:
+    """``[deck]`` (optional; absent = no position sensor): the VL53L1X on the console facing the
+    runner (``docs/hardware.md``). Distances are from the sensor to the runner's back; the zones
+    are nested: ``stop_within_m`` < ``caution_within_m`` < ``caution_beyond_m`` <
+    ``stop_beyond_m``, and ``period_ms`` ≥ ``timing_budget_ms``.
+    """
+
+    address: int = field(default=0x29, metadata=spec(
+        "the VL53L1X's I²C address (0x29 at power-on)", min=0x08, max=0x77))
+    timing_budget_ms: int = field(default=50, metadata=spec(
+        "time the sensor spends on one measurement (longer: less noise)",
+        one_of=(20, 33, 50, 100, 200, 500)))
+    period_ms: int = field(default=50, metadata=spec(
+        "time between measurements (50: 20 Hz)", min=20, max=1000))
+    stop_within_m: float = field(default=0.3, metadata=spec(
+        "STOP `deck_drift` when the runner is this close to the console", min=0.05, max=3.0))
+    caution_within_m: float = field(default=0.45, metadata=spec(
+        "CAUTION `deck_drift_forward` when the runner is this close to the console",
+        min=0.05, max=3.0))
+    caution_beyond_m: float = field(default=1.2, metadata=spec(
+        "CAUTION `deck_drift_back` when the runner is this far from the console (towards the "
+        "deck's rear end)", min=0.1, max=3.5))
+    stop_beyond_m: float = field(default=1.45, metadata=spec(
+        "STOP `deck_drift` when the runner is this far from the console", min=0.1, max=3.5))
+    stop_hold_s: float = field(default=0.15, metadata=spec(
+        "a stop zone must hold this long (one swinging arm is not a drift)", min=0.0, max=1.0))
+    stale_after_s: float = field(default=0.25, metadata=spec(
+        "STOP `deck_stale` after this long without a measurement", above=0.0, max=2.0))
+    unknown_after_s: float = field(default=0.5, metadata=spec(
+        "STOP `deck_position_unknown` after this long with no valid distance while running "
+        "(nobody in range: the runner left the belt, or the sensor is blocked)",
+        above=0.0, max=5.0))
+    stuck_readings: int = field(default=20, metadata=spec(
+        "STOP `deck_stuck` after this many identical distances in a row while running",
+        min=5, max=1000))
+
+
+@dataclass(frozen=True, kw_only=True)
 class SimSettings:
     """``[sim]`` (optional): the simulated session for ``treadguard sim``."""
 
@@ -571,9 +609,10 @@ SECTIONS: Final[list[tuple[str, type]]] = [
     ("controller", ControllerSettings), ("i2c", I2CSettings), ("imu", ImuSettings),
     ("treadmill", TreadmillSettings), ("gpio", GpioSettings), ("limits", LimitsSettings),
     ("session", SessionSettings), ("health", HealthSettings), ("detect", DetectSettings),
-    ("rails", RailsSettings), ("sim", SimSettings), ("paths", PathsSettings),
-    ("program", ProgramSettings), ("control", ControlSettings), ("arming", ArmingSettings),
-    ("watchdog", WatchdogSettings), ("realtime", RealtimeSettings), ("blackbox", BlackboxSettings),
+    ("rails", RailsSettings), ("deck", DeckSettings), ("sim", SimSettings),
+    ("paths", PathsSettings), ("program", ProgramSettings), ("control", ControlSettings),
+    ("arming", ArmingSettings), ("watchdog", WatchdogSettings), ("realtime", RealtimeSettings),
+    ("blackbox", BlackboxSettings),
 ]
 """Every section and the dataclass that declares its options, in the order of the doc."""
 
@@ -601,6 +640,7 @@ class Settings:
     realtime: RealtimeSettings = field(default_factory=RealtimeSettings)
     blackbox: BlackboxSettings = field(default_factory=BlackboxSettings)
     arming: ArmingSettings = field(default_factory=ArmingSettings)
+    deck: DeckSettings | None = None
 
     @property
     def any_simulated(self) -> bool:

@@ -71,6 +71,13 @@ class StopReason(StrEnum):
     RAIL_TOUCH_RESET = "rail_touch_reset"
     """A touch chip (MPR121) lost its configuration: a power-on reset."""
 
+    DECK_STALE = "deck_stale"
+    """No measurement from the deck position sensor for ``[deck] stale_after_s``."""
+    DECK_STUCK = "deck_stuck"
+    """Identical deck-position distances while running: a frozen sensor."""
+    DECK_POSITION_UNKNOWN = "deck_position_unknown"
+    """No valid distance for ``[deck] unknown_after_s`` while running: nobody in range."""
+
     # ---- the detectors (controller/detect/)
     SLIP_TRIP = "slip_trip"
     """A slip or trip: tipping fast at a large tilt while stepping."""
@@ -94,6 +101,8 @@ class StopReason(StrEnum):
     """Hands-on mode: a hand off the rail for ``[detect] rail_hands_off_s``."""
     NO_RUNNER = "no_runner"
     """Nobody on the running belt, after the caution's countdown."""
+    DECK_DRIFT = "deck_drift"
+    """The runner drifted beyond ``[deck] stop_beyond_m`` or within ``stop_within_m``."""
 
     # ---- the session program and the control socket (controller/program.py,
     # controller/control_socket.py)

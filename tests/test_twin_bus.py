@@ -216,3 +216,20 @@ def test_pec_appends_a_crc_the_chip_does_not_understand(wired: tuple[SimBus, Reg
 
 def test_crc8_matches_the_smbus_check_value() -> None:
     assert crc8(b"123456789") == 0xF4  # CRC-8/SMBUS catalogue check value
+
+
+def test_busio_adapter_locks_scans_and_transfers(wired: tuple[SimBus, Registers]) -> None:
+    from hardware.sim.bus import BusioI2C
+
+    bus, dev = wired
+    i2c = BusioI2C(bus)
+    assert i2c.try_lock() and not i2c.try_lock()
+    i2c.unlock()
+    assert i2c.scan() == [ADDR]
+    i2c.writeto(ADDR, bytearray([0x10, 0xAA, 0xBB]), start=0, end=2)
+    assert dev.regs[0x10:0x12] == bytes([0xAA, 0x11])  # only the slice was sent
+    buf = bytearray(4)
+    i2c.writeto_then_readfrom(ADDR, bytes([0x10]), buf, in_start=1)
+    assert buf == bytearray([0, 0xAA, 0x11, 0x12])
+    i2c.readfrom_into(ADDR, buf)
+    assert buf == bytearray([0x13, 0x14, 0x15, 0x16])

@@ -342,3 +342,66 @@ class SimBus:
                 ctypes.memmove(msg.buf, data, msg.len)
             else:
                 dev.write(bytes(msg))
+
+
+class BusioI2C:
+    """A CircuitPython ``busio.I2C`` look-alike over a :class:`SimBus`, so drivers written for
+    CircuitPython / Blinka (through ``adafruit_bus_device.I2CDevice``) run against the twins.
+
+    Each call is one combined ``i2c_rdwr`` transfer on the simulated bus, as Blinka performs it
+    on Linux; errors are the bus's ``OSError``\\ s.
+    """
+
+    def __init__(self, bus: SimBus) -> None:
+        self.bus = bus
+        self._locked = False
+
+    def try_lock(self) -> bool:
+        if self._locked:
+            return False
+        self._locked = True
+        return True
+
+    def unlock(self) -> None:
+        self._locked = False
+
+    def scan(self) -> list[int]:
+        """Addresses that acknowledge (``write_quick``), as ``i2cdetect`` finds them."""
+        found = []
+        for address in range(0x08, 0x78):
+            try:
+                self.bus.write_quick(address)
+            except OSError:
+                continue
+            found.append(address)
+        return found
+
+    def writeto(self, address: int, buffer: bytes | bytearray | memoryview, *, start: int = 0,
+                end: int | None = None) -> None:
+        self.bus.i2c_rdwr(i2c_msg.write(address, bytes(buffer[start:end])))
+
+    def readfrom_into(self, address: int, buffer: bytearray | memoryview, *, start: int = 0,
+                      end: int | None = None) -> None:
+        end = len(buffer) if end is None else end
+        msg = i2c_msg.read(address, end - start)
+        self.bus.i2c_rdwr(msg)
+        buffer[start:end] = bytes(msg)
+
+    def writeto_then_readfrom(
+        self, address: int, buffer_out: bytes | bytearray | memoryview,
+        buffer_in: bytearray | memoryview, *, out_start: int = 0, out_end: int | None = None,
+        in_start: int = 0, in_end: int | None = None,
+    ) -> None:
+        in_end = len(buffer_in) if in_end is None else in_end
+        read = i2c_msg.read(address, in_end - in_start)
+        self.bus.i2c_rdwr(i2c_msg.write(address, bytes(buffer_out[out_start:out_end])), read)
+        buffer_in[in_start:in_end] = bytes(read)
+
+    def deinit(self) -> None:
+        self.bus.close()
+
+    def __enter__(self) -> BusioI2C:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.deinit()

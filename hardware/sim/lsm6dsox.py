@@ -153,6 +153,19 @@ def _tag(sensor: int, slot: int) -> int:
     return tag | parity
 
 
+@dataclass(frozen=True)
+class _Config:
+    """What the configuration registers decide, recomputed only when one of them changes
+    (the twin runs in every simulated tick: this keeps a read cheap)."""
+
+    levels: tuple[int | None, int | None]  # rate level per sensor (None: powered down)
+    decimations: tuple[int | None, int | None]  # batch every n-th sample (None: not batched)
+    mode: int  # the FIFO mode in effect
+    capacity: int  # FIFO depth in words (STOP_ON_WTM limits it)
+    fastest_hz: float  # the fastest batch rate: the TAG_CNT time slot
+    temp_hz: float  # temperature conversion rate (0: both sensors off)
+
+
 @dataclass
 class _Sensor:
     """One sensor's sampling state: the grid it runs on and where it is on it."""
@@ -197,6 +210,7 @@ class Lsm6dsoxModel(ImuTwin):
         self._boot_until_s: float | None = None
         self._bdu_read: dict[int, set[int]] = {}  # output pair → halves read (BDU)
         self._bdu_pending: dict[int, int] = {}  # output pair → newest value held back
+        self._config_key = b""
 
     def power_on_reset(self) -> None:
         self._origin_s = self._clock.now_s()
@@ -239,6 +253,25 @@ class Lsm6dsoxModel(ImuTwin):
             return min(wtm, FIFO_CAPACITY_WORDS)
         return FIFO_CAPACITY_WORDS
 
+    def _config(self) -> _Config:
+        """The configuration in effect (cached on the configuration registers' bytes, so a
+        register changed by any path — even behind the bus's back — is taken up)."""
+        key = bytes(self._regs[FIFO_CTRL1 : CTRL6_C + 1])
+        if key != self._config_key:
+            levels = (self._odr_level(GYRO), self._odr_level(ACCEL))
+            decimations = (self._decimation(GYRO), self._decimation(ACCEL))
+            fastest = max((LEVEL_HZ[lvl] for i in (GYRO, ACCEL) if decimations[i] is not None
+                           and (lvl := self._bdr_level(i)) is not None), default=0.0)
+            temp_hz = 0.0
+            if levels[GYRO] is not None:
+                temp_hz = TEMP_ODR_HZ
+            elif (accel := levels[ACCEL]) is not None:
+                temp_hz = min(TEMP_ODR_HZ, LEVEL_HZ[accel])
+            self._config_cache = _Config(levels, decimations, self._fifo_mode(),
+                                         self._capacity(), fastest, temp_hz)
+            self._config_key = key
+        return self._config_cache
+
     def _decimation(self, sensor: int) -> int | None:
         """Batch every n-th sample of ``sensor`` (None: not batched)."""
         odr, bdr = self._odr_level(sensor), self._bdr_level(sensor)
@@ -256,25 +289,24 @@ class Lsm6dsoxModel(ImuTwin):
         if self._boot_until_s is not None and now_s >= self._boot_until_s:
             self._regs[CTRL3_C] &= ~BOOT & 0xFF
             self._boot_until_s = None
+        config = self._config()
         events: list[tuple[float, int, int, bool]] = []  # (t, sensor, k, batched)
         for i, sensor in enumerate(self._sensors):
-            events += self._due(i, sensor)
+            events += self._due(i, sensor, config)
         events.sort()
-        fastest = max((LEVEL_HZ[lvl] for i in (GYRO, ACCEL)
-                       if self._decimation(i) is not None
-                       and (lvl := self._bdr_level(i)) is not None), default=0.0)
+        fastest = config.fastest_hz
         for t_s, i, _k, batched in events:
             words = self._sample_words(i, t_s)
             self._latch(self._sensors[i].out, words)
             self._status |= GDA if i == GYRO else XLDA
             if batched:
                 self._push(self._sensors[i].tag, round((t_s - self._origin_s) * fastest), words)
-        self._update_temperature()
+        self._update_temperature(config)
 
-    def _due(self, i: int, sensor: _Sensor) -> list[tuple[float, int, int, bool]]:
+    def _due(self, i: int, sensor: _Sensor, config: _Config) -> list[tuple[float, int, int, bool]]:
         """Samples of sensor ``i`` up to now. A changed rate starts at the next grid point;
         a long gap is bounded to what the FIFO could keep plus the newest sample."""
-        self._sync(i, sensor)
+        self._sync(i, sensor, config)
         if sensor.level is None:
             return []
         rate = LEVEL_HZ[sensor.level]
@@ -283,41 +315,37 @@ class Lsm6dsoxModel(ImuTwin):
         if newest < first:
             return []
         sensor.next_k = newest + 1
-        decimation = self._decimation(i)
+        decimation = config.decimations[i]
         due: list[int] = []
         if decimation is not None:
             k0 = -(-first // decimation) * decimation  # first batched index ≥ first
             batched = range(k0, newest + 1, decimation)
-            room = self._capacity() - len(self._fifo)
-            if self._fifo_mode() == FIFO_MODE_FIFO:
+            room = config.capacity - len(self._fifo)
+            if config.mode == FIFO_MODE_FIFO:
                 due = list(batched[: max(0, room)])
             else:
-                if len(batched) > self._capacity():
+                if len(batched) > config.capacity:
                     self._overrun = self._overrun_latched = True  # words lost unseen
-                due = list(batched[-self._capacity():])
+                due = list(batched[-config.capacity:])
         batched_set = set(due)
         if newest not in batched_set:
             due.append(newest)
         origin = self._origin_s
         return [(origin + k / rate, i, k, k in batched_set) for k in due]
 
-    def _sync(self, i: int, sensor: _Sensor) -> None:
+    def _sync(self, i: int, sensor: _Sensor, config: _Config) -> None:
         """Take up a changed rate: the new grid starts at its next point after now."""
-        level = self._odr_level(i)
+        level = config.levels[i]
         if level != sensor.level:
             sensor.level = level
             if level is not None:
                 sensor.next_k = self._grid_index(LEVEL_HZ[level]) + 1
 
-    def _update_temperature(self) -> None:
-        levels = [self._odr_level(GYRO), self._odr_level(ACCEL)]
-        if levels == [None, None]:
+    def _update_temperature(self, config: _Config) -> None:
+        rate = config.temp_hz
+        if rate == 0.0:
             self._temp_rate = 0.0
             return
-        rate = TEMP_ODR_HZ
-        accel = levels[ACCEL]
-        if levels[GYRO] is None and accel is not None:
-            rate = min(TEMP_ODR_HZ, LEVEL_HZ[accel])
         newest = self._grid_index(rate)
         if rate != self._temp_rate:
             self._temp_rate, self._temp_next_k = rate, newest + 1
@@ -359,8 +387,9 @@ class Lsm6dsoxModel(ImuTwin):
     def _push(self, tag: int, slot: int, words: list[int]) -> None:
         if self.stuck_fifo:
             return
-        if len(self._fifo) >= self._capacity():
-            if self._fifo_mode() == FIFO_MODE_FIFO:
+        config = self._config()
+        if len(self._fifo) >= config.capacity:
+            if config.mode == FIFO_MODE_FIFO:
                 return  # FIFO mode stops collecting when full
             self._fifo.popleft()  # continuous mode overwrites the oldest word
             self._overrun = self._overrun_latched = True
@@ -379,9 +408,10 @@ class Lsm6dsoxModel(ImuTwin):
         if reg == CTRL3_C and not value & BDU:
             self._release_bdu()
         self._regs[reg] = value
+        config = self._config()
         for i, sensor in enumerate(self._sensors):
-            self._sync(i, sensor)  # sampling starts (or changes rate) when the rate is written
-        self._update_temperature()
+            self._sync(i, sensor, config)  # sampling starts (or changes rate) when written
+        self._update_temperature(config)
         if reg == FIFO_CTRL4 and self._fifo_mode() == FIFO_MODE_BYPASS:
             self._fifo.clear()  # bypass mode empties the FIFO
             self._overrun = False

@@ -37,10 +37,14 @@ from hardware.sim.mpu6050 import Mpu6050Model
 from hardware.sim.safety_io_wiring import wire_after, wire_before
 from hardware.sim.scenarios import Action
 from hardware.sim.treadmill import SimTreadmill
+from hardware.sim.vl53l1x import Vl53l1xModel
 from hardware.trackmaster import TrackmasterLink
 
 ImuModel = Lsm6dsoxModel | Mpu6050Model
 T = TypeVar("T")
+DECK_MIDDLE_M = 0.8
+"""Where the deck twin sees the runner until something feeds it: mid-deck, metres from the
+console's sensor (inside every default zone of ``[deck]``)."""
 
 
 @dataclass(frozen=True)
@@ -99,10 +103,13 @@ class SimWorld:
         motion: what the IMU twin feels (the scenario's runner).
         actions: the operator's button presses, in time order (default none: nobody there).
         seed: noise seed of the bus and twins (default 1).
+        deck_address: the deck position sensor's address (``[deck] address``), None = none.
 
     Attributes:
         bus, imu_model, rail_twins: the simulated bus and its twins, for fault injection
             (``rail_twins`` is empty without ``[rails]``).
+        deck_twin: the deck position sensor's twin (None without ``[deck]``); it sees the
+            runner at :data:`DECK_MIDDLE_M` until fed (``set_distance_m`` or a callable).
         hands: the grip every rail twin reads; tests and ``calibrate`` set ``left``/``right``.
         pin_factory: the ``MockFactory`` the controller claims its pins from.
         estop_pressed: the operator holds the e-stop pressed (tests set it; default False).
@@ -111,7 +118,8 @@ class SimWorld:
 
     def __init__(self, clock: Clock, *, imu_chip: Literal["lsm6dsox", "mpu6050"],
                  imu_address: int, rails: RailChips | None, pins: PanelPins, motion: Motion,
-                 actions: Sequence[Action] = (), seed: int = 1) -> None:
+                 actions: Sequence[Action] = (), seed: int = 1,
+                 deck_address: int | None = None) -> None:
         self.clock = clock
         self.actions = tuple(actions)
         self.pins = pins
@@ -120,6 +128,12 @@ class SimWorld:
         self.imu_model, self.rail_twins = attach_sensor_twins(
             self.bus, clock, motion, self.hands, imu_chip=imu_chip, imu_address=imu_address,
             rails=rails, seed=seed)
+        # The deck position sensor, when fitted: the runner stands mid-deck until whoever
+        # models the runner feeds it (deck_twin.set_distance_m, or a callable of time).
+        self.deck_twin: Vl53l1xModel | None = None
+        if deck_address is not None:
+            self.deck_twin = Vl53l1xModel(clock, lambda t_s: DECK_MIDDLE_M, seed=seed)
+            self.bus.attach(deck_address, self.deck_twin)
         self.pin_factory: Any = MockFactory()
         wire_before(self.pin_factory, pins.relay, pins.relay_feedback)
         self.estop_pressed = False
@@ -168,9 +182,10 @@ class SimTreadmillWorld(SimWorld):
     def __init__(self, clock: Clock, *, imu_chip: Literal["lsm6dsox", "mpu6050"],
                  imu_address: int, rails: RailChips | None, pins: PanelPins, motion: Motion,
                  units: str, baud: int, actions: Sequence[Action] = (),
-                 seed: int = 1) -> None:
+                 seed: int = 1, deck_address: int | None = None) -> None:
         super().__init__(clock, imu_chip=imu_chip, imu_address=imu_address, rails=rails,
-                         pins=pins, motion=motion, actions=actions, seed=seed)
+                         pins=pins, motion=motion, actions=actions, seed=seed,
+                         deck_address=deck_address)
         self.treadmill = SimTreadmill(units, baud, seed=seed)
         self._host: tuple[Any, TrackmasterLink, SafetyIO] | None = None
 
