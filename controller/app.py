@@ -19,8 +19,13 @@ from dataclasses import dataclass
 from typing import Any, Final, Generic, TypeVar
 
 from controller import config as cfg
-from controller.detect import build_default, build_no_runner, build_rails
-from controller.detect.combined import TreadguardDetector
+from controller.detect import (
+    RailDetector,
+    TreadguardDetector,
+    build_default,
+    build_no_runner,
+    build_rails,
+)
 from controller.devices import (
     SETUP_ERRORS,
     ImuChip,
@@ -79,7 +84,10 @@ class System(Generic[W]):
     stop_chain: StopChain
     rails: Handrails | None = None
     detector: TreadguardDetector | None = None
-    """The detector set the loop runs (its scores are the black box's)."""
+    """The IMU detector set (its step counter and baselines for the session program; its
+    scores for the black box)."""
+    rail_detector: RailDetector | None = None
+    """The rail detector (its hands-on mode, for the session program), when rails are fitted."""
 
     def describe(self) -> list[str]:
         s = self.settings
@@ -241,7 +249,8 @@ def assemble(settings: cfg.Settings, clock: Clock, world: AnyWorld,
     arming_checks.append(loop.arming_problems)
     arming_checks.append(stop_chain.problems)
     return System(settings, clock, events, bus, imu, link, port, safety_io, supervisor, loop, world,
-                  stop_chain, rails, detector)
+                  stop_chain, rails, detector,
+                  rail_channel.detector if rail_channel is not None else None)
 
 
 def _announce(events: EventLog, supervisor: Supervisor, safety_io: SafetyIO) -> None:

@@ -26,7 +26,17 @@ class OneLineParser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     # Imported here so that `treadguard --help` stays fast and a broken optional module
     # cannot stop the daemon's own subcommand from loading.
-    from controller import bench, calibrate, check, daemon, log_cli, sim_view, treadmill_cli
+    from controller import (
+        bench,
+        calibrate,
+        check,
+        daemon,
+        log_cli,
+        runner_cli,
+        sim_view,
+        status_cli,
+        treadmill_cli,
+    )
     from controller.evaluate import cli as evaluate_cli
 
     parser = OneLineParser(
@@ -44,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate.register(sub)
     log_cli.register(sub)
     bench.register(sub)
+    runner_cli.register(sub)
+    status_cli.register(sub)
     return parser
 
 

@@ -22,9 +22,12 @@ from typing import Any
 
 from controller import config as cfg
 from controller.app import AnySystem, HardwareError, build
+from controller.control_socket import ControlError
 from controller.events import Event, EventKind
 from controller.reload import ConfigReload
 from controller.services import Services
+from controller.sessions import SessionServices, start_services
+from controller.store import StoreError
 from controller.supervisor import State
 from hardware.clock import Clock, MonotonicClock
 
@@ -35,7 +38,8 @@ def register(sub: Any) -> None:
     run.add_argument("--duration-s", type=positive_seconds, default=None,
                      help="stop after this many seconds (default: run until SIGTERM/SIGINT)")
     run.add_argument("--state", metavar="DIR", default=None,
-                     help="state directory for the black box (default: [paths] state_dir)")
+                     help="state directory: the black box and the runner store (default: "
+                          "[paths] state_dir)")
     run.set_defaults(func=cmd_run)
 
 
@@ -61,6 +65,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     except HardwareError as exc:
         print(f"treadguard: {exc}", file=sys.stderr)
         return 1
+    try:
+        session_services = start_services(system, settings, args.state)
+    except (StoreError, ControlError) as exc:
+        system.shutdown()
+        print(f"treadguard: {exc}", file=sys.stderr)
+        return 2
     stop = StopSignals()
     printer = EventPrinter(sys.stdout, wall_time=lambda t_s: wall_clock(clock, t_s))
     reload = ConfigReload(args.config, settings, printer.post_line)
@@ -68,22 +78,30 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         # One pass per configuration: a valid SIGHUP change ends the pass while the belt is
         # stopped and not armed, and the system is built again from the new file.
-        while run_session(system, clock, printer, args.state, reload,
+        while run_session(system, session_services, clock, printer, args.state, reload,
                           lambda: not stop.requested
                           and (end_s is None or clock.now_s() < end_s), lambda: stop.name):
             system = rebuild(clock, reload, printer.post_line)
+            try:
+                session_services = start_services(system, system.settings, args.state)
+            except (StoreError, ControlError):
+                system.shutdown()
+                raise
     except HardwareError as exc:  # neither the new file's hardware nor the old one's opened
         printer.post_line(f"treadguard: {exc}")
         return 1
+    except (StoreError, ControlError) as exc:
+        printer.post_line(f"treadguard: {exc}")
+        return 2
     finally:
         reload.close()
         printer.close()
     return 0
 
 
-def run_session(system: AnySystem, clock: Clock, printer: EventPrinter, state: str | None,
-                reload: ConfigReload, keep_running: Callable[[], bool],
-                signal_name: Callable[[], str | None]) -> bool:
+def run_session(system: AnySystem, session_services: SessionServices, clock: Clock,
+                printer: EventPrinter, state: str | None, reload: ConfigReload,
+                keep_running: Callable[[], bool], signal_name: Callable[[], str | None]) -> bool:
     """Run ``system`` until ``keep_running()`` is false or a reload is due, then shut it down
     (a controlled stop, the relay open). True if it ended for a configuration change."""
     started_s = clock.now_s()
@@ -112,6 +130,7 @@ def run_session(system: AnySystem, clock: Clock, printer: EventPrinter, state: s
     finally:
         system.shutdown()
         services.close()
+        session_services.close()
         why = "SIGHUP" if reloading else signal_name()
         printer.post_line(exit_summary(system, clock.now_s() - started_s, why))
         printer.post_line(system.loop.lateness.summary().line())

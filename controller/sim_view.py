@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 from controller import config as cfg
+from controller import program_sim
 from controller.app import HardwareError, System, assemble
 from controller.blackbox.recorder import blackbox_dir, start_blackbox
 from controller.daemon import StopSignals
@@ -35,8 +36,8 @@ def register(sub: Any) -> None:
                       help="as fast as possible (default when stdout is not a terminal)")
     pace.add_argument("--realtime", action="store_true",
                       help="real time with a live view (default on a terminal)")
-    sim.add_argument("--state", metavar="DIR", default=None,
-                     help="keep the session's black box in DIR (default: a temporary one)")
+    # --state DIR (from program_sim): also where the session's black box is kept.
+    program_sim.register_options(sim)
     sim.set_defaults(func=cmd_sim)
 
 
@@ -48,6 +49,8 @@ def cmd_sim(args: argparse.Namespace) -> int:
         raise cfg.ConfigError(f"{settings.path}: {', '.join(real)}: treadguard sim needs every "
                               f"part simulated ([i2c] simulated = true, [treadmill] simulated = "
                               f"true or protocol = \"none\", [gpio] pin_factory = \"mock\")")
+    if getattr(args, "runner", None):
+        return program_sim.cmd_sim_runner(args, settings)
     name = args.scenario or (settings.sim.scenario if settings.sim else "demo")
     live = args.realtime or (not args.fast and sys.stdout.isatty())
     clock = SimClock(pace=1.0 if live else 0.0)
