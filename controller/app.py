@@ -84,8 +84,8 @@ class System(Generic[W]):
     stop_chain: StopChain
     rails: Handrails | None = None
     detector: TreadguardDetector | None = None
-    """The IMU detector set (its step counter and baselines for the session program; its
-    scores for the black box)."""
+    """The IMU detector set the loop runs (its step counter and baselines, for the session
+    program; its scores, for the black box)."""
     rail_detector: RailDetector | None = None
     """The rail detector (its hands-on mode, for the session program), when rails are fitted."""
 

@@ -52,10 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
     treadmill_cli.register(sub)
     check.register(sub)
     calibrate.register(sub)
-    log_cli.register(sub)
-    bench.register(sub)
     runner_cli.register(sub)
     status_cli.register(sub)
+    log_cli.register(sub)
+    bench.register(sub)
     return parser
 
 

@@ -26,7 +26,7 @@ from controller.control_socket import ControlError
 from controller.events import Event, EventKind
 from controller.reload import ConfigReload
 from controller.services import Services
-from controller.sessions import SessionServices, start_services
+from controller.sessions import start_services
 from controller.store import StoreError
 from controller.supervisor import State
 from hardware.clock import Clock, MonotonicClock
@@ -38,8 +38,7 @@ def register(sub: Any) -> None:
     run.add_argument("--duration-s", type=positive_seconds, default=None,
                      help="stop after this many seconds (default: run until SIGTERM/SIGINT)")
     run.add_argument("--state", metavar="DIR", default=None,
-                     help="state directory: the black box and the runner store (default: "
-                          "[paths] state_dir)")
+                     help="state directory for the black box (default: [paths] state_dir)")
     run.set_defaults(func=cmd_run)
 
 
@@ -65,12 +64,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     except HardwareError as exc:
         print(f"treadguard: {exc}", file=sys.stderr)
         return 1
-    try:
-        session_services = start_services(system, settings, args.state)
-    except (StoreError, ControlError) as exc:
-        system.shutdown()
-        print(f"treadguard: {exc}", file=sys.stderr)
-        return 2
     stop = StopSignals()
     printer = EventPrinter(sys.stdout, wall_time=lambda t_s: wall_clock(clock, t_s))
     reload = ConfigReload(args.config, settings, printer.post_line)
@@ -78,19 +71,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         # One pass per configuration: a valid SIGHUP change ends the pass while the belt is
         # stopped and not armed, and the system is built again from the new file.
-        while run_session(system, session_services, clock, printer, args.state, reload,
+        while run_session(system, clock, printer, args.state, reload,
                           lambda: not stop.requested
                           and (end_s is None or clock.now_s() < end_s), lambda: stop.name):
             system = rebuild(clock, reload, printer.post_line)
-            try:
-                session_services = start_services(system, system.settings, args.state)
-            except (StoreError, ControlError):
-                system.shutdown()
-                raise
     except HardwareError as exc:  # neither the new file's hardware nor the old one's opened
         printer.post_line(f"treadguard: {exc}")
         return 1
-    except (StoreError, ControlError) as exc:
+    except (StoreError, ControlError) as exc:  # the runner store or the control socket
         printer.post_line(f"treadguard: {exc}")
         return 2
     finally:
@@ -99,11 +87,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_session(system: AnySystem, session_services: SessionServices, clock: Clock,
-                printer: EventPrinter, state: str | None, reload: ConfigReload,
-                keep_running: Callable[[], bool], signal_name: Callable[[], str | None]) -> bool:
+def run_session(system: AnySystem, clock: Clock, printer: EventPrinter, state: str | None,
+                reload: ConfigReload, keep_running: Callable[[], bool],
+                signal_name: Callable[[], str | None]) -> bool:
     """Run ``system`` until ``keep_running()`` is false or a reload is due, then shut it down
     (a controlled stop, the relay open). True if it ended for a configuration change."""
+    try:
+        session_services = start_services(system, system.settings, state)
+    except (StoreError, ControlError):
+        system.shutdown()
+        raise
     started_s = clock.now_s()
 
     def on_event(event: Event) -> None:

@@ -45,12 +45,11 @@ NEW_RUNNER_PROFILE: Final = "backward-walking"
 
 
 def register_options(sim: argparse.ArgumentParser) -> None:
-    """Add ``--runner``, ``--state`` and (unless the sim command has one) ``--json OUT``."""
+    """Add ``--runner`` and (unless the sim command has one) ``--json OUT``; ``--state DIR``
+    is the sim command's own (the state directory)."""
     sim.add_argument("--runner", default=None, metavar="NAME",
                      help="run this runner's whole program (a fresh temporary store unless "
                           "--state)")
-    sim.add_argument("--state", default=None, metavar="DIR",
-                     help="the runner store's directory (with --runner)")
     if not any("--json" in a.option_strings for a in sim._actions):
         sim.add_argument("--json", default=None, metavar="OUT",
                          help="write the session's outcome as JSON to OUT ('-': stdout)")

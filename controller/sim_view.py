@@ -36,7 +36,9 @@ def register(sub: Any) -> None:
                       help="as fast as possible (default when stdout is not a terminal)")
     pace.add_argument("--realtime", action="store_true",
                       help="real time with a live view (default on a terminal)")
-    # --state DIR (from program_sim): also where the session's black box is kept.
+    sim.add_argument("--state", metavar="DIR", default=None,
+                     help="the state directory: the session's black box, and with --runner the "
+                          "runner store (default: a temporary one)")
     program_sim.register_options(sim)
     sim.set_defaults(func=cmd_sim)
 

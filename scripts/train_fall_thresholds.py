@@ -252,7 +252,7 @@ def trials_from_csv(dataset: str, path: Path) -> tuple[list[Recorded], list[Tria
 
             first = num("first_stop_s")
             starts = () if first is None else tuple(
-                first + 2.0 * k for k in range(int(row["stop_alarms"])))
+                first + 2.5 * k for k in range(int(row["stop_alarms"])))
             recs.append(Recorded(dataset, row["subject"], row["file"], row["task_code"],
                                  row["kind"], num("onset_s"), num("impact_s"),
                                  np.zeros(0, dtype=np.float32), empty, empty, empty))
@@ -260,6 +260,22 @@ def trials_from_csv(dataset: str, path: Path) -> tuple[list[Recorded], list[Tria
                                        row["kind"], float(row["duration_s"]), starts, None,
                                        num("onset_s"), num("impact_s")))
     return recs, results
+
+
+def print_figures(title: str, recs: Sequence[Recorded], results: Sequence[TrialResult]) -> None:
+    """:func:`figures` with subject-bootstrap 95 % intervals: pooled, then per dataset."""
+    for ds in (None, "kfall", "sisfall"):
+        idx = [i for i, r in enumerate(recs) if ds is None or r.dataset == ds]
+        if not idx:
+            continue
+        rs = [recs[i] for i in idx]
+        res = [results[i] for i in idx]
+        f = figures(rs, res)
+        ci = bootstrap(rs, res)
+        print(f"{title}, {ds or 'both datasets'} ({len(rs)} trials):")
+        for name, v in f.items():
+            lo, hi = ci[name]
+            print(f"  {name:24s} {v:9.4f}  [{lo:.4f}, {hi:.4f}]")
 
 
 def dev_subjects() -> list[tuple[str, str]]:
@@ -285,11 +301,7 @@ def main(argv: Iterable[str] | None = None) -> int:
             r_, s_ = trials_from_csv(ds, Path(f))
             b_recs += r_
             b_res += s_
-        b_fig = figures(b_recs, b_res)
-        b_ci = bootstrap(b_recs, b_res)
-        for name, v in b_fig.items():
-            lo, hi = b_ci[name]
-            print(f"baseline {name:24s} {v:9.4f}  [{lo:.4f}, {hi:.4f}]")
+        print_figures("baseline", b_recs, b_res)
         return 0
     hold_s = DetectSettings().model_hold_s
     roots = {"kfall": args.kfall, "sisfall": args.sisfall}
@@ -311,6 +323,7 @@ def main(argv: Iterable[str] | None = None) -> int:
                 oof_res.append(replay(r, g, s, hold_s))
     cv = figures(oof_recs, oof_res)
     ci = bootstrap(oof_recs, oof_res)
+    print_figures("cross-validated", oof_recs, oof_res)
     every = [r for rs in by_subject.values() for r in rs]
     final = choose(every, hold_s)
     per_dataset = {}
@@ -320,9 +333,6 @@ def main(argv: Iterable[str] | None = None) -> int:
                                  cost_us_per_sample=0.0)
     out = {"cv": cv, "ci95": ci, "fold_picks": picks, "final": final,
            "per_dataset": per_dataset}
-    for name, v in cv.items():
-        lo, hi = ci[name]
-        print(f"{name:24s} {v:9.4f}  [{lo:.4f}, {hi:.4f}]")
     print(f"fold picks {picks}; on all development subjects: model_logit {final[0]}, "
           f"model_logit_still {final[1]}")
     if args.json is not None:
