@@ -444,8 +444,8 @@ class PathsSettings:
     """``[paths]`` (optional): where the controller keeps its state.
 
     The runner store (``treadguard.db``: runners, their limits, session summaries, the audit
-    log, the supervisor PIN's hash) lives in ``state_dir``; every command's ``--state DIR``
-    overrides it.
+    log, the supervisor PIN's hash) and the black box (``blackbox-YYYYMMDD-NNN.sqlite``, see
+    ``[blackbox]``) live in ``state_dir``; every command's ``--state DIR`` overrides it.
     """
 
     state_dir: str = field(default="/var/lib/treadguard", metadata=spec(

@@ -22,6 +22,10 @@ from controller.blackbox.recorder import Recorder, start_blackbox
 from controller.blackbox.writer import BoundedQueue, Item, Writer
 from controller.cli import main
 from controller.events import EventKind
+from controller.profiles import PROFILES, new_limits
+from controller.program import Plan
+from controller.sessions import attach_program
+from controller.settings import ProgramSettings
 from controller.stop_reasons import StopReason
 from tests.conftest import ROOT, Build, treadmill
 
@@ -216,3 +220,18 @@ def test_one_file_per_day_rotation_by_size_and_pruning(tmp_path: Path) -> None:
     left = [p.name for p in store.files(tmp_path)]
     assert left[-1] == "blackbox-20260107-000.sqlite"  # the current file is never pruned
     assert left[:-1] == sorted(before)[1:]  # only the oldest went: the total fits again
+
+
+def test_each_armed_run_of_a_runners_program_is_that_runners_recording(
+        build_sim: Build, tmp_path: Path) -> None:
+    system = build_sim("walk")
+    program = attach_program(system)
+    profile = PROFILES["backward-walking"]
+    program.select(Plan("ann", profile, new_limits(profile, ProgramSettings())))
+    recorder, _ = record(system, tmp_path)
+    system.loop.run(6.0)  # the scripted start at 2 s: the countdown
+    system.shutdown()
+    recorder.close()
+    before, ann = store.sessions(tmp_path)
+    assert before.runner is None and ann.runner == "ann"
+    assert any("countdown" in m for _, _, m in store.rows(tmp_path, ann, "events"))

@@ -132,6 +132,8 @@ class Recorder:
     def on_event(self, event: Event) -> None:
         if self.closed:
             return
+        if event.kind is EventKind.STATE and self._system.supervisor.state is State.COUNTDOWN:
+            self._armed()  # before the event: the arming belongs to the new recording
         self._queue.put(Item("event", [(event.t_s, str(event.kind), event.message)]))
         if event.kind in (EventKind.STOP, EventKind.CAUTION):
             self._burst_wanted = True
@@ -186,6 +188,14 @@ class Recorder:
         if now >= self._next_summary_s:
             self._next_summary_s = now + SUMMARY_EVERY_S
             self._queue.put(Item("session", changes=self._lateness()))
+
+    def _armed(self) -> None:
+        """A start was accepted: if a runner's program runs, this run is that runner's
+        recording (``treadguard log list --runner NAME``); without one the recording goes on."""
+        plan = getattr(self._system.supervisor.program, "plan", None)
+        runner = getattr(plan, "runner", None)
+        if isinstance(runner, str):
+            self.new_session(runner)
 
     def _flush_imu(self, since_s: float, until_s: float = math.inf) -> None:
         start = max(since_s, self._last_imu_t)
