@@ -20,7 +20,8 @@ safety-key loop opening (the controller's relay dropping out) and the belt coast
 Standalone: ``treadguard sim-treadmill --port URL`` runs the same model on a real serial port in
 real time, so a Pi can be tested against a PC playing the treadmill; ``--pty`` creates a
 pseudo-terminal instead and prints its path. ``--fault NAME --fault-after-s S`` injects one of
-the model's faults S seconds after the start (a test engineer's way to watch the Pi react).
+the model's faults S seconds after the start (a test engineer's way to watch the Pi react);
+``unplug`` closes the port and ends the process, as a pulled cable ends the conversation.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import os
 import select
 import signal
@@ -77,6 +79,13 @@ class SimTreadmill:
         hello = self._receive()
         self.port: str = hello["port"]
         self.closed = False
+        self.belt_kmh = 0.0  # the belt's speed at the last sync
+        self.exchanges = 0  # syncs actually exchanged with the process (the others skipped)
+        self.skip_quiet = True  # skip the exchanges nothing can happen in (tests turn it off)
+        self._last_tick_s: float | None = None  # the previous sync_port's time
+        self._synced: tuple[int, bool] = (0, True)  # host bytes and relay at the last exchange
+        self._quiet_until_s = 0.0
+        self._behind: tuple[float, int, bool, float | None] | None = None
 
     def _receive(self) -> dict[str, Any]:
         try:
@@ -97,10 +106,29 @@ class SimTreadmill:
         self._file.flush()
         return self._receive()
 
-    def sync(self, t_s: float, host_bytes_total: int, relay_closed: bool) -> int:
-        """Advance the treadmill to ``t_s``; return how many bytes it has written in total."""
-        reply = self._request(op="sync", t=t_s, tx=host_bytes_total, relay=relay_closed)
+    def sync(self, t_s: float, host_bytes_total: int, relay_closed: bool,
+             written_at_s: float | None = None) -> int:
+        """Advance the treadmill to ``t_s``; return how many bytes it has written in total.
+        The host's new bytes and the relay's state date from ``written_at_s`` (default: the
+        previous sync's time)."""
+        message: dict[str, Any] = {"op": "sync", "t": t_s, "tx": host_bytes_total,
+                                   "relay": relay_closed}
+        if written_at_s is not None:
+            message["w"] = written_at_s
+        reply = self._request(**message)
+        self.exchanges += 1
+        self.belt_kmh = float(reply["belt"])
+        self._quiet_until_s = float(reply["quiet"])
+        self._synced = (host_bytes_total, relay_closed)
         return int(reply["rx"])
+
+    def _catch_up(self) -> None:
+        """Send a skipped exchange now, so the unit's time is the last tick's (before a fault
+        is injected or the state read)."""
+        if self._behind is not None and not self.closed:
+            t_s, sent, relay, written_at = self._behind
+            self._behind = None
+            self.sync(t_s, sent, relay, written_at)
 
     def sync_port(self, t_s: float, port: Any, host_bytes_sent: int, host_bytes_read: int,
                   relay_closed: bool) -> None:
@@ -112,7 +140,20 @@ class SimTreadmill:
             SimTreadmillError: the bytes did not arrive (a port that is gone — unplugged — is
                 not an error here: the link sees it itself).
         """
-        written = self.sync(t_s, host_bytes_sent, relay_closed)
+        # Skipped when nothing can happen before the next tick: no new host byte, the relay
+        # unchanged, and the unit quiet (no reply due, belt steady, no timer running out)
+        # until after the next tick — the unit then runs through the skipped time at the next
+        # exchange exactly as it would have tick by tick. It saves most of the per-tick
+        # round trips to the process between polls.
+        written_at = self._last_tick_s
+        tick_s = t_s - written_at if written_at is not None else math.inf
+        self._last_tick_s = t_s
+        if (self.skip_quiet and (host_bytes_sent, relay_closed) == self._synced
+                and t_s + tick_s < self._quiet_until_s):
+            self._behind = (t_s, host_bytes_sent, relay_closed, written_at)
+            return
+        self._behind = None
+        written = self.sync(t_s, host_bytes_sent, relay_closed, written_at)
         deadline = time.monotonic() + REAL_TIMEOUT_S
         try:
             while host_bytes_read + port.in_waiting < written:
@@ -125,20 +166,25 @@ class SimTreadmill:
 
     def inject(self, fault: str, **params: float) -> None:
         """Inject a fault (see :meth:`TreadmillModel.inject`; ``"unplug"`` closes the pty)."""
+        self._catch_up()
         self._request(op="inject", fault=fault, params=params)
 
     def state(self) -> dict[str, Any]:
         """The unit's state: belt_kmh, running, status, set_tenths, powered, lockout, …"""
+        self._catch_up()
         return self._request(op="state")
 
     def wire_log(self) -> list[tuple[float, str, int]]:
         """Every byte with its time: (t_s, "host" or "treadmill", byte)."""
+        self._catch_up()
         return [(float(t), str(who), int(b)) for t, who, b in self._request(op="log")["log"]]
 
     def close(self) -> None:
         """End the process (its key loop opens, as if the controller died)."""
         if self.closed:
             return
+        with contextlib.suppress(SimTreadmillError, OSError):
+            self._catch_up()
         self.closed = True
         with contextlib.suppress(OSError):
             self._file.close()
@@ -204,19 +250,21 @@ def serve_control(control_fd: int, units: str, baud: int, seed: int) -> None:
             try:
                 if op == "sync":
                     t, tx, relay = float(msg["t"]), int(msg["tx"]), bool(msg["relay"])
+                    written_at = float(msg.get("w", prev_t))  # when the host wrote them
                     if plugged and tx > host_bytes:
                         data = _read_exactly(master, tx - host_bytes)
-                        model.send(prev_t, data)
-                        log.extend((prev_t, "host", b) for b in data)
+                        model.send(written_at, data)
+                        log.extend((written_at, "host", b) for b in data)
                     host_bytes = tx  # bytes written into an unplugged cable are lost
-                    model.set_key_loop(prev_t, relay)
+                    model.set_key_loop(written_at, relay)
                     out = model.advance(t)
                     if plugged and out:
                         os.write(master, bytes(b for _, b in out))
                         treadmill_bytes += len(out)
                         log.extend((due, "treadmill", b) for due, b in out)
                     prev_t = t
-                    answer({"rx": treadmill_bytes})
+                    answer({"rx": treadmill_bytes, "belt": model.belt_kmh,
+                            "quiet": model.quiet_until_s()})
                 elif op == "inject":
                     fault, params = str(msg["fault"]), dict(msg.get("params", {}))
                     if fault == "unplug":
@@ -245,18 +293,24 @@ Fault = tuple[str, float]
 
 def serve_realtime(read: Callable[[], bytes], write: Callable[[bytes], object],
                    model: TreadmillModel, stop_after_s: float | None = None,
-                   fault: Fault | None = None) -> None:
+                   fault: Fault | None = None,
+                   unplug: Callable[[], None] | None = None) -> None:
     """Play the treadmill in real time: ``read()`` returns the host's bytes (waiting at most
     ~1 ms), ``write`` sends the reply bytes when they are due. Runs until interrupted (or for
-    ``stop_after_s``). Replies are late by at most one ~1 ms turn of this loop."""
+    ``stop_after_s``). Replies are late by at most one ~1 ms turn of this loop. The ``unplug``
+    fault calls ``unplug()`` (the cable pulled: the port closed) and ends the serving."""
     origin = time.monotonic()
     while stop_after_s is None or time.monotonic() - origin < stop_after_s:
         data = read()
         now = time.monotonic() - origin
         if fault is not None and now >= fault[1]:
             model.advance(now)
-            model.inject(fault[0])
             print(f"fault injected at {now:.3f} s: {fault[0]}", file=sys.stderr, flush=True)
+            if fault[0] == "unplug":
+                if unplug is not None:
+                    unplug()
+                return
+            model.inject(fault[0])
             fault = None
         if data:
             model.send(now, data)
@@ -280,7 +334,8 @@ def serve_port(url: str, units: str, baud: int, seed: int, fault: Fault | None =
     model = TreadmillModel(units=units, baud=baud, seed=seed)
     print(f"simulated {units} treadmill on {url} at {baud} baud; Ctrl-C to stop", file=sys.stderr)
     try:
-        serve_realtime(lambda: port.read(64), port.write, model, fault=fault)
+        serve_realtime(lambda: port.read(64), port.write, model, fault=fault,
+                       unplug=port.close)
     except serial.SerialException as exc:  # unplugged while serving
         raise SimTreadmillError(f"{url}: {exc}") from None
     finally:
@@ -305,7 +360,12 @@ def serve_pty(units: str, baud: int, seed: int, stop_after_s: float | None = Non
                 time.sleep(0.001)
         return b""
 
-    serve_realtime(read, lambda data: os.write(master, data), model, stop_after_s, fault)
+    def unplug() -> None:
+        os.close(master)
+        os.close(slave)
+
+    serve_realtime(read, lambda data: os.write(master, data), model, stop_after_s, fault,
+                   unplug)
 
 
 def main(argv: list[str] | None = None) -> int:
