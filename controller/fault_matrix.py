@@ -24,7 +24,8 @@ from hardware.sim.scenario_file import scenario_names
 FAULT_AT_S: Final = 20.0
 AFTER_FAULT_S: Final = 8.0
 """Each fault's session runs this long after the fault (the stop and the latch are done)."""
-DEADLINE_MS: Final = {"sensor": 100.0, "chain": 100.0, "link": 500.0, "clip": 500.0,
+DEADLINE_MS: Final = {"sensor": 100.0, "chain": 100.0, "link": 500.0, "process": 500.0,
+                      "clip": 500.0,
                       "belt": 900.0, "loop": (STALL_S + 0.1 + 0.005) * 1000.0}
 """Onset → safe, by the fault's kind (see :mod:`controller.sim_faults`)."""
 SCENARIOS_IN_MATRIX: Final = tuple(n for n in scenario_names() if n != "idle")
@@ -43,6 +44,8 @@ def check_fault(row: dict[str, Any], kind: str) -> list[str]:
         return problems
     if not row["belt_stopped"]:
         problems.append("belt not stopped")
+    elif kind == "process" and row["belt_stopped_s"] is None:
+        problems.append("no time at which the belt stopped")
     if not row["latched"]:
         problems.append("not latched")
     deadline = DEADLINE_MS[kind]

@@ -15,13 +15,16 @@ communication watchdog; ``chain`` faults (e-stop, key, relay) within 100 ms; ``c
 turning on the belt) within the gravity estimate's 0.5 s time constant (``[health]
 clip_lowpass_s``); ``belt`` (a belt faster than commanded) within the read-back check (the
 0.5 km/h tolerance reached at the belt's 0.5 m/s², then ``[treadmill] readback_time_s``, and
-two polls: 0.9 s); ``loop`` within the stall itself, the stall limit and a tick; ``config``
-must change nothing in the running session.
+two polls: 0.9 s); ``loop`` within the stall itself, the stall limit and a tick; ``process``
+(the controller's process killed) within the treadmill's watchdog, the belt stopped by the
+treadmill alone; ``config`` must change nothing in the running session.
 """
 
 from __future__ import annotations
 
+import os
 import random
+import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -240,6 +243,29 @@ def _config_changed(system: System[SimWorld], path: Path | None) -> None:
     path.write_text(text.replace(before, after), encoding="utf-8")
 
 
+REPORT_NAME: Final = "treadmill-after-the-controller.json"
+"""What the simulated treadmill writes, in the session's scratch directory, once the controller
+process is gone (see ``hardware/sim/treadmill.py``)."""
+KILL_AFTER_RUNAWAY_S: Final = 0.3
+"""``daemon-restarted-after-runaway``: the controller dies this long after the belt ran away,
+before its read-back check has seen it."""
+
+
+def _kill_controller(system: System[SimWorld], work_dir: Path | None) -> None:
+    """SIGKILL this process — the controller — with the belt running: no ``finally``, no
+    shutdown, no stop byte. The treadmill process lives on and reports how its belt stopped."""
+    if work_dir is None:
+        raise SimFaultError("killing the controller needs a scratch directory for the report")
+    _treadmill(system).treadmill.report_to(str(work_dir / REPORT_NAME))
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _runaway_then_kill(system: System[SimWorld], work_dir: Path | None) -> None:
+    _treadmill(system).treadmill.inject("runaway", kmh=2.0)
+    system.world.later(system.clock.now_s() + KILL_AFTER_RUNAWAY_S,
+                       lambda: _kill_controller(system, work_dir))
+
+
 def _bus_nack(system: System[SimWorld], _: Path | None) -> None:
     system.world.bus.set_error_rate(_imu_address(system), 1.0)
 
@@ -294,14 +320,16 @@ FAULTS: Final = {f.name: f for f in (
     SimFault("relay-welded", "chain", "the stop relay's contact welds; the operator presses "
              "the e-stop 0.5 s later (the onset)", _relay_welded, SLIP_AFTER_S,
              needs=("feedback",)),
+    SimFault("daemon-killed", "process", "the controller process killed (SIGKILL) with the "
+             "belt running; the restarted controller must come up latched, power cut",
+             _kill_controller, needs=("treadmill",)),
+    SimFault("daemon-restarted-after-runaway", "process", "the belt runs away, the controller "
+             "is killed 0.3 s later (SIGKILL); the restarted controller must come up latched, "
+             "power cut", _runaway_then_kill, needs=("treadmill",)),
     SimFault("config-changed-while-running", "config", "[session] speed_kmh 1.5 → 2.9 "
              "written to the configuration file mid-session", _config_changed),
 )}
 """Every fault ``--fault`` takes, by name."""
-NOT_SIMULATED: Final = ("daemon-killed", "daemon-restarted-after-runaway")
-"""Faults that need a real daemon process: not available in ``treadguard sim`` (yet)."""
-
-
 def check_applicable(name: str, system: System[SimWorld]) -> None:
     """Raise :class:`SimFaultError` (one line) when the session lacks what fault ``name``
     breaks, before the session starts."""
@@ -330,10 +358,13 @@ NEEDS: Final = {
 }
 
 
-def inject(name: str, system: System[SimWorld], config_path: Path | None) -> None:
-    """Break what fault ``name`` breaks, now.
+def inject(name: str, system: System[SimWorld], config_path: Path | None,
+           work_dir: Path | None = None) -> None:
+    """Break what fault ``name`` breaks, now (a ``process`` fault: this process dies; it gets
+    the session's scratch directory, the others the configuration file).
 
     Raises:
         SimFaultError: the session lacks the part the fault breaks.
     """
-    FAULTS[name].inject(system, config_path)
+    fault = FAULTS[name]
+    fault.inject(system, work_dir if fault.kind == "process" else config_path)

@@ -24,6 +24,11 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,7 +37,13 @@ from controller import config as cfg
 from controller.app import System, assemble
 from controller.devices import simulated_world, world_seed
 from controller.events import Event, EventKind
-from controller.sim_faults import FAULTS, SimFaultError, check_applicable, inject
+from controller.sim_faults import (
+    FAULTS,
+    REPORT_NAME,
+    SimFaultError,
+    check_applicable,
+    inject,
+)
 from controller.sim_replay import replay_scenario
 from hardware.clock import Clock, SimClock
 from hardware.sim.scenario_file import scenario
@@ -65,12 +76,14 @@ class SessionDriver:
     """
 
     def __init__(self, system: System[SimWorld], scenario: Scenario, fault: str | None,
-                 fault_at_s: float, config_path: Path | None) -> None:
+                 fault_at_s: float, config_path: Path | None,
+                 work_dir: Path | None = None) -> None:
         self.system = system
         self.scenario = scenario
         self.fault = fault
         self.fault_at_s = fault_at_s
         self._config_path = config_path
+        self._work_dir = work_dir
         self._profile = list(scenario.speed_profile)
         self._injected = fault is None
         self.max_speed_kmh = 0.0
@@ -99,7 +112,7 @@ class SessionDriver:
         if not self._injected and now >= self.fault_at_s - 1e-9:
             self._injected = True
             assert self.fault is not None
-            inject(self.fault, system, self._config_path)
+            inject(self.fault, system, self._config_path, self._work_dir)
         belt = system.world.belt_kmh()
         if belt is not None:
             self.max_speed_kmh = max(self.max_speed_kmh, belt)
@@ -206,6 +219,14 @@ class SessionPlan:
     speed_kmh: float | None = None
     duration_s: float | None = None
     seed: int | None = None
+    child_work_dir: str | None = None
+    """Set in the child process of a ``process`` fault (the one that is killed)."""
+
+    @property
+    def kills_the_controller(self) -> bool:
+        """A ``process`` fault, seen from the parent: the session runs in a child process."""
+        return (self.fault is not None and self.fault in FAULTS
+                and FAULTS[self.fault].kind == "process" and self.child_work_dir is None)
 
 
 def make_scenario(name: str, seed: int, speed_kmh: float | None,
@@ -258,12 +279,15 @@ def build_session(plan: SessionPlan, clock: Clock, work_dir: Path | None = None
         except SimFaultError:
             system.shutdown()
             raise
-    driver = SessionDriver(system, scen, plan.fault, plan.fault_at_s, config_path)
+    driver = SessionDriver(system, scen, plan.fault, plan.fault_at_s, config_path, work_dir)
     return system, scen, driver, seed
 
 
 def run_quiet(plan: SessionPlan, work_dir: Path | None = None) -> dict[str, Any]:
-    """Run one session as fast as possible, print nothing, return its outcome."""
+    """Run one session as fast as possible, print nothing, return its outcome (a ``process``
+    fault: in a child process that is killed, see :func:`run_killed`)."""
+    if plan.kills_the_controller:
+        return run_killed(plan)
     clock = SimClock(pace=0.0)
     system, scen, driver, seed = build_session(plan, clock, work_dir)
     try:
@@ -272,3 +296,73 @@ def run_quiet(plan: SessionPlan, work_dir: Path | None = None) -> dict[str, Any]
     finally:
         system.shutdown()
     return outcome(system, driver, seed)
+
+
+# ---------------------------------------------------------------------- a controller killed
+
+CHILD_TIMEOUT_S = 600.0
+REPORT_WAIT_S = 20.0
+
+
+def run_killed(plan: SessionPlan) -> dict[str, Any]:
+    """A ``process`` fault: the session runs in a child ``treadguard sim`` which SIGKILLs itself
+    at the fault's time (its simulated treadmill, in a session of its own, lives on with the
+    key loop open and nobody sending, and reports how its belt stopped); then a controller is
+    started again on the same configuration with nobody at the machine (``idle``), and must come
+    up latched with the power cut. The outcome joins the two.
+
+    Raises:
+        SimFaultError: the child was not killed as planned, or the treadmill did not report.
+    """
+    assert plan.fault is not None
+    with tempfile.TemporaryDirectory(prefix="treadguard-killed-") as work:
+        command = [sys.executable, "-m", "controller.cli", "sim", "--fast", "--config",
+                   plan.config, "--scenario", plan.scenario or "walk-backward", "--fault",
+                   plan.fault, "--fault-at-s", repr(plan.fault_at_s), "--child-work-dir", work]
+        for flag, value in (("--speed-kmh", plan.speed_kmh), ("--duration-s", plan.duration_s),
+                            ("--seed", plan.seed)):
+            if value is not None:
+                command += [flag, repr(value)]
+        child = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               text=True, timeout=CHILD_TIMEOUT_S, check=False)
+        if child.returncode != -signal.SIGKILL:
+            last = (child.stderr.strip().splitlines() or [""])[-1]
+            raise SimFaultError(f"{plan.fault}: the controller process was not killed (exit "
+                                f"{child.returncode}){': ' + last if last else ''}")
+        report_path = Path(work) / REPORT_NAME
+        deadline = time.monotonic() + REPORT_WAIT_S  # real time: the orphan runs on its own
+        while not report_path.exists():
+            if time.monotonic() > deadline:
+                raise SimFaultError(f"{plan.fault}: the simulated treadmill did not report")
+            time.sleep(0.05)
+        report: dict[str, Any] = json.loads(report_path.read_text(encoding="utf-8"))
+    restart = run_quiet(SessionPlan(plan.config, "idle", seed=plan.seed))
+    return killed_outcome(plan, report, restart)
+
+
+def killed_outcome(plan: SessionPlan, report: dict[str, Any],
+                   restart: dict[str, Any]) -> dict[str, Any]:
+    """The outcome of a ``process`` fault (the keys of :func:`outcome`): the belt from the
+    treadmill's report, the latch and the power from the restarted controller. The reaction
+    is the key loop opening: the controller's relay drops out as its process dies (in the
+    simulation at the instant of the kill). There is no stop reason: nobody was left to
+    decide one; the belt stopped on its own safeguards."""
+    lost_s = float(report["controller_lost_s"])
+    stopped_s = report["belt_stopped_s"]
+    belt_stopped = report["state"]["belt_kmh"] == 0.0
+    return {
+        "scenario": plan.scenario or "walk-backward",
+        "fault": plan.fault,
+        "seed": restart["seed"],
+        "outcome": "stopped" if belt_stopped else "completed",
+        "stop_reason": None,
+        "onset_s": _s(lost_s),
+        "reaction_ms": 0.0,
+        "belt_stopped": belt_stopped,
+        "belt_stopped_s": _s(None if stopped_s is None else float(stopped_s)),
+        "max_speed_kmh": round(float(report["max_belt_kmh"]), 2),
+        "latched": restart["latched"],
+        "relay_closed_while_latched": restart["relay_closed_while_latched"],
+        "restarts": restart["restarts"],
+        "final_state": restart["final_state"],
+    }

@@ -19,7 +19,13 @@ from controller.daemon import StopSignals
 from controller.events import Event, EventKind
 from controller.fault_matrix import run_fault_matrix
 from controller.sim_faults import FAULTS, SimFaultError
-from controller.sim_session import SessionPlan, build_session, outcome, write_outcome
+from controller.sim_session import (
+    SessionPlan,
+    build_session,
+    outcome,
+    run_quiet,
+    write_outcome,
+)
 from controller.supervisor import State
 from hardware.clock import SimClock
 from hardware.sim.scenario_file import ScenarioFileError, scenario_names
@@ -51,6 +57,7 @@ def register(sub: Any) -> None:
     sim.add_argument("--json", default=None, metavar="OUT",
                      help="write the outcome as JSON to OUT (- for stdout: the account then "
                           "goes to stderr)")
+    sim.add_argument("--child-work-dir", default=None, help=argparse.SUPPRESS)
     sim.add_argument("--fault-matrix", action="store_true",
                      help="run every fault during walk-backward and every scenario, and write "
                           "the rows to --json OUT (see docs/reliability.md)")
@@ -84,13 +91,26 @@ def cmd_sim(args: argparse.Namespace) -> int:
     if args.fault_matrix:
         return run_fault_matrix(args.config, args.json, args.seed, sys.stderr)
     plan = SessionPlan(args.config, args.scenario, args.fault, args.fault_at_s, args.speed_kmh,
-                       args.duration_s, args.seed)
+                       args.duration_s, args.seed, args.child_work_dir)
+    if plan.kills_the_controller:  # the session runs in a child process, killed mid-session
+        try:
+            result = run_quiet(plan)
+        except (HardwareError, ScenarioFileError, SimFaultError) as exc:
+            print(f"treadguard sim: {exc}", file=sys.stderr)
+            return 1
+        print(f"treadguard sim: {plan.fault}: controller killed at {result['onset_s']} s; belt "
+              f"stopped at {result['belt_stopped_s']} s; the restarted controller: "
+              f"{result['final_state']}", file=sys.stderr if args.json == "-" else sys.stdout)
+        if args.json:
+            write_outcome(result, args.json)
+        return 0 if result["belt_stopped"] and result["latched"] else 1
     live = args.realtime or (not args.fast and sys.stdout.isatty())
     clock = SimClock(pace=1.0 if live else 0.0)
     out = sys.stderr if args.json == "-" else sys.stdout
     with tempfile.TemporaryDirectory(prefix="treadguard-sim-") as work:
+        work_dir = Path(args.child_work_dir or work)
         try:
-            system, scenario, driver, seed = build_session(plan, clock, Path(work))
+            system, scenario, driver, seed = build_session(plan, clock, work_dir)
         except (HardwareError, ScenarioFileError, SimFaultError) as exc:
             print(f"treadguard sim: {exc}", file=sys.stderr)
             return 1

@@ -148,3 +148,12 @@ def test_the_same_seed_gives_the_same_outcome_byte_for_byte_even_under_load(
     loaded = run_outcome(tmp_path, "loaded", "5", hog=True)
     assert quiet == loaded
     assert json.loads(quiet)["seed"] == 5
+
+
+def test_jogging_backward_at_speed_is_not_a_false_alarm(tmp_path: Path) -> None:
+    out = tmp_path / "jog.json"
+    main(["sim", "--fast", "--config", str(ROOT / "examples" / "sim-running.toml"),
+          "--scenario", "jog-backward", "--duration-s", "30", "--json", str(out)])
+    result = json.loads(out.read_text())
+    assert result["outcome"] == "completed" and result["stop_reason"] is None
+    assert result["max_speed_kmh"] > 6.0  # running: flight phases and ~3 g stance peaks

@@ -83,3 +83,18 @@ def test_the_checks_catch_what_they_are_for() -> None:
 def test_scenario_rows_of_the_matrix(name: str) -> None:
     row = scenario_row(str(SIM_TOML), name, None)
     assert row["ok"] and row["outcome"] == "stopped"
+
+
+@pytest.mark.parametrize("fault", ["daemon-killed", "daemon-restarted-after-runaway"])
+def test_a_killed_controller_leaves_a_stopped_belt_and_restarts_latched(fault: str) -> None:
+    """The controller's process really dies (SIGKILL: run_killed raises unless the child exited
+    by that signal); the treadmill process, alone, stops its belt on the open key loop; a
+    controller started again comes up latched with the power cut."""
+    row = run_quiet(SessionPlan(str(SIM_TOML), "walk-backward", fault, FAULT_AT_S,
+                                duration_s=FAULT_AT_S + AFTER_S))
+    assert row["belt_stopped"] and row["belt_stopped_s"] is not None
+    assert row["belt_stopped_s"] - row["onset_s"] <= 0.5  # coasting from ≤ 2 km/h
+    assert row["latched"] and row["final_state"] == "latched"
+    assert not row["relay_closed_while_latched"] and row["restarts"] == 0
+    if fault == "daemon-restarted-after-runaway":
+        assert row["max_speed_kmh"] > 1.6  # the belt did run away before the kill

@@ -12,7 +12,12 @@ exactly those bytes from the pty (they were written at the previous sync's time)
 :class:`~hardware.sim.treadmill_model.TreadmillModel` up to the new time, writes the reply bytes
 due by then and answers with its own byte count; the controller side waits until those bytes are
 readable on its port. So a simulated session is deterministic at any speed, the treadmill's
-0.5 s watchdog runs in simulated time, and every byte still crosses a real tty.
+0.5 s watchdog runs in simulated time, and every byte still crosses a real tty. A tick in
+which nothing can happen — no new host byte, the relay unchanged, and the unit quiet until
+after the next tick (:meth:`~hardware.sim.treadmill_model.TreadmillModel.quiet_until_s`: no
+reply due, the belt steady, no timer running out) — skips its exchange; the next exchange
+carries the skipped time, with the host's bytes dated when they were written, so the session
+is the same byte for byte, at a fraction of the round trips.
 
 If the controller process dies, the control channel closes: the treadmill treats that as its
 safety-key loop opening (the controller's relay dropping out) and the belt coasts to a stop.
@@ -169,6 +174,12 @@ class SimTreadmill:
         self._catch_up()
         self._request(op="inject", fault=fault, params=params)
 
+    def report_to(self, path: str) -> None:
+        """Should the controller's end of the channel close, let the unit run on alone and
+        write what happened to ``path`` (JSON; see ``_orphan_report``)."""
+        self._catch_up()
+        self._request(op="report_to", path=path)
+
     def state(self) -> dict[str, Any]:
         """The unit's state: belt_kmh, running, status, set_tenths, powered, lockout, …"""
         self._catch_up()
@@ -237,6 +248,8 @@ def serve_control(control_fd: int, units: str, baud: int, seed: int) -> None:
     host_bytes = treadmill_bytes = 0
     prev_t = 0.0
     plugged = True
+    report: str | None = None  # where to write what happens after the controller is gone
+    max_belt_kmh = 0.0
 
     def answer(message: dict[str, Any]) -> None:
         stream.write(json.dumps(message).encode() + b"\n")
@@ -263,6 +276,7 @@ def serve_control(control_fd: int, units: str, baud: int, seed: int) -> None:
                         treadmill_bytes += len(out)
                         log.extend((due, "treadmill", b) for due, b in out)
                     prev_t = t
+                    max_belt_kmh = max(max_belt_kmh, model.belt_kmh)
                     answer({"rx": treadmill_bytes, "belt": model.belt_kmh,
                             "quiet": model.quiet_until_s()})
                 elif op == "inject":
@@ -274,6 +288,9 @@ def serve_control(control_fd: int, units: str, baud: int, seed: int) -> None:
                     else:
                         model.inject(fault, **params)
                     answer({"ok": True})
+                elif op == "report_to":
+                    report = str(msg["path"])
+                    answer({"ok": True})
                 elif op == "state":
                     answer(_state(model))
                 elif op == "log":
@@ -284,7 +301,34 @@ def serve_control(control_fd: int, units: str, baud: int, seed: int) -> None:
                 answer({"error": str(exc)})
     finally:
         # The controller is gone: its relay has dropped out, the key loop is open.
+        belt_at_loss = model.belt_kmh
         model.set_key_loop(prev_t, False)
+        if report is not None:
+            _orphan_report(model, report, prev_t, belt_at_loss, max_belt_kmh)
+
+
+ORPHAN_S = 5.0
+"""After the controller dies (and :meth:`SimTreadmill.report_to` asked for it), the unit runs on
+alone for this long of simulated time, so the report shows how its belt stopped."""
+
+
+def _orphan_report(model: TreadmillModel, path: str, lost_s: float, belt_at_loss_kmh: float,
+                   max_belt_kmh: float) -> None:
+    """Run the unit on with nobody at the other end (the communication watchdog and the open
+    key loop are all that stop it), then write what happened as JSON to ``path``."""
+    stopped_s = lost_s if model.belt_mps == 0.0 else None
+    t = lost_s
+    for _ in range(round(ORPHAN_S / 0.005)):
+        t += 0.005
+        model.advance(t)
+        if stopped_s is None and model.belt_mps == 0.0:
+            stopped_s = t
+    data = {"controller_lost_s": lost_s, "belt_at_loss_kmh": belt_at_loss_kmh,
+            "belt_stopped_s": stopped_s, "max_belt_kmh": max_belt_kmh, "state": _state(model)}
+    partial = path + ".partial"  # renamed when complete: a reader never sees half of it
+    with open(partial, "w", encoding="utf-8") as fh:
+        json.dump(data, fh)
+    os.replace(partial, path)
 
 
 Fault = tuple[str, float]
