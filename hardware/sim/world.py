@@ -19,9 +19,10 @@ back with :meth:`SimTreadmillWorld.connect` so the lockstep can wait for its byt
 from __future__ import annotations
 
 import contextlib
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import Any, Final, Literal, TypeVar
 
 from gpiozero.pins.mock import MockFactory
 
@@ -42,6 +43,8 @@ from hardware.trackmaster import TrackmasterLink
 
 ImuModel = Lsm6dsoxModel | Mpu6050Model
 T = TypeVar("T")
+PIN_HISTORY: Final = 100_000
+"""States each mock pin remembers (≈ 8 minutes of a heartbeat toggling at 200 Hz)."""
 
 
 @dataclass(frozen=True)
@@ -136,6 +139,10 @@ class SimWorld:
         pulls it up, which on this machine reads "pressed" and "key out"."""
         claimed = claim(self.pin_factory)
         wire_after(self.pin_factory, self.pins.estop, self.pins.key)
+        # A mock pin keeps every state it went through; the heartbeat toggles every tick, so a
+        # long session (a soak) would grow without bound. Keep the recent history only.
+        for pin in self.pin_factory.pins.values():
+            pin.states = deque(pin.states, maxlen=PIN_HISTORY)
         return claimed
 
     def later(self, t_s: float, action: Callable[[], None]) -> None:
