@@ -230,9 +230,10 @@ def _sim(doc: Document) -> SimSettings | None:
     s = doc.section("sim", required=False)
     if s is None:
         return None
-    from hardware.sim.scenarios import SCENARIOS  # the simulator only where a file asks for it
+    # The simulator only where a file asks for it.
+    from hardware.sim.scenario_file import scenario_names
 
-    return SimSettings(**read(s, SimSettings, choices={"scenario": tuple(SCENARIOS)}))
+    return SimSettings(**read(s, SimSettings, choices={"scenario": tuple(scenario_names())}))
 
 
 def _beside(config_path: str, value: str) -> str:

@@ -174,13 +174,14 @@ def world_with_treadmill(settings: cfg.Settings, clock: Clock, motion: Motion,
         deck_address=deck_address(settings))
 
 
-def simulated_world(settings: cfg.Settings, clock: Clock, scenario: Scenario) -> SimWorld:
+def simulated_world(settings: cfg.Settings, clock: Clock, scenario: Scenario,
+                    seed: int | None = None) -> SimWorld:
     """A session's simulated world (seeded by ``[sim] seed``), with a treadmill process exactly
     when ``[treadmill] simulated = true`` with the serial protocol; the scenario's motion and
     operator. Built whenever any part is simulated; :mod:`controller.transports` then takes
-    from it only the parts the configuration simulates."""
+    from it only the parts the configuration simulates. ``seed`` (``sim --seed``) overrides
+    ``[sim] seed``."""
+    seed = world_seed(settings) if seed is None else seed
     if settings.treadmill.protocol == "trackmaster" and settings.treadmill.simulated:
-        return world_with_treadmill(settings, clock, scenario.motion, scenario.actions,
-                                    world_seed(settings))
-    return world_without_treadmill(settings, clock, scenario.motion, scenario.actions,
-                                   world_seed(settings))
+        return world_with_treadmill(settings, clock, scenario.motion, scenario.actions, seed)
+    return world_without_treadmill(settings, clock, scenario.motion, scenario.actions, seed)

@@ -433,8 +433,8 @@ class SimSettings:
     """``[sim]`` (optional): the simulated session for ``treadguard sim``."""
 
     scenario: str = field(default="demo", metadata=spec(
-        'a scripted session from `hardware/sim/scenarios.py` ("demo": start, slow backward '
-        "walking, a slip)"))
+        'a named session (see `docs/simulation.md`; "demo": start, slow backward walking, a '
+        "slip; \"walk-backward\": the runner model, no incident)"))
     seed: int = field(default=1, metadata=spec(
         "seed of the simulated sensor noise, so runs are reproducible", min=0))
 

@@ -7,20 +7,32 @@ The view only reads the event log and a few read-outs between ticks; it never ru
 from __future__ import annotations
 
 import argparse
+import math
 import sys
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TextIO
 
-from controller import config as cfg
 from controller import program_sim
-from controller.app import HardwareError, System, assemble
+from controller.app import HardwareError, System
 from controller.blackbox.recorder import blackbox_dir, start_blackbox
 from controller.daemon import StopSignals
-from controller.devices import simulated_world
 from controller.events import Event, EventKind
+from controller.fault_matrix import run_fault_matrix
+from controller.sim_faults import FAULTS, SimFaultError
+from controller.sim_session import (
+    SessionPlan,
+    build_session,
+    load_simulated,
+    outcome,
+    run_quiet,
+    write_outcome,
+)
 from controller.supervisor import State
 from hardware.clock import SimClock
-from hardware.sim.scenarios import SCENARIOS, Scenario
+from hardware.sim.scenario_file import ScenarioFileError, scenario_names
+from hardware.sim.scenarios import Scenario
 from hardware.sim.treadmill_model import first_slowing_command_s
 from hardware.sim.world import SimWorld
 from hardware.trackmaster_protocol import AUTO_STOP, SET_SPEED, STOP
@@ -29,8 +41,29 @@ from hardware.trackmaster_protocol import AUTO_STOP, SET_SPEED, STOP
 def register(sub: Any) -> None:
     sim = sub.add_parser("sim", help="run a simulated session end to end and print its account")
     sim.add_argument("--config", default="examples/sim.toml", help="default: examples/sim.toml")
-    sim.add_argument("--scenario", choices=sorted(SCENARIOS), default=None,
-                     help="default: [sim] scenario of the config, else demo")
+    sim.add_argument("--scenario", default=None, metavar="NAME|FILE",
+                     help=f"one of {', '.join(scenario_names())}, a .toml scenario file or "
+                          f"replay:PATH (a KFall/SisFall/csv trial); default: [sim] scenario "
+                          f"of the config, else demo")
+    sim.add_argument("--fault", choices=sorted(FAULTS), default=None, metavar="NAME",
+                     help=f"break something at --fault-at-s: {', '.join(sorted(FAULTS))}")
+    sim.add_argument("--fault-at-s", type=float, default=20.0,
+                     help="seconds of session time, ≥ 0 (default 20: walking at speed)")
+    sim.add_argument("--speed-kmh", type=float, default=None,
+                     help="the session's speed, ≥ 0 (capped by [limits]; default the "
+                          "scenario's, else [session] speed_kmh)")
+    sim.add_argument("--duration-s", type=float, default=None,
+                     help="simulated seconds, > 0 (default the scenario's)")
+    sim.add_argument("--seed", type=int, default=None,
+                     help="seed of the runner, the noise and the treadmill, ≥ 0 (default "
+                          "[sim] seed)")
+    sim.add_argument("--json", default=None, metavar="OUT",
+                     help="write the outcome as JSON to OUT (- for stdout: the account then "
+                          "goes to stderr)")
+    sim.add_argument("--child-work-dir", default=None, help=argparse.SUPPRESS)
+    sim.add_argument("--fault-matrix", action="store_true",
+                     help="run every fault during walk-backward and every scenario, and write "
+                          "the rows to --json OUT (see docs/reliability.md)")
     pace = sim.add_mutually_exclusive_group()
     pace.add_argument("--fast", action="store_true",
                       help="as fast as possible (default when stdout is not a terminal)")
@@ -43,38 +76,69 @@ def register(sub: Any) -> None:
     sim.set_defaults(func=cmd_sim)
 
 
+def _option_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with the numeric options, or None (checked before anything starts)."""
+    for name, strict in (("fault_at_s", False), ("speed_kmh", False), ("duration_s", True),
+                         ("seed", False)):
+        value = getattr(args, name)
+        if value is not None and not (math.isfinite(value) and (value > 0 if strict
+                                                                 else value >= 0)):
+            bound = "> 0" if strict else "≥ 0"
+            return f"--{name.replace('_', '-')} must be a finite number {bound}, got {value}"
+    if args.fault_matrix and not args.json:
+        return "--fault-matrix needs --json OUT"
+    return None
+
+
 def cmd_sim(args: argparse.Namespace) -> int:
-    settings = cfg.load(args.config)
-    real = settings.real_parts()
-    if real:
-        # The simulation's scripted operator resets and starts: never on anything real.
-        raise cfg.ConfigError(f"{settings.path}: {', '.join(real)}: treadguard sim needs every "
-                              f"part simulated ([i2c] simulated = true, [treadmill] simulated = "
-                              f"true or protocol = \"none\", [gpio] pin_factory = \"mock\")")
-    if getattr(args, "runner", None):
-        return program_sim.cmd_sim_runner(args, settings)
-    name = args.scenario or (settings.sim.scenario if settings.sim else "demo")
+    problem = _option_problem(args)
+    if problem is not None:
+        print(f"treadguard sim: {problem}", file=sys.stderr)
+        return 2
+    if args.fault_matrix:
+        return run_fault_matrix(args.config, args.json, args.seed, sys.stderr)
+    if args.runner:
+        return program_sim.cmd_sim_runner(args, load_simulated(args.config))
+    plan = SessionPlan(args.config, args.scenario, args.fault, args.fault_at_s, args.speed_kmh,
+                       args.duration_s, args.seed, args.child_work_dir)
+    if plan.kills_the_controller:  # the session runs in a child process, killed mid-session
+        try:
+            result = run_quiet(plan)
+        except (HardwareError, ScenarioFileError, SimFaultError) as exc:
+            print(f"treadguard sim: {exc}", file=sys.stderr)
+            return 1
+        print(f"treadguard sim: {plan.fault}: controller killed at {result['onset_s']} s; belt "
+              f"stopped at {result['belt_stopped_s']} s; the restarted controller: "
+              f"{result['final_state']}", file=sys.stderr if args.json == "-" else sys.stdout)
+        if args.json:
+            write_outcome(result, args.json)
+        return 0 if result["belt_stopped"] and result["latched"] else 1
     live = args.realtime or (not args.fast and sys.stdout.isatty())
     clock = SimClock(pace=1.0 if live else 0.0)
-    scenario = SCENARIOS[name]()
-    try:
-        world = simulated_world(settings, clock, scenario)
-        system = assemble(settings, clock, world, scenario.target_speed_kmh)
-    except HardwareError as exc:
-        print(f"treadguard: {exc}", file=sys.stderr)
-        return 1
-    stop = StopSignals()
-    with blackbox_dir(args.state) as state:
-        recorder = start_blackbox(system, state, lambda line: print(line, file=sys.stderr))
+    out = sys.stderr if args.json == "-" else sys.stdout
+    with tempfile.TemporaryDirectory(prefix="treadguard-sim-") as work:
+        work_dir = Path(args.child_work_dir or work)
         try:
-            return run_simulation(system, scenario, live=live, out=sys.stdout,
-                                  keep_running=lambda: not stop.requested)
-        finally:
-            if recorder is not None:
-                recorder.close()
-                if args.state:
-                    print(f"  {recorder.status()} (treadguard log list --state "
-                          f"{args.state})")
+            system, scenario, driver, seed = build_session(plan, clock, work_dir)
+        except (HardwareError, ScenarioFileError, SimFaultError) as exc:
+            print(f"treadguard sim: {exc}", file=sys.stderr)
+            return 1
+        stop = StopSignals()
+        with blackbox_dir(args.state) as state:
+            recorder = start_blackbox(system, state, lambda line: print(line, file=sys.stderr))
+            try:
+                code = run_simulation(system, scenario, live=live, out=out,
+                                      keep_running=lambda: not stop.requested,
+                                      on_tick=driver.on_tick, at_end=driver.end)
+            finally:
+                if recorder is not None:
+                    recorder.close()
+                    if args.state:
+                        print(f"  {recorder.status()} (treadguard log list --state "
+                              f"{args.state})", file=out)
+        if args.json:
+            write_outcome(outcome(system, driver, seed), args.json)
+    return code
 
 
 def _format(event: Event) -> str:
@@ -82,10 +146,13 @@ def _format(event: Event) -> str:
 
 
 def run_simulation(system: System[SimWorld], scenario: Scenario, live: bool, out: TextIO,
-                   keep_running: Callable[[], bool] | None = None) -> int:
+                   keep_running: Callable[[], bool] | None = None,
+                   on_tick: Callable[[], None] | None = None,
+                   at_end: Callable[[], None] | None = None) -> int:
     """Run the scenario to its end (or until ``keep_running()`` is false: Ctrl-C), print the
     account; exit code 0 if the session ended the way a safe controller must (stopped and
-    latched, or never started), else 1."""
+    latched, or never started), else 1. ``on_tick`` runs after every tick, ``at_end`` once
+    when the scenario's time is up, before the shutdown's stop."""
     world = system.world
     print(f"treadguard sim — scenario {scenario.name}: {scenario.description}", file=out)
     print(f"config {system.settings.path}", file=out)
@@ -102,6 +169,8 @@ def run_simulation(system: System[SimWorld], scenario: Scenario, live: bool, out
     status_every = max(1, round(0.1 / system.loop.period_s))
 
     def status() -> None:
+        if on_tick is not None:
+            on_tick()
         if not live or system.loop.ticks % status_every:
             return
         link = system.link
@@ -119,6 +188,8 @@ def run_simulation(system: System[SimWorld], scenario: Scenario, live: bool, out
             now = system.clock.now_s()
             print(f"{now:8.3f} s  interrupted: ending the session with a controlled stop",
                   file=out)
+        if at_end is not None:
+            at_end()
     finally:
         if live:
             out.write("\r\033[K")

@@ -32,6 +32,20 @@ OPCODE_NAMES: Final = {0xA0: "A0", 0xA2: "A2", 0xA3: "A3", 0xAA: "AA", 0xC0: "C0
                        0xC3: "C3"}
 
 
+SIM_FAULT_PARAMS: Final[dict[str, dict[str, float]]] = {
+    "drop": {"rate": 0.5}, "corrupt": {"rate": 0.5}, "delay_s": {"seconds": 0.3},
+    "power_cycle": {"off_s": 1.0}, "runaway": {"kmh": 2.0}, "nak": {"code": 0xBE},
+}
+"""``treadmill-test --sim-fault``'s parameters (the rest take the model's defaults): half the
+reply bytes lost or bit-flipped, replies 0.3 s late (past the 0.1 s ack timeout, inside the
+treadmill's 0.5 s watchdog), power lost for 1 s, the belt 2 km/h fast, every command BE."""
+
+
+AFTER_FAULT_WATCH_S: Final = 1.5
+"""After a fault, how long the test keeps stepping the link (the stop sent) to see what the
+treadmill does: answers late, comes back from a power loss, or stays silent."""
+
+
 class BenchError(Exception):
     """The bench sequence failed; ``str()`` is the one line for stderr."""
 
@@ -143,9 +157,12 @@ def rtt_summary(log: list[Transaction]) -> dict[str, dict[str, float]]:
 
 def treadmill_test(link: TrackmasterLink, clock: Clock, tick: Callable[[], None],
                    speed_kmh: float, hold_s: float,
-                   after_start: Callable[[], None] | None = None) -> dict[str, Any]:
+                   at_speed: Callable[[], None] | None = None) -> dict[str, Any]:
     """The bench sequence: belt confirmed stopped (``C0``/``C1``) → ``A0`` → speed (ramped) →
     hold while polling → stop → confirmed stopped. Returns the JSON-able summary.
+    ``at_speed`` is called once the belt is at speed, as the hold begins (a simulated fault
+    then meets a running belt and a link in its steady polling, where each fault shows its
+    own face).
 
     Raises:
         BenchError: a link fault or a step that did not complete in time; the stop has been
@@ -179,25 +196,37 @@ def treadmill_test(link: TrackmasterLink, clock: Clock, tick: Callable[[], None]
         wait("belt confirmed stopped before the start", lambda: link.belt_stopped, 3.0)
         link.start()
         link.set_speed_kmh(speed_kmh)
-        if after_start is not None:
-            after_start()
         target = link_target_kmh(link, speed_kmh)
         wait("belt at speed", lambda: abs((link.actual_speed_kmh or 0.0) - target) <= 0.05
              and link.commanded_kmh == target, ramp_s + 3.0)
+        if at_speed is not None:
+            at_speed()
         hold_end = clock.now_s() + hold_s
         wait("hold", lambda: clock.now_s() >= hold_end, hold_s + 1.0)
         link.stop()
         wait("belt confirmed stopped after the stop", lambda: link.belt_stopped,
              speed_kmh / KMH_PER_MPS / 0.25 + 3.0)
-    except BenchError:
+    except BenchError as exc:
         link.stop()
-        end = clock.now_s() + 0.5
+        heard = link.bytes_received
+        seen_s = clock.now_s()
+        end = seen_s + AFTER_FAULT_WATCH_S
+        again_s: float | None = None
         while clock.now_s() < end and not link.belt_stopped:
             try:
                 tick()  # let the stop reach the wire (and its ack come back)
             except Exception:
                 break
-        raise
+            if again_s is None and link.bytes_received > heard:
+                again_s = clock.now_s() - seen_s
+        if link.belt_stopped:
+            after = "the belt read back stopped"
+        elif again_s is not None:
+            after = (f"the treadmill answered again {again_s:.2f} s later "
+                     f"({link.bytes_received - heard} bytes, late or garbled)")
+        else:
+            after = f"no byte from the treadmill in the {AFTER_FAULT_WATCH_S:g} s after"
+        raise BenchError(f"{exc}; {after}") from None
     return summary(link, speeds, phases)
 
 
@@ -244,16 +273,16 @@ def cmd_treadmill_test(args: Any, out: TextIO | None = None, err: TextIO | None 
     rig: SimRig | None = None
     port: Any = None
     clock: Clock
-    after_start: Callable[[], None] | None
+    at_speed: Callable[[], None] | None
     try:
         if args.simulated:
             rig = SimRig(units=args.units, baud=args.baud, link_kwargs=link_kwargs, tick_s=0.001)
             link, clock, tick = rig.link, rig.clock, rig.tick
             fault = args.sim_fault
 
-            def after_start() -> None:
+            def at_speed() -> None:
                 if fault and rig is not None:
-                    rig.treadmill.inject(fault)
+                    rig.treadmill.inject(fault, **SIM_FAULT_PARAMS.get(fault, {}))
         else:
             if args.port is None:
                 print("treadguard treadmill-test: give --port URL (or --simulated)", file=err)
@@ -266,9 +295,9 @@ def cmd_treadmill_test(args: Any, out: TextIO | None = None, err: TextIO | None 
             clock = MonotonicClock()
             link = TrackmasterLink(port, clock, args.units, **link_kwargs)
             tick = RealTimeStepper(link, clock).tick
-            after_start = None
+            at_speed = None
         try:
-            result = treadmill_test(link, clock, tick, speed, float(args.hold_s), after_start)
+            result = treadmill_test(link, clock, tick, speed, float(args.hold_s), at_speed)
         except BenchError as exc:
             print(json.dumps(summary(link, [], {}), indent=2), file=out)
             print(f"treadguard treadmill-test: {exc} (stop sent)", file=err)

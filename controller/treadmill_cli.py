@@ -18,7 +18,7 @@ from hardware.sim.treadmill_model import TreadmillFault
 from hardware.trackmaster_timing import BAUD_RATES
 
 FAULTS: Final = tuple(f.value for f in TreadmillFault if f is not TreadmillFault.CLEAR)
-"""What ``treadmill-test --sim-fault`` can inject (``sim-treadmill --fault``: all but unplug)."""
+"""What ``treadmill-test --sim-fault`` and ``sim-treadmill --fault`` can inject."""
 
 
 def register(sub: Any) -> None:
@@ -30,7 +30,7 @@ def register(sub: Any) -> None:
     test.add_argument("--simulated", action="store_true",
                       help="run against the simulated treadmill in lockstep (no --port)")
     test.add_argument("--sim-fault", choices=FAULTS, default=None,
-                      help="with --simulated: inject this fault right after the start")
+                      help="with --simulated: inject this fault once the belt is at speed")
     test.add_argument("--units", choices=("mph", "kmh"), required=True,
                       help="the treadmill's speed unit (check its console: a wrong guess is a "
                            "1.6x speed error)")
@@ -51,8 +51,9 @@ def register(sub: Any) -> None:
     sim.add_argument("--units", choices=("mph", "kmh"), required=True)
     sim.add_argument("--baud", type=int, default=4800, help=BAUD_HELP)
     sim.add_argument("--seed", type=int, default=0)
-    sim.add_argument("--fault", choices=[f for f in FAULTS if f != "unplug"], default=None,
-                     help="inject this fault (default parameters) after --fault-after-s")
+    sim.add_argument("--fault", choices=FAULTS, default=None,
+                     help="inject this fault (default parameters) after --fault-after-s "
+                          "(unplug: the port closes and the process ends)")
     sim.add_argument("--fault-after-s", type=float, default=10.0,
                      help="seconds after the start, ≥ 0 (default 10)")
     sim.set_defaults(func=_checked(_sim_treadmill, non_negative=("fault_after_s",)))

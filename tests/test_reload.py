@@ -4,10 +4,11 @@ invalid one keeps the old and says why."""
 from __future__ import annotations
 
 import os
-import select
+import queue
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -63,21 +64,43 @@ def test_an_invalid_file_keeps_the_configuration_in_force(tmp_path: Path) -> Non
         reload.close()
 
 
-def _read_until(proc: subprocess.Popen[str], needle: str, out: list[str],
-                max_s: float = 30.0) -> bool:
-    assert proc.stdout is not None
-    end = time.monotonic() + max_s
-    while time.monotonic() < end:
-        ready, _, _ = select.select([proc.stdout], [], [], max(0.0, end - time.monotonic()))
-        if not ready:
-            break
-        line = proc.stdout.readline()
-        if not line:
-            return False
-        out.append(line)
-        if needle in line:
-            return True
-    return False
+class _Lines:
+    """The daemon's stdout, line by line, read by a thread: ``select`` on a buffered pipe misses
+    lines already in Python's buffer (several lines arrive in one read on a loaded machine)."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        assert proc.stdout is not None
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        stdout = proc.stdout
+
+        def pump() -> None:
+            for line in stdout:
+                self._queue.put(line)
+            self._queue.put(None)
+
+        threading.Thread(target=pump, daemon=True).start()
+
+    def until(self, needle: str, out: list[str], max_s: float = 30.0) -> bool:
+        """Read lines into ``out`` until one contains ``needle`` (False at EOF or timeout)."""
+        end = time.monotonic() + max_s
+        while (left := end - time.monotonic()) > 0:
+            try:
+                line = self._queue.get(timeout=left)
+            except queue.Empty:
+                return False
+            if line is None:
+                return False
+            out.append(line)
+            if needle in line:
+                return True
+        return False
+
+    def rest(self) -> str:
+        """Every line left, once the process has exited."""
+        lines = []
+        while (line := self._queue.get(timeout=30)) is not None:
+            lines.append(line)
+        return "".join(lines)
 
 
 def test_sighup_to_the_daemon(tmp_path: Path) -> None:
@@ -89,18 +112,22 @@ def test_sighup_to_the_daemon(tmp_path: Path) -> None:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
     out: list[str] = []
+    lines = _Lines(proc)
     try:
-        assert _read_until(proc, "LATCHED (power_on)", out)
+        assert lines.until("LATCHED (power_on)", out)
         _config(tmp_path, "1.0")
         proc.send_signal(signal.SIGHUP)
-        assert _read_until(proc, "in force: it starts latched", out), out
+        assert lines.until("in force: it starts latched", out), out
         assert any("changed [session]" in line for line in out)
-        assert _read_until(proc, "LATCHED (power_on)", out)  # the new system, latched
+        assert lines.until("LATCHED (power_on)", out)  # the new system, latched
         path.write_text(path.read_text().replace("relay_pin = 17", "relay_pin = 2"))
         proc.send_signal(signal.SIGHUP)
-        assert _read_until(proc, "keeping the configuration in force", out), out
+        assert lines.until("keeping the configuration in force", out), out
         proc.send_signal(signal.SIGTERM)
-        rest, err = proc.communicate(timeout=30)
+        proc.wait(timeout=30)
+        assert proc.stderr is not None
+        err = proc.stderr.read()
+        rest = lines.rest()
     finally:
         if proc.poll() is None:
             proc.kill()

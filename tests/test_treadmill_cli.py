@@ -252,3 +252,50 @@ def test_every_named_fault_is_one_the_model_takes_and_the_command_line_offers(
     """One list of fault names: the command line's choices and the model's inject() agree."""
     TreadmillModel(units="kmh").inject(fault)
     assert fault in FAULTS
+
+
+def test_sim_faults_meet_a_belt_at_speed_and_each_has_its_own_outcome(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Injected as the hold begins (not at the start command): silent, lossy, slow and
+    power-cycled treadmills each end with their own line, and every one with the stop sent."""
+    lines = {}
+    for fault in ("silent", "drop", "delay_s", "power_cycle"):
+        code = main(["treadmill-test", "--simulated", "--sim-fault", fault, "--units", "kmh",
+                     "--hold-s", "1"])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert code == 1 and len(err) == 1 and "stop sent" in err[0]
+        assert err[0].startswith("treadguard treadmill-test: hold: ")  # at speed, not at A0
+        lines[fault] = err[0]
+    assert len(set(lines.values())) == 4
+    assert "no byte from the treadmill" in lines["silent"]
+    assert "bad reply" in lines["drop"]
+    assert "answered again 0.2" in lines["delay_s"]
+    assert "answered again 0.9" in lines["power_cycle"]
+
+
+def test_sim_treadmill_unplug_closes_the_port() -> None:
+    import os
+    import select
+
+    proc, path = _start_realtime_sim("--fault", "unplug", "--fault-after-s", "0.3")
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_NOCTTY)
+        try:
+            gone = False
+            for _ in range(40):  # up to 2 s of real time for the 0.3 s fault
+                select.select([fd], [], [], 0.05)
+                try:
+                    if os.read(fd, 64) == b"":
+                        gone = True
+                except OSError:  # EIO: the other end of the pty is closed
+                    gone = True
+                if gone:
+                    break
+            assert gone
+        finally:
+            os.close(fd)
+        assert proc.wait(timeout=5) == 0  # and the process ended on its own
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

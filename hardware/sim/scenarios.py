@@ -95,6 +95,9 @@ class Scenario:
         motion: what the IMU feels.
         actions: operator actions, in time order.
         description: one line for the account.
+        speed_profile: ``(t_s, kmh)`` changes of the session's speed, in time order (each
+            capped and ramped by the governor like the first).
+        onset_s: when the scenario's event happens (None: no event), for the reaction time.
     """
 
     name: str
@@ -103,6 +106,8 @@ class Scenario:
     motion: Motion
     actions: tuple[Action, ...] = field(default_factory=tuple)
     description: str = ""
+    speed_profile: tuple[tuple[float, float], ...] = ()
+    onset_s: float | None = None
 
 
 def demo() -> Scenario:
@@ -118,6 +123,7 @@ def demo() -> Scenario:
         ),
         description="start, countdown, slow backward walking, a slip at 11 s, the stop, the "
                     "latched state",
+        onset_s=11.0,
     )
 
 

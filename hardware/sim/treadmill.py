@@ -12,7 +12,12 @@ exactly those bytes from the pty (they were written at the previous sync's time)
 :class:`~hardware.sim.treadmill_model.TreadmillModel` up to the new time, writes the reply bytes
 due by then and answers with its own byte count; the controller side waits until those bytes are
 readable on its port. So a simulated session is deterministic at any speed, the treadmill's
-0.5 s watchdog runs in simulated time, and every byte still crosses a real tty.
+0.5 s watchdog runs in simulated time, and every byte still crosses a real tty. A tick in
+which nothing can happen — no new host byte, the relay unchanged, and the unit quiet until
+after the next tick (:meth:`~hardware.sim.treadmill_model.TreadmillModel.quiet_until_s`: no
+reply due, the belt steady, no timer running out) — skips its exchange; the next exchange
+carries the skipped time, with the host's bytes dated when they were written, so the session
+is the same byte for byte, at a fraction of the round trips.
 
 If the controller process dies, the control channel closes: the treadmill treats that as its
 safety-key loop opening (the controller's relay dropping out) and the belt coasts to a stop.
@@ -20,7 +25,8 @@ safety-key loop opening (the controller's relay dropping out) and the belt coast
 Standalone: ``treadguard sim-treadmill --port URL`` runs the same model on a real serial port in
 real time, so a Pi can be tested against a PC playing the treadmill; ``--pty`` creates a
 pseudo-terminal instead and prints its path. ``--fault NAME --fault-after-s S`` injects one of
-the model's faults S seconds after the start (a test engineer's way to watch the Pi react).
+the model's faults S seconds after the start (a test engineer's way to watch the Pi react);
+``unplug`` closes the port and ends the process, as a pulled cable ends the conversation.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import os
 import select
 import signal
@@ -77,6 +84,13 @@ class SimTreadmill:
         hello = self._receive()
         self.port: str = hello["port"]
         self.closed = False
+        self.belt_kmh = 0.0  # the belt's speed at the last sync
+        self.exchanges = 0  # syncs actually exchanged with the process (the others skipped)
+        self.skip_quiet = True  # skip the exchanges nothing can happen in (tests turn it off)
+        self._last_tick_s: float | None = None  # the previous sync_port's time
+        self._synced: tuple[int, bool] = (0, True)  # host bytes and relay at the last exchange
+        self._quiet_until_s = 0.0
+        self._behind: tuple[float, int, bool, float | None] | None = None
 
     def _receive(self) -> dict[str, Any]:
         try:
@@ -97,10 +111,29 @@ class SimTreadmill:
         self._file.flush()
         return self._receive()
 
-    def sync(self, t_s: float, host_bytes_total: int, relay_closed: bool) -> int:
-        """Advance the treadmill to ``t_s``; return how many bytes it has written in total."""
-        reply = self._request(op="sync", t=t_s, tx=host_bytes_total, relay=relay_closed)
+    def sync(self, t_s: float, host_bytes_total: int, relay_closed: bool,
+             written_at_s: float | None = None) -> int:
+        """Advance the treadmill to ``t_s``; return how many bytes it has written in total.
+        The host's new bytes and the relay's state date from ``written_at_s`` (default: the
+        previous sync's time)."""
+        message: dict[str, Any] = {"op": "sync", "t": t_s, "tx": host_bytes_total,
+                                   "relay": relay_closed}
+        if written_at_s is not None:
+            message["w"] = written_at_s
+        reply = self._request(**message)
+        self.exchanges += 1
+        self.belt_kmh = float(reply["belt"])
+        self._quiet_until_s = float(reply["quiet"])
+        self._synced = (host_bytes_total, relay_closed)
         return int(reply["rx"])
+
+    def _catch_up(self) -> None:
+        """Send a skipped exchange now, so the unit's time is the last tick's (before a fault
+        is injected or the state read)."""
+        if self._behind is not None and not self.closed:
+            t_s, sent, relay, written_at = self._behind
+            self._behind = None
+            self.sync(t_s, sent, relay, written_at)
 
     def sync_port(self, t_s: float, port: Any, host_bytes_sent: int, host_bytes_read: int,
                   relay_closed: bool) -> None:
@@ -112,7 +145,20 @@ class SimTreadmill:
             SimTreadmillError: the bytes did not arrive (a port that is gone — unplugged — is
                 not an error here: the link sees it itself).
         """
-        written = self.sync(t_s, host_bytes_sent, relay_closed)
+        # Skipped when nothing can happen before the next tick: no new host byte, the relay
+        # unchanged, and the unit quiet (no reply due, belt steady, no timer running out)
+        # until after the next tick — the unit then runs through the skipped time at the next
+        # exchange exactly as it would have tick by tick. It saves most of the per-tick
+        # round trips to the process between polls.
+        written_at = self._last_tick_s
+        tick_s = t_s - written_at if written_at is not None else math.inf
+        self._last_tick_s = t_s
+        if (self.skip_quiet and (host_bytes_sent, relay_closed) == self._synced
+                and t_s + tick_s < self._quiet_until_s):
+            self._behind = (t_s, host_bytes_sent, relay_closed, written_at)
+            return
+        self._behind = None
+        written = self.sync(t_s, host_bytes_sent, relay_closed, written_at)
         deadline = time.monotonic() + REAL_TIMEOUT_S
         try:
             while host_bytes_read + port.in_waiting < written:
@@ -125,20 +171,31 @@ class SimTreadmill:
 
     def inject(self, fault: str, **params: float) -> None:
         """Inject a fault (see :meth:`TreadmillModel.inject`; ``"unplug"`` closes the pty)."""
+        self._catch_up()
         self._request(op="inject", fault=fault, params=params)
+
+    def report_to(self, path: str) -> None:
+        """Should the controller's end of the channel close, let the unit run on alone and
+        write what happened to ``path`` (JSON; see ``_orphan_report``)."""
+        self._catch_up()
+        self._request(op="report_to", path=path)
 
     def state(self) -> dict[str, Any]:
         """The unit's state: belt_kmh, running, status, set_tenths, powered, lockout, …"""
+        self._catch_up()
         return self._request(op="state")
 
     def wire_log(self) -> list[tuple[float, str, int]]:
         """Every byte with its time: (t_s, "host" or "treadmill", byte)."""
+        self._catch_up()
         return [(float(t), str(who), int(b)) for t, who, b in self._request(op="log")["log"]]
 
     def close(self) -> None:
         """End the process (its key loop opens, as if the controller died)."""
         if self.closed:
             return
+        with contextlib.suppress(SimTreadmillError, OSError):
+            self._catch_up()
         self.closed = True
         with contextlib.suppress(OSError):
             self._file.close()
@@ -191,6 +248,8 @@ def serve_control(control_fd: int, units: str, baud: int, seed: int) -> None:
     host_bytes = treadmill_bytes = 0
     prev_t = 0.0
     plugged = True
+    report: str | None = None  # where to write what happens after the controller is gone
+    max_belt_kmh = 0.0
 
     def answer(message: dict[str, Any]) -> None:
         stream.write(json.dumps(message).encode() + b"\n")
@@ -204,19 +263,22 @@ def serve_control(control_fd: int, units: str, baud: int, seed: int) -> None:
             try:
                 if op == "sync":
                     t, tx, relay = float(msg["t"]), int(msg["tx"]), bool(msg["relay"])
+                    written_at = float(msg.get("w", prev_t))  # when the host wrote them
                     if plugged and tx > host_bytes:
                         data = _read_exactly(master, tx - host_bytes)
-                        model.send(prev_t, data)
-                        log.extend((prev_t, "host", b) for b in data)
+                        model.send(written_at, data)
+                        log.extend((written_at, "host", b) for b in data)
                     host_bytes = tx  # bytes written into an unplugged cable are lost
-                    model.set_key_loop(prev_t, relay)
+                    model.set_key_loop(written_at, relay)
                     out = model.advance(t)
                     if plugged and out:
                         os.write(master, bytes(b for _, b in out))
                         treadmill_bytes += len(out)
                         log.extend((due, "treadmill", b) for due, b in out)
                     prev_t = t
-                    answer({"rx": treadmill_bytes})
+                    max_belt_kmh = max(max_belt_kmh, model.belt_kmh)
+                    answer({"rx": treadmill_bytes, "belt": model.belt_kmh,
+                            "quiet": model.quiet_until_s()})
                 elif op == "inject":
                     fault, params = str(msg["fault"]), dict(msg.get("params", {}))
                     if fault == "unplug":
@@ -225,6 +287,9 @@ def serve_control(control_fd: int, units: str, baud: int, seed: int) -> None:
                         os.close(slave)
                     else:
                         model.inject(fault, **params)
+                    answer({"ok": True})
+                elif op == "report_to":
+                    report = str(msg["path"])
                     answer({"ok": True})
                 elif op == "state":
                     answer(_state(model))
@@ -236,7 +301,34 @@ def serve_control(control_fd: int, units: str, baud: int, seed: int) -> None:
                 answer({"error": str(exc)})
     finally:
         # The controller is gone: its relay has dropped out, the key loop is open.
+        belt_at_loss = model.belt_kmh
         model.set_key_loop(prev_t, False)
+        if report is not None:
+            _orphan_report(model, report, prev_t, belt_at_loss, max_belt_kmh)
+
+
+ORPHAN_S = 5.0
+"""After the controller dies (and :meth:`SimTreadmill.report_to` asked for it), the unit runs on
+alone for this long of simulated time, so the report shows how its belt stopped."""
+
+
+def _orphan_report(model: TreadmillModel, path: str, lost_s: float, belt_at_loss_kmh: float,
+                   max_belt_kmh: float) -> None:
+    """Run the unit on with nobody at the other end (the communication watchdog and the open
+    key loop are all that stop it), then write what happened as JSON to ``path``."""
+    stopped_s = lost_s if model.belt_mps == 0.0 else None
+    t = lost_s
+    for _ in range(round(ORPHAN_S / 0.005)):
+        t += 0.005
+        model.advance(t)
+        if stopped_s is None and model.belt_mps == 0.0:
+            stopped_s = t
+    data = {"controller_lost_s": lost_s, "belt_at_loss_kmh": belt_at_loss_kmh,
+            "belt_stopped_s": stopped_s, "max_belt_kmh": max_belt_kmh, "state": _state(model)}
+    partial = path + ".partial"  # renamed when complete: a reader never sees half of it
+    with open(partial, "w", encoding="utf-8") as fh:
+        json.dump(data, fh)
+    os.replace(partial, path)
 
 
 Fault = tuple[str, float]
@@ -245,18 +337,24 @@ Fault = tuple[str, float]
 
 def serve_realtime(read: Callable[[], bytes], write: Callable[[bytes], object],
                    model: TreadmillModel, stop_after_s: float | None = None,
-                   fault: Fault | None = None) -> None:
+                   fault: Fault | None = None,
+                   unplug: Callable[[], None] | None = None) -> None:
     """Play the treadmill in real time: ``read()`` returns the host's bytes (waiting at most
     ~1 ms), ``write`` sends the reply bytes when they are due. Runs until interrupted (or for
-    ``stop_after_s``). Replies are late by at most one ~1 ms turn of this loop."""
+    ``stop_after_s``). Replies are late by at most one ~1 ms turn of this loop. The ``unplug``
+    fault calls ``unplug()`` (the cable pulled: the port closed) and ends the serving."""
     origin = time.monotonic()
     while stop_after_s is None or time.monotonic() - origin < stop_after_s:
         data = read()
         now = time.monotonic() - origin
         if fault is not None and now >= fault[1]:
             model.advance(now)
-            model.inject(fault[0])
             print(f"fault injected at {now:.3f} s: {fault[0]}", file=sys.stderr, flush=True)
+            if fault[0] == "unplug":
+                if unplug is not None:
+                    unplug()
+                return
+            model.inject(fault[0])
             fault = None
         if data:
             model.send(now, data)
@@ -280,7 +378,8 @@ def serve_port(url: str, units: str, baud: int, seed: int, fault: Fault | None =
     model = TreadmillModel(units=units, baud=baud, seed=seed)
     print(f"simulated {units} treadmill on {url} at {baud} baud; Ctrl-C to stop", file=sys.stderr)
     try:
-        serve_realtime(lambda: port.read(64), port.write, model, fault=fault)
+        serve_realtime(lambda: port.read(64), port.write, model, fault=fault,
+                       unplug=port.close)
     except serial.SerialException as exc:  # unplugged while serving
         raise SimTreadmillError(f"{url}: {exc}") from None
     finally:
@@ -305,7 +404,12 @@ def serve_pty(units: str, baud: int, seed: int, stop_after_s: float | None = Non
                 time.sleep(0.001)
         return b""
 
-    serve_realtime(read, lambda data: os.write(master, data), model, stop_after_s, fault)
+    def unplug() -> None:
+        os.close(master)
+        os.close(slave)
+
+    serve_realtime(read, lambda data: os.write(master, data), model, stop_after_s, fault,
+                   unplug)
 
 
 def main(argv: list[str] | None = None) -> int:

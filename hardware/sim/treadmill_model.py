@@ -261,25 +261,45 @@ class TreadmillModel:
         if (self.lockout and self.powered
                 and t_s - self.last_command_s > LOCKOUT_SILENCE_S):
             self.lockout = False
-        if not self.powered:
-            target, rate = 0.0, self.coast_decel_mps2
-        elif self.running:
-            # A negative runaway is a belt that lags the set speed (overload, slipping belt).
-            runaway_mps = self.faults.runaway_kmh / KMH_PER_MPS
-            target = max(0.0, self._tenths_to_mps(self.set_tenths) + runaway_mps)
-            if self.reverse != self.belt_reverse:
-                target = 0.0  # a direction change goes through standstill
-            rate = self.accel_mps2 if target > self.belt_mps else self.decel_mps2
-        elif self.faults.runaway_kmh > 0:
-            target, rate = self.faults.runaway_kmh / KMH_PER_MPS, self.accel_mps2
-        else:
-            target, rate = 0.0, self.decel_mps2
+        target, rate = self._belt_target()
         step = rate * dt
         if abs(target - self.belt_mps) <= step:
             self.belt_mps = target
         else:
             self.belt_mps += step if target > self.belt_mps else -step
         self.t_s = t_s
+
+    def _belt_target(self) -> tuple[float, float]:
+        """The speed the belt is heading for (m/s) and how fast it gets there (m/s²)."""
+        if not self.powered:
+            return 0.0, self.coast_decel_mps2
+        if self.running:
+            # A negative runaway is a belt that lags the set speed (overload, slipping belt).
+            runaway_mps = self.faults.runaway_kmh / KMH_PER_MPS
+            target = max(0.0, self._tenths_to_mps(self.set_tenths) + runaway_mps)
+            if self.reverse != self.belt_reverse:
+                target = 0.0  # a direction change goes through standstill
+            return target, self.accel_mps2 if target > self.belt_mps else self.decel_mps2
+        if self.faults.runaway_kmh > 0:
+            return self.faults.runaway_kmh / KMH_PER_MPS, self.accel_mps2
+        return 0.0, self.decel_mps2
+
+    def quiet_until_s(self) -> float:
+        """Until when (simulation time) nothing about the unit changes unless the host sends a
+        byte or the key loop changes: no reply byte due, no byte arriving, the belt at its
+        target speed, no timer (the communication watchdog, the start lockout's silence,
+        power returning) running out. ``t_s`` when something is changing now; ``inf`` when
+        nothing is pending at all. The lockstep skips its exchanges until then."""
+        if self._incoming or self._pending or self._belt_target()[0] != self.belt_mps:
+            return self.t_s
+        until = self._outgoing[0][0] if self._outgoing else float("inf")
+        if self.running and self.cds and self.powered:
+            until = min(until, self.last_command_s + CDS_TIMEOUT_S)
+        if self.lockout and self.powered:
+            until = min(until, self.last_command_s + LOCKOUT_SILENCE_S)
+        if not self.powered and self.key_closed and self.power_off_until_s >= 0:
+            until = min(until, self.power_off_until_s)
+        return until
 
     def _power_off(self) -> None:
         if self.powered:

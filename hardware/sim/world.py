@@ -19,9 +19,10 @@ back with :meth:`SimTreadmillWorld.connect` so the lockstep can wait for its byt
 from __future__ import annotations
 
 import contextlib
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import Any, Final, Literal, TypeVar
 
 from gpiozero.pins.mock import MockFactory
 
@@ -34,6 +35,7 @@ from hardware.sim.handrails import RailTwins, attach_rail_twins
 from hardware.sim.lsm6dsox import Lsm6dsoxModel
 from hardware.sim.motion import Motion
 from hardware.sim.mpu6050 import Mpu6050Model
+from hardware.sim.runner import Runner
 from hardware.sim.safety_io_wiring import wire_after, wire_before
 from hardware.sim.scenarios import Action
 from hardware.sim.treadmill import SimTreadmill
@@ -45,6 +47,8 @@ T = TypeVar("T")
 DECK_MIDDLE_M = 0.8
 """Where the deck twin sees the runner until something feeds it: mid-deck, metres from the
 console's sensor (inside every default zone of ``[deck]``)."""
+PIN_HISTORY: Final = 100_000
+"""States each mock pin remembers (≈ 8 minutes of a heartbeat toggling at 200 Hz)."""
 
 
 @dataclass(frozen=True)
@@ -137,6 +141,9 @@ class SimWorld:
         self.pin_factory: Any = MockFactory()
         wire_before(self.pin_factory, pins.relay, pins.relay_feedback)
         self.estop_pressed = False
+        # The person on the belt, when the scenario has one: moved every tick, with the belt.
+        self.runner = motion if isinstance(motion, Runner) else None
+        self._later: list[tuple[float, Callable[[], None]]] = []
         self.final_state: dict[str, Any] = {}
         self.final_wire: list[tuple[float, str, int]] = []
 
@@ -146,11 +153,24 @@ class SimWorld:
         pulls it up, which on this machine reads "pressed" and "key out"."""
         claimed = claim(self.pin_factory)
         wire_after(self.pin_factory, self.pins.estop, self.pins.key)
+        # A mock pin keeps every state it went through; the heartbeat toggles every tick, so a
+        # long session (a soak) would grow without bound. Keep the recent history only.
+        for pin in self.pin_factory.pins.values():
+            pin.states = deque(pin.states, maxlen=PIN_HISTORY)
         return claimed
+
+    def later(self, t_s: float, action: Callable[[], None]) -> None:
+        """Do ``action`` in the first tick at or after ``t_s`` (a fault's second act: a cable
+        pushed back in, the operator's hand on the e-stop)."""
+        self._later.append((t_s, action))
 
     def before_tick(self) -> None:
         """Advance the world to the clock's time: the operator's hands on the buttons."""
         now = self.clock.now_s()
+        due = [later for t_s, later in self._later if t_s <= now]
+        self._later = [(t_s, later) for t_s, later in self._later if t_s > now]
+        for later in due:
+            later()
         pressed = {"reset": False, "estop": self.estop_pressed}
         for action in self.actions:
             if action.t_s <= now < action.t_s + action.hold_s:
@@ -160,6 +180,17 @@ class SimWorld:
         estop = self.pin_factory.pin(self.pins.estop)
         # Normally-closed e-stop: closed (not pressed) pulls the input low.
         estop.drive_high() if pressed["estop"] else estop.drive_low()
+        # The runner feels the belt as the last lockstep left it (one tick, 5 ms, earlier).
+        self._move_runner()
+
+    def belt_kmh(self) -> float | None:
+        """The belt's speed as the treadmill last read it (None: no treadmill simulated)."""
+        return None
+
+    def _move_runner(self) -> None:
+        if self.runner is not None:
+            self.hands.left, self.hands.right = self.runner.advance(self.clock.now_s(),
+                                                                    self.belt_kmh())
 
     def close(self) -> None:
         """End the world (nothing runs outside this process without a treadmill)."""
@@ -202,6 +233,9 @@ class SimTreadmillWorld(SimWorld):
             port, link, safety_io = self._host
             self.treadmill.sync_port(self.clock.now_s(), port, link.bytes_sent,
                                      link.bytes_received, safety_io.relay_closed)
+
+    def belt_kmh(self) -> float | None:
+        return self.treadmill.belt_kmh
 
     def close(self) -> None:
         """End the treadmill process, keeping its last state and wire log."""
