@@ -2,8 +2,9 @@
 
 - ``mpu6050-raspberrypi`` (module ``mpu6050``) opens ``smbus.SMBus(1)`` itself: a stand-in
   ``smbus`` module hands it the simulated bus.
-- Adafruit's CircuitPython drivers (``adafruit-circuitpython-lsm6ds``, ``-mpr121``) take a
-  ``busio.I2C``: :class:`~hardware.sim.bus.BusioI2C` is one over the simulated bus.
+- Adafruit's CircuitPython drivers (``adafruit-circuitpython-lsm6ds``, ``-mpr121``,
+  ``-ads1x15``) take a ``busio.I2C``: :class:`~hardware.sim.bus.BusioI2C` is one over the
+  simulated bus. A driver that waits with ``time.sleep`` gets simulated time instead.
 
 Each test checks what the driver reports against what the twin was fed (gravity on Z, a hand
 on a rail), and that the configuration the driver wrote is what the twin holds.
@@ -14,11 +15,13 @@ from __future__ import annotations
 import sys
 import types
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from hardware.clock import SimClock
 from hardware.imu import STANDARD_GRAVITY_MPS2
+from hardware.sim.ads1115 import Ads1115Model
 from hardware.sim.bus import BusioI2C, SimBus
 from hardware.sim.grip import Hand, Hands
 from hardware.sim.lsm6dsox import Lsm6dsoxModel
@@ -111,3 +114,45 @@ def test_adafruit_mpr121_sees_a_hand_with_its_own_filter_settings() -> None:
     hands.left = Hand()
     clock.advance_s(0.02)
     assert not chip[0].value
+
+
+class TimedI2C(BusioI2C):
+    """Each transfer takes 0.1 ms of simulated time, as at 400 kHz: a driver that busy-polls a
+    status bit (no sleep) then sees the chip finish."""
+
+    def __init__(self, bus: SimBus, clock: SimClock) -> None:
+        super().__init__(bus)
+        self._clock = clock
+
+    def writeto(self, *args: Any, **kwargs: Any) -> None:
+        self._clock.advance_s(0.0001)
+        super().writeto(*args, **kwargs)
+
+    def readfrom_into(self, *args: Any, **kwargs: Any) -> None:
+        self._clock.advance_s(0.0001)
+        super().readfrom_into(*args, **kwargs)
+
+    def writeto_then_readfrom(self, *args: Any, **kwargs: Any) -> None:
+        self._clock.advance_s(0.0001)
+        super().writeto_then_readfrom(*args, **kwargs)
+
+
+def test_adafruit_ads1115_reads_the_volts_on_each_input() -> None:
+    from adafruit_ads1x15 import ads1x15
+    from adafruit_ads1x15.ads1115 import ADS1115
+    from adafruit_ads1x15.analog_in import AnalogIn
+
+    clock = SimClock()
+    bus = SimBus()
+    twin = Ads1115Model(clock, seed=5)
+    twin.connect(0, lambda t_s: 1.25)
+    twin.connect(1, lambda t_s: 2.5)
+    bus.attach(0x48, twin)
+    # Single-shot (its default): it starts a conversion and polls OS until the twin finishes.
+    # (In continuous mode this driver version never rewrites the MUX, so it keeps reading the
+    # power-on AIN0 − AIN1 whatever pin is asked: the twin shows that too.)
+    ads = ADS1115(TimedI2C(bus, clock))
+    ads.gain = 1  # ±4.096 V
+    assert AnalogIn(ads, ads1x15.Pin.A0).voltage == pytest.approx(1.25, abs=0.002)
+    assert AnalogIn(ads, ads1x15.Pin.A1).voltage == pytest.approx(2.5, abs=0.002)
+    assert AnalogIn(ads, ads1x15.Pin.A0, ads1x15.Pin.A1).voltage == pytest.approx(-1.25, abs=0.002)
