@@ -164,6 +164,9 @@ class GpioSettings:
         "charge-pump output toggled once per loop cycle for an external watchdog relay"))
     buzzer_pin: int | None = field(default=None, metadata=_pin("active buzzer"))
     led_pin: int | None = field(default=None, metadata=_pin("status LED"))
+    harness_pin: int | None = field(default=None, metadata=_pin(
+        "harness-confirm button (to ground): a press confirms the harness for the next start "
+        "of a `backward-running` runner, as the control socket's confirmation does"))
     reset_hold_s: float = field(default=1.0, metadata=spec(
         "how long reset must be held to clear a latched stop: long enough that a bump "
         "cannot reset", min=1.0, max=5.0))
