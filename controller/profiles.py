@@ -6,7 +6,8 @@ configuration's names and units. The profile caps every speed:
 
 - ``backward-walking``: cap 3 km/h;
 - ``hands-on``: cap 2 km/h, and the belt runs only while both hands touch the rails (the rail
-  detector's hands-on mode: a hand off is a stop after ``[detect] rail_hands_off_s``);
+  detector's hands-on mode: a hand off is a caution at once and a stop after ``[detect]
+  rail_hands_off_s``);
 - ``backward-running``: cap ``HARD_MAX_SPEED_KMH`` (8 km/h, which nothing raises), only with a
   supervisor present and a harness confirmed before each start (the harness button, ``[gpio]
   harness_pin``, or the control socket).

@@ -335,7 +335,8 @@ class DetectSettings:
         "total rail force rising by more than this within ~0.2 s is a STOP `rail_grab`",
         min=10.0, max=1000.0))
     rail_hands_off_s: float = field(default=0.5, metadata=spec(
-        "in hands-on mode, a hand off a rail this long is a STOP `hands_off`",
+        "in hands-on mode, a hand off a rail is a CAUTION (slowing) at once and a STOP "
+        "`hands_off` once off this long",
         min=0.1, max=5.0))
     no_runner_s: float = field(default=30.0, metadata=spec(
         "no steps and no rail contact this long while the belt runs starts the countdown …",
