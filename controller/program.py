@@ -96,8 +96,10 @@ class Program:
 
     Args:
         events: the session's event log (cues, phases; cautions are counted from it).
-        step_count: the step detector's running total.
-        reset_baselines: resets the detectors' baselines (at every start).
+        step_count: the step detector's running total; it must never go back within a session
+            (bouts and the session's steps are counted from its value at their start).
+        reset_baselines: resets the detectors' baselines (at every start) — the instability
+            detector's and the gait's, never ``step_count``'s total.
         on_session_end: receives each finished session (must not block).
         set_hands_on: switches the rail detector's hands-on mode for the runner's profile.
         wire_cap: the highest speed, km/h, at or below a cap that the treadmill's unit can carry
