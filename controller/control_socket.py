@@ -7,7 +7,8 @@ One JSON object per line in, one per line out. Requests (``"cmd"``):
   loop lateness, the last events;
 - ``select_runner`` (``"runner": NAME``): the runner for the next session — only while the
   controller is latched or ready; taken over between runs;
-- ``confirm_harness``: the harness is on (a profile that needs one; used up by the next start);
+- ``confirm_harness``: the harness is on (a profile that needs one; used up by the next start;
+  refused while the belt runs);
 - ``stop``: request a stop (``stop_requested``), latched like every stop.
 
 Nothing here can start the belt or raise a speed: there is no such request, a runner is only
@@ -146,6 +147,10 @@ class ControlServer:
             self.program.request_stop()
             return {"ok": True, "message": "stop requested"}
         if cmd == "confirm_harness":
+            state = self.system.supervisor.state
+            if state in (State.RUNNING, State.STOPPING):
+                return self._refuse(f"confirm_harness: only while the belt is stopped, before "
+                                    f"a start (controller is {state.value})", b"")
             self.program.confirm_harness()
             self._log("control socket: harness confirmed")
             return {"ok": True, "message": "harness confirmed for the next start"}

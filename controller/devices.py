@@ -102,7 +102,8 @@ def make_safety_io(pin_factory: Any, clock: Clock, gpio: cfg.GpioSettings) -> Sa
                     reset_pin=gpio.reset_pin, start_pin=gpio.start_pin, key_pin=gpio.key_pin,
                     relay_feedback_pin=gpio.relay_feedback_pin,
                     heartbeat_pin=gpio.heartbeat_pin, buzzer_pin=gpio.buzzer_pin,
-                    led_pin=gpio.led_pin, reset_hold_s=gpio.reset_hold_s)
+                    led_pin=gpio.led_pin, harness_pin=gpio.harness_pin,
+                    reset_hold_s=gpio.reset_hold_s)
 
 
 def rail_chips(rails: cfg.RailsSettings) -> RailChips:

@@ -6,9 +6,11 @@ configuration's names and units. The profile caps every speed:
 
 - ``backward-walking``: cap 3 km/h;
 - ``hands-on``: cap 2 km/h, and the belt runs only while both hands touch the rails (the rail
-  detector's hands-on mode: a hand off is a stop after ``[detect] rail_hands_off_s``);
+  detector's hands-on mode: a hand off is a caution at once and a stop after ``[detect]
+  rail_hands_off_s``);
 - ``backward-running``: cap ``HARD_MAX_SPEED_KMH`` (8 km/h, which nothing raises), only with a
-  supervisor present and a harness confirmed on the control socket before each start.
+  supervisor present and a harness confirmed before each start (the harness button, ``[gpio]
+  harness_pin``, or the control socket).
 
 ``[limits] max_speed_kmh`` still caps the machine: the lowest cap wins. Where each default
 comes from is in ``docs/sessions.md``.
@@ -51,7 +53,7 @@ class Profile:
         name: as stored and typed (``--profile``).
         cap_kmh: no speed of a runner of this profile goes above it.
         hands_on: the belt runs only while both hands touch the rails.
-        needs_harness: a harness confirmed (control socket) before each start.
+        needs_harness: a harness confirmed (button or control socket) before each start.
         warmup_speed_kmh / bout_speed_kmh: a new runner's speeds (the rest comes from
             ``[program]``).
         meaning: one line for people.

@@ -96,21 +96,27 @@ class Program:
 
     Args:
         events: the session's event log (cues, phases; cautions are counted from it).
-        step_count: the step detector's running total.
-        reset_baselines: resets the detectors' baselines (at every start).
+        step_count: the step detector's running total; it must never go back within a session
+            (bouts and the session's steps are counted from its value at their start).
+        reset_baselines: resets the detectors' baselines (at every start) — the instability
+            detector's and the gait's, never ``step_count``'s total.
         on_session_end: receives each finished session (must not block).
         set_hands_on: switches the rail detector's hands-on mode for the runner's profile.
         wire_cap: the highest speed, km/h, at or below a cap that the treadmill's unit can carry
             (0.1 mph steps round to the nearest: 1.1 km/h would go out as 0.7 mph = 1.13 km/h);
             None: the cap itself.
         stop_path: the stop-path test run after each reset (arming), if any.
+        harness_pressed: polled every tick: True once per press of the harness-confirm button
+            (``[gpio] harness_pin``; :meth:`hardware.safety_io.SafetyIO.poll_harness`), which
+            confirms the harness as the control socket does; None: no such button.
     """
 
     def __init__(self, events: EventLog, step_count: Callable[[], int],
                  reset_baselines: Callable[[], None], on_session_end: SessionEnd | None = None,
                  set_hands_on: Callable[[bool], None] | None = None,
                  wire_cap: Callable[[float], float] | None = None,
-                 stop_path: StopPathTest | None = None) -> None:
+                 stop_path: StopPathTest | None = None,
+                 harness_pressed: Callable[[], bool] | None = None) -> None:
         self._events = events
         self._step_count = step_count
         self._reset_baselines = reset_baselines
@@ -118,10 +124,13 @@ class Program:
         self._set_hands_on = set_hands_on
         self._wire_cap = wire_cap or (lambda cap_kmh: cap_kmh)
         self.stop_path = stop_path
+        self._harness_pressed = harness_pressed
         self._now_s = 0.0
         self.plan: Plan | None = None
         self._pending: Plan | None = None
         self.harness_confirmed = False
+        """The harness is confirmed for the next start (used up by it)."""
+        self._harness_asked = False  # a confirmation not yet taken in by the tick
         self._stop_requested = False
         self.phase = Phase.IDLE
         self._was_running = False
@@ -152,8 +161,10 @@ class Program:
 
     def confirm_harness(self) -> None:
         """A person confirmed the harness is on (needed before each start of a profile that
-        asks for it; used up by that start)."""
-        self.harness_confirmed = True
+        asks for it; used up by that start). Any thread; taken in at the next tick, and only
+        while the belt is stopped (latched, ready or counting down): a confirmation made while
+        it runs is for no start, and is dropped with a line in the log."""
+        self._harness_asked = True
 
     @property
     def in_session(self) -> bool:
@@ -169,8 +180,8 @@ class Program:
         if plan.profile.hands_on and self._set_hands_on is None:
             problems.append(f"{plan.profile.name}: needs rail sensing on both rails ([rails])")
         if plan.profile.needs_harness and not self.harness_confirmed:
-            problems.append(f"{plan.profile.name}: confirm the harness first (treadguard status "
-                            f"--confirm-harness or the control socket)")
+            problems.append(f"{plan.profile.name}: confirm the harness first (the harness button, "
+                            f"treadguard status --confirm-harness or the control socket)")
         if not self.in_session and plan.sessions_this_week >= plan.limits.sessions_per_week:
             problems.append(f"runner {plan.runner}: {plan.sessions_this_week} sessions in the "
                             f"last 7 days (sessions_per_week = {plan.limits.sessions_per_week}; "
@@ -182,6 +193,16 @@ class Program:
         self._now_s = now_s
         if self.stop_path is not None:
             self.stop_path.tick(now_s, sup)
+        if self._harness_pressed is not None and self._harness_pressed():
+            self._harness_asked = True
+            self._events.add(now_s, EventKind.INPUT, "harness button pressed")
+        if self._harness_asked:
+            self._harness_asked = False
+            if sup.state in (State.RUNNING, State.STOPPING):
+                self._events.add(now_s, EventKind.INPUT, "harness confirmation ignored: the "
+                                 "belt is running (confirm it before the next start)")
+            else:
+                self.harness_confirmed = True
         if self._stop_requested:
             self._stop_requested = False
             sup.request_stop(StopReason.STOP_REQUESTED, "asked for on the control socket")

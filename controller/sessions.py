@@ -50,9 +50,16 @@ def attach_program(system: System[Any], on_session_end: SessionEnd | None = None
     s = system.settings
     stop_path = StopPathTest(system.events, system.safety_io, system.link, s.arming,
                              s.gpio.relay_open_within_s, on_stop_path_result)
-    program = Program(system.events, lambda: detector.steps.steps, detector.instability.reset,
+    def reset_baselines() -> None:
+        # The instability baseline and the gait rhythm, not the step total: the program counts
+        # each bout's steps from the total at the bout's start, across restarts.
+        detector.instability.reset()
+        detector.steps.reset_gait()
+
+    harness = system.safety_io.poll_harness if s.gpio.harness_pin is not None else None
+    program = Program(system.events, lambda: detector.steps.steps, reset_baselines,
                       on_session_end, set_hands_on if rails is not None else None, wire_cap,
-                      stop_path)
+                      stop_path, harness)
     system.supervisor.program = program
     return program
 

@@ -164,6 +164,9 @@ class GpioSettings:
         "charge-pump output toggled once per loop cycle for an external watchdog relay"))
     buzzer_pin: int | None = field(default=None, metadata=_pin("active buzzer"))
     led_pin: int | None = field(default=None, metadata=_pin("status LED"))
+    harness_pin: int | None = field(default=None, metadata=_pin(
+        "harness-confirm button (to ground): a press confirms the harness for the next start "
+        "of a `backward-running` runner, as the control socket's confirmation does"))
     reset_hold_s: float = field(default=1.0, metadata=spec(
         "how long reset must be held to clear a latched stop: long enough that a bump "
         "cannot reset", min=1.0, max=5.0))
@@ -332,7 +335,8 @@ class DetectSettings:
         "total rail force rising by more than this within ~0.2 s is a STOP `rail_grab`",
         min=10.0, max=1000.0))
     rail_hands_off_s: float = field(default=0.5, metadata=spec(
-        "in hands-on mode, a hand off a rail this long is a STOP `hands_off`",
+        "in hands-on mode, a hand off a rail is a CAUTION (slowing) at once and a STOP "
+        "`hands_off` once off this long",
         min=0.1, max=5.0))
     no_runner_s: float = field(default=30.0, metadata=spec(
         "no steps and no rail contact this long while the belt runs starts the countdown …",

@@ -98,7 +98,8 @@ class StopReason(StrEnum):
     RAIL_NOT_FITTED = "rail_not_fitted"
     """Hands-on mode without touch or force sensing on both rails."""
     HANDS_OFF = "hands_off"
-    """Hands-on mode: a hand off the rail for ``[detect] rail_hands_off_s``."""
+    """Hands-on mode: a hand off the rail for ``[detect] rail_hands_off_s`` (a caution from
+    the moment it left)."""
     NO_RUNNER = "no_runner"
     """Nobody on the running belt, after the caution's countdown."""
     DECK_DRIFT = "deck_drift"

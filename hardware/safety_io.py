@@ -17,6 +17,10 @@ simulations need no real time):
   ``reset_hold_s`` (default 1 s) is a reset. **Start** (optional ``start_pin``): a short press
   confirms a start. Without a start pin, the reset button does both (short press = start, long
   = reset). A press shorter than :data:`MIN_PRESS_S` is contact bounce, never a start.
+- **Harness confirm** (optional ``harness_pin``): normally open to ground on a pulled-up input,
+  pressed by the supervisor once the runner's harness is on. A press counts on its release,
+  held at least :data:`MIN_PRESS_S` and shorter than ``reset_hold_s`` (as the start button): a
+  button stuck pressed or a wire shorted to ground never confirms anything.
 
 Outputs — each created in its safe state, declared here:
 
@@ -69,9 +73,9 @@ class SafetyIO:
         clock: the injected clock (press durations, when the relay was commanded).
         relay_pin, estop_pin, reset_pin: BCM pins of the stop relay (output), the e-stop and
             the reset button (inputs); required.
-        start_pin, key_pin, relay_feedback_pin: optional inputs (None = not fitted; then
-            :attr:`key_present` / :attr:`relay_feedback_closed` read None, and a welded relay
-            cannot be seen).
+        start_pin, key_pin, relay_feedback_pin, harness_pin: optional inputs (None = not
+            fitted; then :attr:`key_present` / :attr:`relay_feedback_closed` read None, and a
+            welded relay cannot be seen; :meth:`poll_harness` is always False).
         heartbeat_pin, buzzer_pin, led_pin: optional outputs (None = not fitted).
         reset_hold_s: how long the reset button must be held to count as a reset, s (default
             1.0: long enough that a bump cannot reset).
@@ -81,11 +85,12 @@ class SafetyIO:
                  reset_pin: int, start_pin: int | None = None, key_pin: int | None = None,
                  relay_feedback_pin: int | None = None, heartbeat_pin: int | None = None,
                  buzzer_pin: int | None = None, led_pin: int | None = None,
-                 reset_hold_s: float = 1.0) -> None:
+                 harness_pin: int | None = None, reset_hold_s: float = 1.0) -> None:
         self._clock = clock
         self._pins = {"relay": relay_pin, "estop": estop_pin, "reset": reset_pin,
                       "start": start_pin, "key": key_pin, "feedback": relay_feedback_pin,
-                      "heartbeat": heartbeat_pin, "buzzer": buzzer_pin, "led": led_pin}
+                      "heartbeat": heartbeat_pin, "buzzer": buzzer_pin, "led": led_pin,
+                      "harness": harness_pin}
         self._reset_hold_s = reset_hold_s
         opened: list[Any] = []
         try:
@@ -102,6 +107,7 @@ class SafetyIO:
             self._start = self._input(start_pin, pin_factory, pull_up=True, opened=opened)
             self._feedback = self._input(relay_feedback_pin, pin_factory, pull_up=False,
                                          opened=opened)
+            self._harness = self._input(harness_pin, pin_factory, pull_up=True, opened=opened)
             self.heartbeat_out = None
             if heartbeat_pin is not None:
                 self.heartbeat_out = DigitalOutputDevice(heartbeat_pin, initial_value=False,
@@ -119,6 +125,7 @@ class SafetyIO:
         self._reset_press = HeldTimer()
         self._long_sent = False  # the current press of the reset button has given its LONG
         self._start_press = HeldTimer()
+        self._harness_press = HeldTimer()
         self._closed = False
 
     @staticmethod
@@ -191,6 +198,19 @@ class SafetyIO:
                     result = Press.SHORT
         return result
 
+    def poll_harness(self) -> bool:
+        """Call every tick. True once, on the release of a press of the harness-confirm button
+        held at least :data:`MIN_PRESS_S` and shorter than ``reset_hold_s``; False otherwise
+        and without the button. A stuck button or a shorted wire never gives a True."""
+        if self._harness is None:
+            return False
+        now = self._clock.now_s()
+        if self._harness.is_active:
+            self._harness_press.hold(now)
+            return False
+        held = self._harness_press.release(now)
+        return held is not None and MIN_PRESS_S <= held < self._reset_hold_s - 1e-9
+
     # ------------------------------------------------------------------ outputs
     def set_relay(self, closed: bool) -> None:
         """Energise (``closed``) or de-energise the stop relay; a change is time-stamped for
@@ -250,7 +270,8 @@ class SafetyIO:
         optional = [(p["start"], "start button"), (p["key"], "safety key"),
                     (p["feedback"], "relay feedback contact"),
                     (p["heartbeat"], "heartbeat (charge pump, safe = low)"),
-                    (p["buzzer"], "buzzer (safe = off)"), (p["led"], "status LED (safe = off)")]
+                    (p["buzzer"], "buzzer (safe = off)"), (p["led"], "status LED (safe = off)"),
+                    (p["harness"], "harness-confirm button")]
         lines += [f"GPIO{pin} {name}" for pin, name in optional if pin is not None]
         return lines
 
@@ -264,7 +285,7 @@ class SafetyIO:
         if self.heartbeat_out is not None:
             self.heartbeat_out.off()
         self.annunciator.close()
-        for device in (self._key, self._start, self._feedback, self.heartbeat_out,
+        for device in (self._key, self._start, self._feedback, self._harness, self.heartbeat_out,
                        self.relay, self._estop, self._button):
             if device is not None:
                 device.close()

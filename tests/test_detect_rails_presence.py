@@ -45,14 +45,21 @@ def test_slow_load_up_to_overload_stops_as_overload() -> None:
     assert reasons == {"rail_overload"}
 
 
-def test_hands_off_in_hands_on_mode() -> None:
+def test_hands_off_in_hands_on_mode_is_a_caution_at_once_and_a_stop_after_the_time() -> None:
     det = build_rails(hands_on=True)
     assert det.update(rail(0.0, touch_l=True, touch_r=True)).level is Level.OK
-    assert det.update(rail(0.3, touch_l=True, touch_r=False)).level is Level.OK
-    assert det.update(rail(0.7, touch_l=True, touch_r=False)).level is Level.OK
+    d = det.update(rail(0.3, touch_l=True, touch_r=False))
+    assert (d.level, d.reason) == (Level.CAUTION, "hands_off")
+    assert det.update(rail(0.7, touch_l=True, touch_r=False)).level is Level.CAUTION
     d = det.update(rail(0.81, touch_l=True, touch_r=False))
     assert (d.level, d.reason) == (Level.STOP, "hands_off")
     assert det.update(rail(0.9, touch_l=True, touch_r=True)).level is Level.OK
+    # Back within the time: cautions only, and the time starts again at the next release.
+    assert det.update(rail(1.0, touch_l=False, touch_r=True)).level is Level.CAUTION
+    assert det.update(rail(1.4, touch_l=False, touch_r=True)).level is Level.CAUTION
+    assert det.update(rail(1.45, touch_l=True, touch_r=True)).level is Level.OK
+    assert det.update(rail(1.5, touch_l=True, touch_r=False)).level is Level.CAUTION
+    assert det.update(rail(1.9, touch_l=True, touch_r=False)).level is Level.CAUTION
 
 
 def test_hands_on_mode_without_sensors_stops() -> None:

@@ -39,7 +39,8 @@ class StepCounter:
     """Counts steps from vertical acceleration; cadence and step-timing irregularity.
 
     Query API (for the interval program: bouts of N backward steps):
-        ``steps`` — steps counted since :meth:`reset` (int);
+        ``steps`` — steps counted since :meth:`reset` (int; :meth:`reset_gait` leaves it be,
+        so it only ever grows within a session: the program counts bouts from it);
         ``bout_steps`` — steps in the current bout (a gap over :data:`MAX_GAP_S` starts a new
         one);
         :meth:`cadence_spm` — steps per minute over the recent intervals, 0 when not stepping;
@@ -63,13 +64,19 @@ class StepCounter:
 
     def reset(self) -> None:
         self.steps = 0
-        self.bout_steps = 0
-        self.last_step_s: float | None = None
         self._lp = 0.0
         self._primed = True
+        self._t = 0.0
+        self.reset_gait()
+
+    def reset_gait(self) -> None:
+        """Forget the gait (the recent step intervals behind cadence, irregularity and the
+        stepping rhythm) but keep counting: ``steps`` goes on from where it was. Called at the
+        start of every run, so a runner's rhythm is their own from that run on."""
+        self.bout_steps = 0
+        self.last_step_s: float | None = None
         self._n = 0
         self._i = 0
-        self._t = 0.0
         self._cv = 0.0
         for k in range(INTERVALS):
             self._intervals[k] = 0.0
@@ -174,9 +181,20 @@ class InstabilityDetector:
         self.reset()
 
     def reset(self) -> None:
+        """Forget the runner's baseline (at every start: it is built again from that run)."""
         self._short2 = 0.0
         self._long2 = 0.0
         self._elapsed_s = 0.0
+
+    @property
+    def baseline_dps(self) -> float:
+        """The runner's own long-term RMS tipping rate, °/s (0 right after :meth:`reset`)."""
+        return math.sqrt(self._long2)
+
+    @property
+    def baseline_s(self) -> float:
+        """How long the baseline has been learning since :meth:`reset`, s (of samples)."""
+        return self._elapsed_s
 
     def check(self, o: Orientation) -> Decision:
         dt = o.dt_s

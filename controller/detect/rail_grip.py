@@ -1,5 +1,9 @@
 """Handrail detector: sudden grab, overload, and hands off the rails in hands-on mode.
 
+In hands-on mode a hand off a rail is a CAUTION at once (the governor slows the belt and the
+buzzer warns the runner) and a STOP only if it stays off for ``rail_hands_off_s``: a hand moved
+along the rail, or put back within that time, slows the belt but does not stop it.
+
 Fed :class:`~hardware.rail_sample.RailSample` readings (touch from MPR121, force from FSRs). Light
 touch for balance is below about 5 % of body weight; a grab to catch a fall is far above it and
 arrives fast. A quantity that is not fitted is ``None`` and is never taken as "no hand".
@@ -25,9 +29,10 @@ class RailDetector:
             ``rail_overload_n`` (STOP ``rail_overload``), ``rail_grab_rise_n`` (a rise within
             about :data:`GRAB_WINDOW_S`: STOP ``rail_grab``) and ``rail_hands_off_s``.
         hands_on: True in a hands-on mode: the belt runs only while both hands touch the rails;
-            a hand off a rail longer than ``rail_hands_off_s`` is a STOP ``hands_off``. A
-            hands-on mode without touch or force sensors is a STOP ``rail_not_fitted`` at the
-            first reading.
+            a hand off a rail is a CAUTION ``hands_off`` from the first reading without it, and
+            a STOP ``hands_off`` once it has been off for ``rail_hands_off_s``. A hands-on mode
+            without touch or force sensors is a STOP ``rail_not_fitted`` at the first
+            reading.
 
     ``rail_contact`` (after :meth:`update`) is True when any hand touches or grips a rail; the
     no-runner detector uses it.
@@ -76,9 +81,13 @@ class RailDetector:
                 return Decision(Level.STOP, StopReason.RAIL_NOT_FITTED,
                                 "hands-on mode needs touch or force sensing on both rails")
             off_s = self._hand_off.update(not (left and right), rail.t_s)
-            if off_s is not None and off_s >= self.hands_off_s - 1e-9:
-                return Decision(Level.STOP, StopReason.HANDS_OFF,
-                                f"a hand off the rail for {off_s:.1f} s")
+            if off_s is not None:
+                if off_s >= self.hands_off_s - 1e-9:
+                    return Decision(Level.STOP, StopReason.HANDS_OFF,
+                                    f"a hand off the rail for {off_s:.1f} s")
+                return Decision(Level.CAUTION, StopReason.HANDS_OFF,
+                                f"a hand off the rail: both hands back within "
+                                f"{self.hands_off_s - off_s:.1f} s or the belt stops")
         return decision
 
 
