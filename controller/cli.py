@@ -32,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
         check,
         daemon,
         log_cli,
+        report_cli,
         runner_cli,
         sim_view,
         status_cli,
@@ -55,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     runner_cli.register(sub)
     status_cli.register(sub)
     log_cli.register(sub)
+    report_cli.register(sub)
     bench.register(sub)
     return parser
 

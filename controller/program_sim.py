@@ -6,7 +6,7 @@ waits out each rest and resets and starts again, as a person does. The session e
 session does: the cool-down, the controlled stop, latched. The store is a fresh temporary one
 (the runner added with the ``backward-walking`` profile and ``[program]``'s limits) unless
 ``--state DIR`` names one that holds the runner; the finished session and its progression are
-recorded in it.
+recorded in it, and the black box beside it (``treadguard report`` reads both).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import Any, Final, TextIO
 
 from controller import config as cfg
 from controller.app import HardwareError, assemble
+from controller.blackbox.recorder import start_blackbox
 from controller.control_socket import snapshot
 from controller.devices import simulated_world
 from controller.events import Event
@@ -93,6 +94,9 @@ def run_program(settings: cfg.Settings, state_dir: str | Path, runner: str, *,
     program.select(plan)
     if plan.profile.needs_harness:
         program.confirm_harness()
+    # The black box, as the daemon keeps it: each start under the program is the runner's
+    # recording (``treadguard log list --runner``, ``treadguard report``).
+    blackbox = start_blackbox(system, Path(state_dir), lambda line: print(line, file=sys.stderr))
     sup = system.supervisor
     print(f"treadguard sim — {scenario.description}", file=out)
 
@@ -144,6 +148,8 @@ def run_program(settings: cfg.Settings, state_dir: str | Path, runner: str, *,
         if live:
             out.write("\r\033[K")
         system.shutdown()
+        if blackbox is not None:
+            blackbox.close()
         recorder.flush()
         recorder.close()
     final = world.final_state
