@@ -21,6 +21,7 @@ from controller.detect.baseline import KFallThresholdDetector
 from controller.detect.combined import TreadguardDetector
 from controller.detect.fall import FallDetector
 from controller.detect.gait import InstabilityDetector, SlipTripDetector, StepCounter
+from controller.detect.gait_fall import OFF_LOGIT, GaitFallDetector
 from controller.detect.orientation import Orientation
 from controller.detect.presence import NoRunnerDetector
 from controller.detect.rail_grip import RailDetector
@@ -52,7 +53,8 @@ def build_default(settings: DetectSettings | None = None) -> TreadguardDetector:
     s = settings or DetectSettings()
     steps = StepCounter(s)
     return TreadguardDetector(Orientation(s), FallDetector(s), steps, SlipTripDetector(steps, s),
-                              InstabilityDetector(steps, s))
+                              InstabilityDetector(steps, s),
+                              GaitFallDetector(s) if s.gait_logit < OFF_LOGIT else None)
 
 
 def build_kfall_threshold(settings: DetectSettings | None = None) -> KFallThresholdDetector:

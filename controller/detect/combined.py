@@ -1,8 +1,9 @@
 """The default detector set the loop runs: ``treadguard``.
 
 One :class:`~controller.detect.orientation.Orientation` tracker is updated per sample and its
-features are shared by the fall, slip/trip, step and instability detectors. The answer is the
-most severe of theirs (STOP before CAUTION; among STOPs the first in the order fall, slip_trip).
+features are shared by the fall, gait-fall specialist, slip/trip, step and instability
+detectors. The answer is the most severe of theirs (STOP before CAUTION; among STOPs the first
+in the order fall, gait_fall, slip_trip).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from controller.detect.base import OK, Decision, Level
 from controller.detect.fall import FallDetector
 from controller.detect.gait import InstabilityDetector, SlipTripDetector, StepCounter
+from controller.detect.gait_fall import GaitFallDetector
 from controller.detect.orientation import Orientation
 from hardware.imu import ImuSample
 
@@ -20,15 +22,18 @@ class TreadguardDetector:
     Attributes:
         orientation: the shared gravity tracker (tilt, vertical velocity, …).
         steps: the step counter other code queries (``steps.steps``, ``steps.cadence_spm()``).
-        fall, slip_trip, instability: the sub-detectors.
+        fall, gait_fall, slip_trip, instability: the sub-detectors (``gait_fall`` is None
+            when ``[detect] gait_logit`` switches the specialist off, the default).
     """
 
     name = "treadguard"
 
     def __init__(self, orientation: Orientation, fall: FallDetector, steps: StepCounter,
-                 slip_trip: SlipTripDetector, instability: InstabilityDetector) -> None:
+                 slip_trip: SlipTripDetector, instability: InstabilityDetector,
+                 gait_fall: GaitFallDetector | None = None) -> None:
         self.orientation = orientation
         self.fall = fall
+        self.gait_fall = gait_fall
         self.steps = steps
         self.slip_trip = slip_trip
         self.instability = instability
@@ -39,6 +44,8 @@ class TreadguardDetector:
         self.stepping = False
         self.orientation.reset()
         self.fall.reset()
+        if self.gait_fall is not None:
+            self.gait_fall.reset()
         self.steps.reset()
         self.slip_trip.reset()
         self.instability.reset()
@@ -52,12 +59,15 @@ class TreadguardDetector:
         if stepping:
             o.follow_gait_posture()
         d = self.fall.check(o, stepping)
+        g = OK if self.gait_fall is None else self.gait_fall.check(o, stepping)
         s = self.slip_trip.check(o)
         c = self.instability.check(o)
         if o.t_s < o.settled_s:  # armed in motion: the features are still settling
             return OK
         if d.level is Level.STOP:
             return d
+        if g.level is Level.STOP:
+            return g
         if s.level is Level.STOP:
             return s
         return c

@@ -71,12 +71,52 @@ class Orientation:
             ``posture_tau_s`` and ``posture_max_tilt_deg`` (the gait posture reference).
     """
 
-    __slots__ = ("_cos_posture", "_gate_mps2", "_k_per_s", "_leak_per_s", "_lp_per_s",
-                 "_lx", "_ly", "_lz", "_n", "_posture_per_s", "_still_dps2", "_still_mps2",
-                 "_sx", "_sy", "_sz", "_t0", "_t_prev", "_w_t0", "_wn", "_wx", "_wy", "_wz",
-                 "a_up_mps2", "acc_norm_g", "arm_fallback_s", "arm_s", "armed", "armed_still",
-                 "cos_tilt", "dt_s", "g_ref_mps2", "gx", "gy", "gz", "leak_s", "settled_s",
-                 "t_s", "tau_s", "tilt_rate_dps", "ux", "uy", "uz", "v_up_mps")
+    __slots__ = (
+        "_cos_posture",
+        "_gate_mps2",
+        "_k_per_s",
+        "_leak_per_s",
+        "_lp_per_s",
+        "_lx",
+        "_ly",
+        "_lz",
+        "_n",
+        "_posture_per_s",
+        "_still_dps2",
+        "_still_mps2",
+        "_sx",
+        "_sy",
+        "_sz",
+        "_t0",
+        "_t_prev",
+        "_w_t0",
+        "_wn",
+        "_wx",
+        "_wy",
+        "_wz",
+        "a_up_mps2",
+        "acc_norm_g",
+        "arm_fallback_s",
+        "arm_s",
+        "armed",
+        "armed_still",
+        "cos_tilt",
+        "dt_s",
+        "g_ref_mps2",
+        "gx",
+        "gy",
+        "gyro_dps",
+        "gz",
+        "leak_s",
+        "settled_s",
+        "t_s",
+        "tau_s",
+        "tilt_rate_dps",
+        "ux",
+        "uy",
+        "uz",
+        "v_up_mps",
+    )
 
     def __init__(self, settings: DetectSettings) -> None:
         self.arm_s = settings.arm_s
@@ -108,6 +148,7 @@ class Orientation:
         self._lx, self._ly, self._lz = 0.0, 0.0, 0.0
         self.g_ref_mps2 = STANDARD_GRAVITY_MPS2
         self.acc_norm_g = 1.0
+        self.gyro_dps = 0.0
         self.cos_tilt = 1.0
         self.tilt_rate_dps = 0.0
         self.a_up_mps2 = 0.0
@@ -175,6 +216,7 @@ class Orientation:
         norm = math.sqrt(ax * ax + ay * ay + az * az)
         self.t_s = t
         self.acc_norm_g = norm / STANDARD_GRAVITY_MPS2
+        self.gyro_dps = math.sqrt(wx * wx + wy * wy + wz * wz) * RAD_TO_DEG
         if not self.armed:
             return self._arm(ax, ay, az, wx, wy, wz, norm, t)
         dt = t - self._t_prev
