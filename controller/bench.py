@@ -154,7 +154,7 @@ def real_time_part(settings: cfg.Settings, seconds: float, use_realtime: bool,
              for _ in range(hogs)]
     notes: list[str] = []
     if use_realtime:
-        notes += realtime.apply(settings.realtime)
+        notes += realtime.apply(settings.realtime, inherit=True)
     system = _system(settings, clock)
     timer = LayerTimer()
     latencies: list[float] = []

@@ -39,10 +39,15 @@ FULL_GC_EVERY: Final = 100
 """Every this many idle collections, a full one."""
 
 
-def set_fifo(priority: int) -> str | None:
-    """SCHED_FIFO at ``priority`` for the calling thread; None if done, else why not."""
+def set_fifo(priority: int, inherit: bool = False) -> str | None:
+    """SCHED_FIFO at ``priority`` for the calling thread; None if done, else why not.
+
+    Unless ``inherit``, with SCHED_RESET_ON_FORK: every thread and process this thread starts
+    afterwards (a control socket's handler, a rebuilt system's writer, the simulated treadmill)
+    begins under normal scheduling instead of competing with the loop at its priority."""
+    policy = os.SCHED_FIFO if inherit else os.SCHED_FIFO | os.SCHED_RESET_ON_FORK
     try:
-        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
+        os.sched_setscheduler(0, policy, os.sched_param(priority))
     except PermissionError:
         return ("not permitted (needs CAP_SYS_NICE, or LimitRTPRIO= in the unit / an rtprio "
                 "limit in /etc/security/limits.conf)")
@@ -83,9 +88,10 @@ def pin_cpu(cpu: int) -> str | None:
     return None
 
 
-def apply(settings: RealtimeSettings) -> list[str]:
+def apply(settings: RealtimeSettings, inherit: bool = False) -> list[str]:
     """Everything ``[realtime]`` asks for, for the calling thread (the loop's); one line each
-    saying what was done or why not."""
+    saying what was done or why not. ``inherit``: threads and processes started later inherit
+    SCHED_FIFO (``treadguard bench`` only, for its simulated treadmill process)."""
     lines = []
     if settings.cpu is not None:
         why = pin_cpu(settings.cpu)
@@ -96,7 +102,7 @@ def apply(settings: RealtimeSettings) -> list[str]:
         lines.append("realtime: memory locked (mlockall)" if why is None
                      else f"realtime: memory NOT locked: mlockall {why}")
     if settings.sched_fifo:
-        why = set_fifo(settings.priority)
+        why = set_fifo(settings.priority, inherit)
         lines.append(f"realtime: loop thread SCHED_FIFO priority {settings.priority}"
                      if why is None else
                      f"realtime: loop thread under normal scheduling: SCHED_FIFO {why}")

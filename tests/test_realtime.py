@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import gc
 import os
+import subprocess
+import sys
 
 import pytest
 
 from controller import realtime
 from controller.settings import RealtimeSettings
+from tests.conftest import ROOT
 
 
 def test_not_permitted_is_said_and_never_fatal(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -30,10 +33,35 @@ def test_sched_fifo_is_asked_for_at_the_configured_priority(
                         lambda pid, policy, param: asked.append((policy, param.sched_priority)))
     monkeypatch.setattr(realtime, "lock_memory", lambda: None)
     lines = realtime.apply(RealtimeSettings(priority=60))
-    assert asked == [(os.SCHED_FIFO, 60)]
+    assert asked == [(os.SCHED_FIFO | os.SCHED_RESET_ON_FORK, 60)]
     assert "realtime: loop thread SCHED_FIFO priority 60" in lines
     off = realtime.apply(RealtimeSettings(sched_fifo=False, lock_memory=False))
-    assert asked == [(os.SCHED_FIFO, 60)] and "sched_fifo = false" in off[-1]
+    assert len(asked) == 1 and "sched_fifo = false" in off[-1]
+
+
+CHILD = """
+import os, threading
+from controller import realtime
+from controller.settings import RealtimeSettings
+lines = realtime.apply(RealtimeSettings(priority=10, lock_memory=False))
+if any("not permitted" in line for line in lines):
+    print("not permitted")
+else:
+    seen = []
+    t = threading.Thread(target=lambda: seen.append(os.sched_getscheduler(0)))
+    t.start(); t.join()
+    print(os.sched_getscheduler(0) & ~os.SCHED_RESET_ON_FORK, seen[0])
+"""
+
+
+def test_threads_started_later_do_not_inherit_the_loops_priority() -> None:
+    """A thread started after the loop's thread raised its priority (a control socket's
+    handler, a rebuilt system's writer) runs under normal scheduling."""
+    out = subprocess.run([sys.executable, "-c", CHILD], capture_output=True, text=True,
+                         cwd=ROOT, check=True).stdout.split()
+    if out == ["not permitted"]:
+        pytest.skip("SCHED_FIFO is not permitted here")
+    assert out == [str(os.SCHED_FIFO), str(os.SCHED_OTHER)]
 
 
 def test_garbage_is_collected_only_when_the_belt_cannot_move() -> None:
