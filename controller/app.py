@@ -19,7 +19,13 @@ from dataclasses import dataclass
 from typing import Any, Final, Generic, TypeVar
 
 from controller import config as cfg
-from controller.detect import build_default, build_no_runner, build_rails
+from controller.detect import (
+    RailDetector,
+    TreadguardDetector,
+    build_default,
+    build_no_runner,
+    build_rails,
+)
 from controller.devices import (
     SETUP_ERRORS,
     ImuChip,
@@ -77,6 +83,11 @@ class System(Generic[W]):
     world: W
     stop_chain: StopChain
     rails: Handrails | None = None
+    detector: TreadguardDetector | None = None
+    """The IMU detector set the loop runs (its step counter and baselines, for the session
+    program; its scores, for the black box)."""
+    rail_detector: RailDetector | None = None
+    """The rail detector (its hands-on mode, for the session program), when rails are fitted."""
 
     def describe(self) -> list[str]:
         s = self.settings
@@ -117,6 +128,8 @@ class System(Generic[W]):
             max_s = left_s + SHUTDOWN_MARGIN_S if math.isfinite(left_s) else SHUTDOWN_FLUSH_S
             self.loop.run_until(lambda: sup.state is State.LATCHED, max_s,
                                 min_s=SHUTDOWN_FLUSH_S)
+        if self.loop.watchdog is not None:
+            self.loop.watchdog.stand_down()  # the loop has ticked its last: nothing to watch
         with contextlib.suppress(Exception):
             self.safety_io.close()
         if self.link is not None:
@@ -236,7 +249,8 @@ def assemble(settings: cfg.Settings, clock: Clock, world: AnyWorld,
     arming_checks.append(loop.arming_problems)
     arming_checks.append(stop_chain.problems)
     return System(settings, clock, events, bus, imu, link, port, safety_io, supervisor, loop, world,
-                  stop_chain, rails)
+                  stop_chain, rails, detector,
+                  rail_channel.detector if rail_channel is not None else None)
 
 
 def _announce(events: EventLog, supervisor: Supervisor, safety_io: SafetyIO) -> None:

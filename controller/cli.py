@@ -26,7 +26,17 @@ class OneLineParser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     # Imported here so that `treadguard --help` stays fast and a broken optional module
     # cannot stop the daemon's own subcommand from loading.
-    from controller import calibrate, check, daemon, sim_view, treadmill_cli
+    from controller import (
+        bench,
+        calibrate,
+        check,
+        daemon,
+        log_cli,
+        runner_cli,
+        sim_view,
+        status_cli,
+        treadmill_cli,
+    )
     from controller.evaluate import cli as evaluate_cli
 
     parser = OneLineParser(
@@ -42,6 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
     treadmill_cli.register(sub)
     check.register(sub)
     calibrate.register(sub)
+    runner_cli.register(sub)
+    status_cli.register(sub)
+    log_cli.register(sub)
+    bench.register(sub)
     return parser
 
 

@@ -20,6 +20,7 @@ a configuration that names real hardware never falls back to a simulated twin.
 from __future__ import annotations
 
 import math
+import os
 import sys
 import tomllib
 from pathlib import Path
@@ -43,27 +44,38 @@ from controller.settings import (
     SECTIONS,
     UART_PINS,
     UART_PORTS,
+    ArmingSettings,
+    BlackboxSettings,
     ControllerSettings,
+    ControlSettings,
     DetectSettings,
     GpioSettings,
     HealthSettings,
     I2CSettings,
     ImuSettings,
     LimitsSettings,
+    PathsSettings,
+    ProgramSettings,
     RailsSettings,
+    RealtimeSettings,
     SessionSettings,
     Settings,
     SimSettings,
     TreadmillSettings,
+    WatchdogSettings,
 )
 from hardware.trackmaster_timing import min_ack_timeout_s
 
 __all__ = [
-    "HARD_MAX_SPEED_KMH", "SECTIONS", "ConfigError", "ControllerSettings", "DetectSettings",
-    "Document", "GpioSettings", "HealthSettings", "I2CSettings", "ImuSettings", "LimitsSettings",
-    "RailsSettings", "SessionSettings", "Settings", "SimSettings", "TreadmillSettings", "load",
-    "parse",
+    "HARD_MAX_SPEED_KMH", "SECTIONS", "ArmingSettings", "ConfigError", "ControlSettings",
+    "ControllerSettings", "DetectSettings", "Document", "GpioSettings", "HealthSettings",
+    "I2CSettings", "ImuSettings",
+    "LimitsSettings", "PathsSettings", "ProgramSettings", "RailsSettings", "SessionSettings",
+    "Settings", "SimSettings", "TreadmillSettings", "load", "parse",
 ]
+
+UNIX_PATH_MAX: Final = 107
+"""Longest path a Unix socket may have on Linux (sun_path is 108 bytes with its NUL)."""
 
 # --------------------------------------------------------------------------- sections and rules
 # Each function reads its section against the declarations, then checks the rules that join
@@ -203,6 +215,37 @@ def _sim(doc: Document) -> SimSettings | None:
     return SimSettings(**read(s, SimSettings, choices={"scenario": tuple(scenario_names())}))
 
 
+def _beside(config_path: str, value: str) -> str:
+    """A relative path in the file is relative to the file's own directory."""
+    p = Path(value)
+    return str(p if p.is_absolute() else Path(config_path).parent / p)
+
+
+def _paths(doc: Document, config_path: str) -> PathsSettings:
+    paths = PathsSettings(**read(doc.optional("paths"), PathsSettings))
+    return PathsSettings(state_dir=_beside(config_path, paths.state_dir))
+
+
+def _control(doc: Document, config_path: str) -> ControlSettings:
+    s = doc.optional("control")
+    control = ControlSettings(**read(s, ControlSettings))
+    path = _beside(config_path, control.socket_path)
+    if len(os.fsencode(path)) > UNIX_PATH_MAX:
+        raise s.error("socket_path", f"{path!r} is longer than a Unix socket path may be "
+                                     f"({UNIX_PATH_MAX} bytes)")
+    return ControlSettings(socket_path=path, socket_group=control.socket_group)
+
+
+def _program(doc: Document) -> ProgramSettings:
+    s = doc.optional("program")
+    program = ProgramSettings(**read(s, ProgramSettings))
+    if program.warmup_speed_kmh > program.bout_speed_kmh:
+        raise s.error("warmup_speed_kmh", f"expected at most bout_speed_kmh "
+                                          f"({program.bout_speed_kmh:g}), got "
+                                          f"{program.warmup_speed_kmh:g}")
+    return program
+
+
 def parse(path: str, text: str) -> Settings:
     """Validate the TOML ``text`` (read from ``path``, used in messages) into :class:`Settings`."""
     try:
@@ -225,6 +268,13 @@ def parse(path: str, text: str) -> Settings:
         detect=_detect(doc),
         sim=_sim(doc),
         rails=_rails(doc),
+        paths=_paths(doc, path),
+        program=_program(doc),
+        control=_control(doc, path),
+        watchdog=WatchdogSettings(**read(doc.optional("watchdog"), WatchdogSettings)),
+        realtime=RealtimeSettings(**read(doc.optional("realtime"), RealtimeSettings)),
+        blackbox=BlackboxSettings(**read(doc.optional("blackbox"), BlackboxSettings)),
+        arming=ArmingSettings(**read(doc.optional("arming"), ArmingSettings)),
     )
     doc.finish()
     return settings

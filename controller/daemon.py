@@ -17,11 +17,17 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from controller import config as cfg
 from controller.app import AnySystem, HardwareError, build
+from controller.control_socket import ControlError
 from controller.events import Event, EventKind
+from controller.reload import ConfigReload
+from controller.services import Services
+from controller.sessions import start_services
+from controller.store import StoreError
 from controller.supervisor import State
 from hardware.clock import Clock, MonotonicClock
 
@@ -31,6 +37,8 @@ def register(sub: Any) -> None:
     run.add_argument("--config", required=True, help="configuration file (TOML)")
     run.add_argument("--duration-s", type=positive_seconds, default=None,
                      help="stop after this many seconds (default: run until SIGTERM/SIGINT)")
+    run.add_argument("--state", metavar="DIR", default=None,
+                     help="state directory for the black box (default: [paths] state_dir)")
     run.set_defaults(func=cmd_run)
 
 
@@ -58,6 +66,37 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 1
     stop = StopSignals()
     printer = EventPrinter(sys.stdout, wall_time=lambda t_s: wall_clock(clock, t_s))
+    reload = ConfigReload(args.config, settings, printer.post_line)
+    end_s = clock.now_s() + args.duration_s if args.duration_s is not None else None
+    try:
+        # One pass per configuration: a valid SIGHUP change ends the pass while the belt is
+        # stopped and not armed, and the system is built again from the new file.
+        while run_session(system, clock, printer, args.state, reload,
+                          lambda: not stop.requested
+                          and (end_s is None or clock.now_s() < end_s), lambda: stop.name):
+            system = rebuild(clock, reload, printer.post_line)
+    except HardwareError as exc:  # neither the new file's hardware nor the old one's opened
+        printer.post_line(f"treadguard: {exc}")
+        return 1
+    except (StoreError, ControlError) as exc:  # the runner store or the control socket
+        printer.post_line(f"treadguard: {exc}")
+        return 2
+    finally:
+        reload.close()
+        printer.close()
+    return 0
+
+
+def run_session(system: AnySystem, clock: Clock, printer: EventPrinter, state: str | None,
+                reload: ConfigReload, keep_running: Callable[[], bool],
+                signal_name: Callable[[], str | None]) -> bool:
+    """Run ``system`` until ``keep_running()`` is false or a reload is due, then shut it down
+    (a controlled stop, the relay open). True if it ended for a configuration change."""
+    try:
+        session_services = start_services(system, system.settings, state)
+    except (StoreError, ControlError):
+        system.shutdown()
+        raise
     started_s = clock.now_s()
 
     def on_event(event: Event) -> None:
@@ -66,18 +105,45 @@ def cmd_run(args: argparse.Namespace) -> int:
             printer.post_line(next_step(system), at_s=event.t_s)
 
     system.events.subscribe(on_event)
+    services = Services(system, clock, printer.post_line,
+                        state_dir=Path(state or system.settings.paths.state_dir))
+    reloading = False
     try:
-        for line in system.describe():
+        for line in system.describe() + services.describe():
             printer.post_line(line)
         printer.post_line(next_step(system), at_s=started_s)
-        end_s = clock.now_s() + args.duration_s if args.duration_s is not None else None
-        system.loop.run_forever(
-            lambda: not stop.requested and (end_s is None or clock.now_s() < end_s))
+        services.start()
+
+        def go_on() -> bool:
+            nonlocal reloading
+            reloading = reload.due(system.supervisor)
+            return keep_running() and not reloading
+
+        system.loop.run_forever(go_on, idle=services.idle)
     finally:
         system.shutdown()
-        printer.post_line(exit_summary(system, clock.now_s() - started_s, stop.name))
-        printer.close()
-    return 0
+        services.close()
+        session_services.close()
+        why = "SIGHUP" if reloading else signal_name()
+        printer.post_line(exit_summary(system, clock.now_s() - started_s, why))
+        printer.post_line(system.loop.lateness.summary().line())
+    return reloading and keep_running()
+
+
+def rebuild(clock: Clock, reload: ConfigReload, log: Callable[[str], None]) -> AnySystem:
+    """The system from the pending configuration; if its hardware cannot be opened, from the
+    one in force (and if that fails too, :class:`HardwareError`: exit 1, systemd restarts)."""
+    new = reload.pending
+    assert new is not None
+    try:
+        system = build(new, clock)
+    except HardwareError as exc:
+        log(f"SIGHUP: {exc}: building the configuration in force again")
+        reload.pending = None
+        return build(reload.current, clock)
+    reload.applied(new)
+    log(f"configuration {new.path} in force: it starts latched; hold reset to arm with it")
+    return system
 
 
 class StopSignals:

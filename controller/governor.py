@@ -25,6 +25,7 @@ belt is meant to run.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Final
 
@@ -53,6 +54,7 @@ class Governor:
         if not math.isfinite(target_kmh) or target_kmh < 0:
             raise ValueError(f"target speed must be finite and ≥ 0, got {target_kmh!r}")
         self._limits = limits
+        self._machine_cap_kmh = limits.max_speed_kmh
         self.target_kmh = min(target_kmh, limits.max_speed_kmh)
         self._cap_steps = math.floor(limits.max_speed_kmh / STEP_KMH + 1e-9)
         self._ramp_kmh_per_s = limits.ramp_mps2 * KMH_PER_MPS
@@ -64,6 +66,19 @@ class Governor:
         self._rise_at_s = math.inf  # when the announced upward segment may begin (inf: none)
         self._rising = False  # inside an announced upward segment
         self._cue_kmh: float | None = None  # a cue not yet taken by the supervisor
+
+    def set_target_kmh(self, target_kmh: float) -> None:
+        """What the session asks for from now on (the session program's phase speed), capped.
+        A rise is still announced and ramped by :meth:`speed_at`; a fall ramps down."""
+        self.target_kmh = min(max(0.0, target_kmh), self._limits.max_speed_kmh)
+
+    def set_cap_kmh(self, cap_kmh: float) -> None:
+        """The runner's profile cap (only ever below ``[limits] max_speed_kmh``): set between
+        runs, when a runner is chosen."""
+        cap = min(cap_kmh, self._machine_cap_kmh)
+        self._limits = dataclasses.replace(self._limits, max_speed_kmh=cap)
+        self._cap_steps = math.floor(cap / STEP_KMH + 1e-9)
+        self.target_kmh = min(self.target_kmh, cap)
 
     def begin(self, now_s: float) -> float:
         """A new run: start at the start speed, hold it ``START_SETTLE_S``, then cue the ramp."""

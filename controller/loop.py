@@ -35,6 +35,7 @@ from controller.detect.rail_grip import RailDetector
 from controller.events import EventKind, EventLog
 from controller.health import ImuHealth
 from controller.health_rails import RailsHealth
+from controller.lateness import LatenessStats
 from controller.stop_chain import StopChain
 from controller.stop_reasons import StopReason
 from controller.supervisor import State, Supervisor
@@ -56,6 +57,14 @@ class RailReader(Protocol):
 
 class Link(Protocol):
     def step(self) -> None: ...
+
+
+class StallGuard(Protocol):
+    """The loop watchdog (:class:`controller.watchdog.LoopWatchdog`) as the loop sees it."""
+
+    def take_trip(self) -> str | None: ...
+
+    def stand_down(self) -> None: ...
 
 
 @dataclass
@@ -127,6 +136,17 @@ class ControlLoop:
         self.samples = 0
         self.last_sample: ImuSample | None = None
         self.max_tick_gap_s = 0.0
+        self.lateness = LatenessStats(self.period_s)
+        """How late each tick began (p50/p99/max, missed deadlines, longest gap)."""
+        self.tick_samples: list[ImuSample] = []
+        """The IMU samples of the last tick (the black box's full-rate ring buffer)."""
+        self.watchdog: StallGuard | None = None
+        """The independent watchdog thread, if one runs: its trip is latched first thing."""
+        self.after_tick: list[Callable[[], None]] = []
+        """Called at the end of every tick (cheap readers only: the black box's recorder)."""
+        self.last_rail: RailSample | None = None
+        self.rail_contact = False
+        """The last handrail reading and whether a hand touches a rail (for the black box)."""
 
     def tick(self) -> None:
         """One iteration. An unexpected exception anywhere in it stops the belt with the power
@@ -147,10 +167,18 @@ class ControlLoop:
         if self._last_tick_s is not None:
             gap = now - self._last_tick_s
             self.max_tick_gap_s = max(self.max_tick_gap_s, gap)
+            self.lateness.record_gap(gap)
             if gap > self._stall_after_s:
                 sup.request_stop(StopReason.LOOP_STALL, f"{gap * 1000:.0f} ms between ticks",
                                  cut_power=True)
         self._last_tick_s = now
+        if self.watchdog is not None:
+            tripped = self.watchdog.take_trip()
+            if tripped is not None:
+                # The watchdog thread opened the relay and sent the stop while we hung: latch
+                # it with the power cut, which keeps the relay open from now on by itself.
+                sup.request_stop(StopReason.LOOP_STALL, tripped, cut_power=True)
+                self._safety_io.release_forced_open()
         if self._before_tick is not None:
             self._before_tick()
         running = sup.state is State.RUNNING
@@ -160,6 +188,7 @@ class ControlLoop:
         except OSError as exc:
             samples = []
             self.imu_health.on_error(exc)
+        self.tick_samples = samples
         for sample in samples:
             self.last_sample = sample
             self.samples += 1
@@ -175,9 +204,11 @@ class ControlLoop:
                 rails.health.on_error(exc)
             else:
                 rails.health.on_sample(reading)
+                self.last_rail = reading
                 sup.on_decision(rails.detector.update(reading))
             sup.on_decision(rails.health.check(now, running))
             rail_contact = rails.detector.rail_contact
+        self.rail_contact = rail_contact
         if self._presence is not None and self._step_count is not None:
             sup.on_decision(self._presence.update(now, running, self._step_count(), rail_contact))
 
@@ -211,6 +242,8 @@ class ControlLoop:
             self._link.step()
         self._safety_io.set_relay(sup.relay_closed)
         self.ticks += 1
+        for reader in self.after_tick:
+            reader()
 
     def arming_problems(self) -> list[str]:
         """What this loop knows that forbids a start (the supervisor's arming checklist)."""
@@ -238,7 +271,7 @@ class ControlLoop:
         for i in range(1, n_ticks + 1):
             if keep_running is not None and not keep_running():
                 return
-            self._clock.sleep_until(start + i * self.period_s)
+            self._sleep_until(start + i * self.period_s)
             self.tick()
             if on_tick is not None:
                 on_tick()
@@ -248,19 +281,29 @@ class ControlLoop:
         clock time has passed) or for at most ``max_s``. Returns ``done()``."""
         start = self._clock.now_s()
         for i in range(1, max(1, math.ceil(max_s / self.period_s)) + 1):
-            self._clock.sleep_until(start + i * self.period_s)
+            self._sleep_until(start + i * self.period_s)
             self.tick()
             if self._clock.now_s() - start >= min_s - 1e-9 and done():
                 return True
         return done()
 
-    def run_forever(self, keep_running: Callable[[], bool]) -> None:
-        """The daemon's loop: tick at the loop rate while ``keep_running()``."""
+    def _sleep_until(self, due_s: float) -> None:
+        """Wait for the next tick's time and count how late we woke."""
+        self._clock.sleep_until(due_s)
+        self.lateness.record(self._clock.now_s() - due_s)
+
+    def run_forever(self, keep_running: Callable[[], bool],
+                    idle: Callable[[], None] | None = None) -> None:
+        """The daemon's loop: tick at the loop rate while ``keep_running()``; ``idle`` after
+        each tick, in the time left before the next (the garbage collection policy of
+        :mod:`controller.realtime`)."""
         next_s = self._clock.now_s()
         while keep_running():
             next_s += self.period_s
-            self._clock.sleep_until(next_s)
+            self._sleep_until(next_s)
             self.tick()
+            if idle is not None:
+                idle()
             late = self._clock.now_s() - next_s
             if late > self.period_s:
                 next_s = self._clock.now_s()  # do not try to catch up in a burst

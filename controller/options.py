@@ -197,6 +197,13 @@ class Section:
             return None
         return self.get_int(option, min_value=min_value, max_value=max_value)
 
+    def get_optional_str(self, option: str) -> str:
+        """A non-empty string, or "" when the file leaves the option out (nothing chosen)."""
+        if not self.has(option):
+            self._seen.add(option)
+            return ""
+        return self.get_str(option)
+
     def get_bool(self, option: str, default: object = REQUIRED) -> bool:
         value = self._raw(option, default)
         if not isinstance(value, bool):
@@ -233,6 +240,8 @@ def read_option(s: Section, option: Option, default: object = None,
         return s.get_optional_int(name, min_value=sp.min, max_value=sp.max)
     if option.type is bool:
         return s.get_bool(name, default)
+    if option.type is str and default == "":
+        return s.get_optional_str(name)
     if option.type is str or option.choices:
         return s.get_str(name, default, choices=choices or option.choices)
     value: float

@@ -28,6 +28,8 @@ PinFactory = Literal["mock", "lgpio", "rpigpio"]
 TouchChip = Literal["mpr121", "none"]
 ForceChip = Literal["ads1115", "none"]
 Ads1115Layout = Literal["chip_per_rail", "alternate"]
+RestMode = Literal["belt", "stop"]
+StopPathTestWhen = Literal["each_session", "daily", "off"]
 
 IMU_ADDRESSES: Final = {"lsm6dsox": (0x6A, 0x6B), "mpu6050": (0x68, 0x69)}
 GPIO_MIN, GPIO_MAX = 2, 27  # BCM numbers on the 40-pin header (0/1 are the HAT EEPROM's bus)
@@ -200,6 +202,10 @@ class SessionSettings:
     speed_kmh: float = field(default=1.0, metadata=spec(
         "the session's belt speed; must not exceed `[limits] max_speed_kmh`",
         min=0.1, max=HARD_MAX_SPEED_KMH, default_doc="1, or `[limits] max_speed_kmh` if lower"))
+    runner: str = field(default="", metadata=spec(
+        "the runner (from the runner store) whose program every session runs — a home user "
+        "with one runner; absent: sessions run `speed_kmh` until a runner is chosen on the "
+        "control socket", default_doc="absent"))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -251,15 +257,31 @@ class DetectSettings:
         "specific-force norm above this is an impact; STOP `impact` only with the trunk tilted "
         "beyond `impact_tilt_deg`", min=1.5, max=8.0))
     arm_s: float = field(default=0.1, metadata=spec(
-        'at start, the mean specific force over this long defines "up"', min=0.02, max=2.0))
+        'at start, the mean specific force over this long with the body still defines "up"',
+        min=0.02, max=2.0))
+    arm_still_dps: float = field(default=20.0, metadata=spec(
+        "arming: still means angular rate below this …", min=1.0, max=100.0))
+    arm_still_g: float = field(default=0.1, metadata=spec(
+        "… and specific-force norm within this of 1 g", min=0.01, max=0.5))
+    arm_fallback_s: float = field(default=1.0, metadata=spec(
+        'a body never still this long after start is armed on its mean specific force over '
+        'that time (gait averages out)', min=0.5, max=10.0))
+    posture_tau_s: float = field(default=4.0, metadata=spec(
+        "while stepping, the tilt reference follows the runner's own posture with this time "
+        "constant …", min=0.5, max=60.0))
+    posture_max_tilt_deg: float = field(default=30.0, metadata=spec(
+        "… but only while the trunk is within this of it (a fall does not drag it along)",
+        min=5.0, max=60.0))
     orientation_tau_s: float = field(default=1.0, metadata=spec(
         "time constant pulling the tracked up direction toward the accelerometer",
         min=0.2, max=10.0))
     velocity_leak_s: float = field(default=1.0, metadata=spec(
         "leak time constant of the vertical-velocity integrator", min=0.2, max=10.0))
-    model_logit: float = field(default=8.5, metadata=spec(
-        "the learned fall score's logit above this … (lower = earlier stops and more false "
-        "stops)", min=-5.0, max=30.0))
+    model_logit: float = field(default=9.0, metadata=spec(
+        "while the runner is stepping, the learned fall score's logit above this … (lower = "
+        "earlier stops and more false stops)", min=-5.0, max=30.0))
+    model_logit_still: float = field(default=9.5, metadata=spec(
+        "… or, when not stepping, above this …", min=-5.0, max=30.0))
     model_hold_s: float = field(default=0.02, metadata=spec(
         "… for this long is a STOP `pre_impact`", min=0.0, max=0.3))
     fall_velocity_mps: float = field(default=1.5, metadata=spec(
@@ -276,11 +298,14 @@ class DetectSettings:
     impact_tilt_deg: float = field(default=45.0, metadata=spec(
         "tilt needed for an impact to count", min=10.0, max=90.0))
     slip_rate_dps: float = field(default=150.0, metadata=spec(
-        "while stepping, tipping faster than this …", min=30.0, max=1000.0))
+        "in mid-stride, tipping faster than this …", min=30.0, max=1000.0))
     slip_tilt_deg: float = field(default=25.0, metadata=spec(
         "… with tilt beyond this …", min=0.0, max=90.0))
     slip_hold_s: float = field(default=0.05, metadata=spec(
-        "… for this long is a STOP `slip_trip`", min=0.0, max=0.3))
+        "… for this long is a STOP `slip_trip` …", min=0.0, max=0.3))
+    slip_rhythm_ratio: float = field(default=1.5, metadata=spec(
+        "… in mid-stride: the last step less than this multiple of the mean recent step "
+        "interval ago (not stopping to sit or lie down)", min=1.0, max=5.0))
     step_threshold_mps2: float = field(default=1.0, metadata=spec(
         "vertical-acceleration peak that counts as a step", min=0.2, max=10.0))
     step_min_interval_s: float = field(default=0.25, metadata=spec(
@@ -376,11 +401,179 @@ class SimSettings:
         "seed of the simulated sensor noise, so runs are reproducible", min=0))
 
 
+@dataclass(frozen=True, kw_only=True)
+class PathsSettings:
+    """``[paths]`` (optional): where the controller keeps its state.
+
+    The runner store (``treadguard.db``: runners, their limits, session summaries, the audit
+    log, the supervisor PIN's hash) lives in ``state_dir``; every command's ``--state DIR``
+    overrides it.
+    """
+
+    state_dir: str = field(default="/var/lib/treadguard", metadata=spec(
+        "directory of the runner store (SQLite, WAL mode); created if missing; a relative path "
+        "is relative to the configuration file's directory"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProgramSettings:
+    """``[program]`` (optional): the session program a new runner starts with.
+
+    Each runner then keeps their own copy of these values in the runner store (`treadguard
+    runner set NAME OPTION=VALUE`), under the same names; progression raises them after clean
+    sessions. A runner's profile caps the speeds (``docs/sessions.md``): the warm-up speed is at
+    most the bout speed, which is at most the runner's ``max_speed_kmh`` and the profile's cap;
+    ``[limits] max_speed_kmh`` still caps the machine. Where each default comes from:
+    ``docs/sessions.md``.
+    """
+
+    warmup_speed_kmh: float = field(default=1.0, metadata=spec(
+        "speed of the warm-up, the rests and the cool-down (slow backward walking)",
+        min=0.1, max=HARD_MAX_SPEED_KMH))
+    warmup_s: float = field(default=60.0, metadata=spec(
+        "warm-up at the warm-up speed before the first bout; the detectors learn the "
+        "runner's own walking that day during it", min=10.0, max=900.0))
+    bout_speed_kmh: float = field(default=1.5, metadata=spec(
+        "speed of a bout (never above the runner's max_speed_kmh nor the profile's cap)",
+        min=0.1, max=HARD_MAX_SPEED_KMH))
+    bout_steps: int = field(default=10, metadata=spec(
+        "a bout lasts this many backward steps, counted by the step detector …",
+        min=5, max=100))
+    bout_s: float = field(default=0.0, metadata=spec(
+        "… or, when above 0, this many seconds instead", min=0.0, max=600.0))
+    bouts: int = field(default=4, metadata=spec(
+        "bouts planned in a session", min=1, max=50))
+    rest_s: float = field(default=20.0, metadata=spec(
+        "rest after each bout (not after the last)", min=5.0, max=600.0))
+    rest_mode: RestMode = field(default="belt", metadata=spec(
+        '"belt": rest walking at the warm-up speed; "stop": the belt stops (latched) and the '
+        "next bout needs a reset and a confirmed start"))
+    session_limit_s: float = field(default=180.0, metadata=spec(
+        "session time limit from the belt's start (warm-up, bouts, rests); when it is reached "
+        "the cool-down begins", min=60.0, max=3600.0))
+    cooldown_s: float = field(default=30.0, metadata=spec(
+        "cool-down at the warm-up speed before the controlled stop that ends a session",
+        min=10.0, max=600.0))
+    sessions_per_week: int = field(default=3, metadata=spec(
+        "sessions a runner may start within any 7 days (raising it needs the supervisor PIN)",
+        min=1, max=14))
+    bout_speed_step_kmh: float = field(default=0.1, metadata=spec(
+        "progression: bout speed added after a clean session", min=0.0, max=0.5))
+    bout_steps_step: int = field(default=2, metadata=spec(
+        "progression: bout steps added after a clean session", min=0, max=10))
+    session_limit_step_s: float = field(default=30.0, metadata=spec(
+        "progression: session time added after a clean session", min=0.0, max=300.0))
+
+
+@dataclass(frozen=True, kw_only=True)
+class ControlSettings:
+    """``[control]`` (optional): the status and control socket (``docs/sessions.md``).
+
+    A Unix socket, mode 0660, served outside the loop's thread: status, the next runner, the
+    harness confirmation, a stop request. Nothing on it can start the belt or raise a speed.
+    """
+
+    socket_path: str = field(default="/run/treadguard/control.sock", metadata=spec(
+        "the socket's path; its directory is created if missing; a relative path is relative "
+        "to the configuration file's directory"))
+    socket_group: str = field(default="treadguard", metadata=spec(
+        'group given the socket (read and write for the group); "-" = leave the process\'s '
+        "own group"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class WatchdogSettings:
+    """``[watchdog]`` (optional): the independent thread that stops the belt when the loop
+    hangs (`controller/watchdog.py`), and systemd's watchdog pings from it."""
+
+    loop_timeout_s: float = field(default=0.1, metadata=spec(
+        "no tick for this long ⇒ the watchdog thread opens the relay and writes the stop "
+        "command itself (0.1 s is the safety requirement's limit)", min=0.02, max=0.1))
+
+
+@dataclass(frozen=True, kw_only=True)
+class RealtimeSettings:
+    """``[realtime]`` (optional): how the loop's thread asks the kernel for its time; what is
+    not permitted is said at start-up, never fatal."""
+
+    sched_fifo: bool = field(default=True, metadata=spec(
+        "run the loop's thread under SCHED_FIFO (needs CAP_SYS_NICE or an rtprio limit)"))
+    priority: int = field(default=50, metadata=spec(
+        "SCHED_FIFO priority of the loop's thread (1–98; above the kernel's threaded IRQs at "
+        "50 only if they must wait for the loop)", min=1, max=98))
+    lock_memory: bool = field(default=True, metadata=spec(
+        "mlockall: no page of the process is ever paged out (needs CAP_IPC_LOCK or a memlock "
+        "limit)"))
+    freeze_gc: bool = field(default=True, metadata=spec(
+        "after start-up freeze the heap and collect garbage only while latched or ready, "
+        "between ticks, never inside one"))
+    cpu: int | None = field(default=None, metadata=spec(
+        "pin the process to this CPU core (absent: any core)", min=0, max=255))
+
+
+@dataclass(frozen=True, kw_only=True)
+class BlackboxSettings:
+    """``[blackbox]`` (optional): the black box: events, telemetry and the IMU around every
+    stop and caution, in SQLite files in ``[paths] state_dir``."""
+
+    enabled: bool = field(default=True, metadata=spec("record the black box"))
+    telemetry_hz: float = field(default=10.0, metadata=spec(
+        "telemetry rate while the belt may move (countdown, running, stopping)",
+        min=1.0, max=50.0))
+    idle_telemetry_hz: float = field(default=0.2, metadata=spec(
+        "telemetry rate while latched or ready (the belt stopped): an idle machine writes "
+        "little", min=0.1, max=50.0))
+    burst_before_s: float = field(default=8.0, metadata=spec(
+        "full-rate IMU samples and detector scores kept from before each stop and caution",
+        min=0.0, max=30.0))
+    burst_after_s: float = field(default=2.0, metadata=spec(
+        "full-rate IMU samples and detector scores recorded after each stop and caution",
+        min=0.0, max=30.0))
+    commit_every_s: float = field(default=0.5, metadata=spec(
+        "the writer commits (and syncs) at least this often: a power cut loses at most this "
+        "and the sync's time", min=0.05, max=1.0))
+    queue_items: int = field(default=5000, metadata=spec(
+        "the loop→writer queue; when full the oldest telemetry is dropped (counted and "
+        "logged), never an event", min=100, max=1_000_000))
+    file_max_mb: float = field(default=64.0, metadata=spec(
+        "a new database file when the current one reaches this size (one per day anyway)",
+        min=1.0, max=4096.0))
+    retention_days: int = field(default=365, metadata=spec(
+        "files older than this are deleted", min=1, max=36500))
+    retention_mb: float = field(default=2048.0, metadata=spec(
+        "the oldest files are deleted while all of them together are larger than this",
+        min=4.0, max=1e6))
+
+
+@dataclass(frozen=True, kw_only=True)
+class ArmingSettings:
+    """``[arming]`` (optional): the stop-path test before a start (``docs/sessions.md``).
+
+    After a reset, before the start is allowed, the relay is opened: its feedback contact must
+    be seen open, and the treadmill must be seen to react — its console loses power with the
+    key loop, so the link goes silent; that expected power cycle is waited out and its start
+    lockout cleared with a stop. Relay-only mode checks the feedback contact only. A start is
+    refused without a passing test within the interval.
+    """
+
+    stop_path_test: StopPathTestWhen = field(default="each_session", metadata=spec(
+        '"each_session": after the reset before every session; "daily": once a day; "off": '
+        "never (simulations only: a real machine should test its stop path)"))
+    relay_open_hold_s: float = field(default=1.0, metadata=spec(
+        "how long the relay is held open during the test (long enough for the console to "
+        "lose power)", min=0.2, max=5.0))
+    power_cycle_window_s: float = field(default=15.0, metadata=spec(
+        "how long the treadmill may take to come back after the test's power cycle; longer "
+        "or silent is a link fault", min=2.0, max=60.0))
+
+
 SECTIONS: Final[list[tuple[str, type]]] = [
     ("controller", ControllerSettings), ("i2c", I2CSettings), ("imu", ImuSettings),
     ("treadmill", TreadmillSettings), ("gpio", GpioSettings), ("limits", LimitsSettings),
     ("session", SessionSettings), ("health", HealthSettings), ("detect", DetectSettings),
-    ("rails", RailsSettings), ("sim", SimSettings),
+    ("rails", RailsSettings), ("sim", SimSettings), ("paths", PathsSettings),
+    ("program", ProgramSettings), ("control", ControlSettings), ("arming", ArmingSettings),
+    ("watchdog", WatchdogSettings), ("realtime", RealtimeSettings), ("blackbox", BlackboxSettings),
 ]
 """Every section and the dataclass that declares its options, in the order of the doc."""
 
@@ -401,6 +594,13 @@ class Settings:
     detect: DetectSettings
     sim: SimSettings | None
     rails: RailsSettings | None = None
+    paths: PathsSettings = field(default_factory=PathsSettings)
+    program: ProgramSettings = field(default_factory=ProgramSettings)
+    control: ControlSettings = field(default_factory=ControlSettings)
+    watchdog: WatchdogSettings = field(default_factory=WatchdogSettings)
+    realtime: RealtimeSettings = field(default_factory=RealtimeSettings)
+    blackbox: BlackboxSettings = field(default_factory=BlackboxSettings)
+    arming: ArmingSettings = field(default_factory=ArmingSettings)
 
     @property
     def any_simulated(self) -> bool:

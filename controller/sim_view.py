@@ -14,7 +14,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
+from controller import config as cfg
+from controller import program_sim
 from controller.app import HardwareError, System
+from controller.blackbox.recorder import blackbox_dir, start_blackbox
 from controller.daemon import StopSignals
 from controller.events import Event, EventKind
 from controller.fault_matrix import run_fault_matrix
@@ -23,6 +26,7 @@ from controller.sim_session import (
     SessionPlan,
     build_session,
     outcome,
+    require_all_simulated,
     run_quiet,
     write_outcome,
 )
@@ -66,6 +70,10 @@ def register(sub: Any) -> None:
                       help="as fast as possible (default when stdout is not a terminal)")
     pace.add_argument("--realtime", action="store_true",
                       help="real time with a live view (default on a terminal)")
+    sim.add_argument("--state", metavar="DIR", default=None,
+                     help="the state directory: the session's black box, and with --runner the "
+                          "runner store (default: a temporary one)")
+    program_sim.register_options(sim)
     sim.set_defaults(func=cmd_sim)
 
 
@@ -90,6 +98,10 @@ def cmd_sim(args: argparse.Namespace) -> int:
         return 2
     if args.fault_matrix:
         return run_fault_matrix(args.config, args.json, args.seed, sys.stderr)
+    if getattr(args, "runner", None):
+        settings = cfg.load(args.config)
+        require_all_simulated(settings)
+        return program_sim.cmd_sim_runner(args, settings)
     plan = SessionPlan(args.config, args.scenario, args.fault, args.fault_at_s, args.speed_kmh,
                        args.duration_s, args.seed, args.child_work_dir)
     if plan.kills_the_controller:  # the session runs in a child process, killed mid-session
@@ -115,9 +127,18 @@ def cmd_sim(args: argparse.Namespace) -> int:
             print(f"treadguard sim: {exc}", file=sys.stderr)
             return 1
         stop = StopSignals()
-        code = run_simulation(system, scenario, live=live, out=out,
-                              keep_running=lambda: not stop.requested, on_tick=driver.on_tick,
-                              at_end=driver.end)
+        with blackbox_dir(args.state) as state:
+            recorder = start_blackbox(system, state, lambda line: print(line, file=sys.stderr))
+            try:
+                code = run_simulation(system, scenario, live=live, out=out,
+                                      keep_running=lambda: not stop.requested,
+                                      on_tick=driver.on_tick, at_end=driver.end)
+            finally:
+                if recorder is not None:
+                    recorder.close()
+                    if args.state:
+                        print(f"  {recorder.status()} (treadguard log list --state "
+                              f"{args.state})", file=out)
         if args.json:
             write_outcome(outcome(system, driver, seed), args.json)
     return code

@@ -95,6 +95,16 @@ class StopReason(StrEnum):
     NO_RUNNER = "no_runner"
     """Nobody on the running belt, after the caution's countdown."""
 
+    # ---- the session program and the control socket (controller/program.py,
+    # controller/control_socket.py)
+    SESSION_COMPLETE = "session_complete"
+    """The program's cool-down is over: the controlled stop that ends a session."""
+    BOUT_REST = "bout_rest"
+    """A rest between bouts with the belt stopped (``rest_mode = "stop"``): the next bout needs a
+    reset and a confirmed start."""
+    STOP_REQUESTED = "stop_requested"
+    """A stop asked for on the control socket (``treadguard stop``)."""
+
 
 RAIL_RESET_REASON: dict[str, StopReason] = {
     "force": StopReason.RAIL_FORCE_RESET,

@@ -38,7 +38,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from enum import Enum
-from typing import Final
+from typing import Final, Protocol
 
 from controller.config import LimitsSettings
 from controller.detect.base import Decision, Level
@@ -53,6 +53,15 @@ STOP_MARGIN_S: Final = 1.0
 """Extra time beyond v / stop_decel that a belt gets to read back zero before power is cut."""
 STOPPED_KMH: Final = 0.05
 MOVING_WHILE_LATCHED_KMH: Final = 0.3
+
+
+class SessionProgram(Protocol):
+    """A runner's session program (:class:`controller.program.Program`), seen from here: it
+    sets the governor's target while RUNNING, may request a stop, and may forbid a start."""
+
+    def tick(self, now_s: float, supervisor: Supervisor) -> None: ...
+
+    def start_problems(self) -> list[str]: ...
 
 
 class State(Enum):
@@ -103,6 +112,11 @@ class Supervisor:
         self._commanded_kmh = 0.0
         self._caution_reason = ""
         self._countdown_from_s = math.inf
+        self.hold_relay_open = False
+        """The stop-path test holds the relay open (only while READY: never while the belt may
+        run)."""
+        self.program: SessionProgram | None = None
+        """The session program, if a runner's program runs (set by the composition's user)."""
 
     @property
     def start_countdown_s(self) -> float:
@@ -112,8 +126,9 @@ class Supervisor:
     # ------------------------------------------------------------------ outputs
     @property
     def relay_closed(self) -> bool:
-        """Energise the safety-key-loop relay? False whenever power must be cut."""
-        return not self.power_cut
+        """Energise the safety-key-loop relay? False whenever power must be cut (or the stop-path
+        test holds it open)."""
+        return not self.power_cut and not self.hold_relay_open
 
     @property
     def stop_deadline_s(self) -> float:
@@ -226,7 +241,8 @@ class Supervisor:
 
     def _start_problems(self) -> list[str]:
         """The arming checklist plus the drive: what forbids a start now (empty: none)."""
-        return self._arming_problems() + self._drive.start_problems()
+        program = self.program.start_problems() if self.program is not None else []
+        return self._arming_problems() + self._drive.start_problems() + program
 
     def _end_countdown(self, now: float) -> None:
         """The countdown has played: check everything again, then start (or latch)."""
@@ -260,6 +276,9 @@ class Supervisor:
         if (self.state is State.COUNTDOWN
                 and now - self._countdown_from_s >= self.start_countdown_s):
             self._end_countdown(now)
+        if self.program is not None:
+            # Before the speed: the program's phase decides this tick's target (or stops).
+            self.program.tick(now, self)
         if self.state is State.RUNNING and drive.controls_speed:
             speed = self.governor.speed_at(now)
             cue_kmh = self.governor.take_cue()

@@ -5,7 +5,8 @@ of the chip's 12 electrode inputs. :meth:`Mpr121.setup` soft-resets the chip and
 reads its reset value 0x24 (the MPR121 has no ID register: this is the datasheet's way to tell
 it is there), then — in stop mode, the only mode that accepts configuration — sets thresholds,
 a 4 ms response time (ESI 1 ms × SFI 4 samples instead of the reset's 16 ms × 4) and enables
-electrodes 0…n, loading baselines from the first readings. Everything written is read back.
+electrodes 0…n, loading baselines (all 10 bits) from the first scan. Everything written is
+read back.
 
 :meth:`Mpr121.read` costs one bus transaction: touch status, out-of-range status and the
 filtered data of the enabled electrodes in one auto-incrementing block read (4 + 2n bytes).
@@ -40,7 +41,11 @@ RESET_MAGIC: Final = 0x63
 CONFIG2_AFTER_RESET: Final = 0x24
 CONFIG1_VALUE: Final = 0x10  # FFI 6 samples, 16 µA charge current (the reset value)
 CONFIG2_VALUE: Final = 0x20  # CDT 0.5 µs, SFI 4 samples, ESI 1 ms ⇒ 4 ms response
-ECR_BASELINE_LOAD: Final = 0x80  # CL = 0b10: load baseline from the first 5 MSBs of data
+ECR_BASELINE_LOAD: Final = 0xC0
+"""CL = 0b11: load all 10 bits of the first filtered value as the baseline. CL = 0b10 loads
+only its 5 high bits — a baseline up to 31 counts below an untouched rail, which hides a touch
+of up to touch threshold + 31 counts (the baseline filter, left at its reset values, never
+tracks it back up)."""
 OVCF: Final = 0x80
 
 

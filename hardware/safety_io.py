@@ -38,6 +38,7 @@ factory: nothing here picks a backend. Tests use gpiozero's ``MockFactory``
 
 from __future__ import annotations
 
+import threading
 from enum import Enum
 from typing import Any, Final
 
@@ -112,6 +113,9 @@ class SafetyIO:
                 device.close()
             raise
         self._relay_changed_at_s = clock.now_s()
+        self._relay_lock = threading.Lock()
+        self.relay_forced_open = False
+        """Set by the watchdog thread's :meth:`force_open`; the relay stays open meanwhile."""
         self._reset_press = HeldTimer()
         self._long_sent = False  # the current press of the reset button has given its LONG
         self._start_press = HeldTimer()
@@ -190,10 +194,36 @@ class SafetyIO:
     # ------------------------------------------------------------------ outputs
     def set_relay(self, closed: bool) -> None:
         """Energise (``closed``) or de-energise the stop relay; a change is time-stamped for
-        the stop chain's feedback check."""
-        if bool(self.relay.value) != closed:
-            self._relay_changed_at_s = self._clock.now_s()
-        self.relay.value = closed
+        the stop chain's feedback check. While :attr:`relay_forced_open` (the watchdog thread
+        cut the power) the relay stays open whatever is asked."""
+        with self._relay_lock:
+            closed = closed and not self.relay_forced_open
+            if bool(self.relay.value) != closed:
+                self._relay_changed_at_s = self._clock.now_s()
+            self.relay.value = closed
+
+    def force_open(self) -> None:
+        """Open the relay from another thread (the loop watchdog), whatever the loop does next.
+
+        The flag is set first, so a :meth:`set_relay` that starts after it keeps the relay
+        open; one already inside the lock finishes its write before ours. The lock is held by
+        the loop only for one pin write: if it cannot be had within 50 ms the pin is written
+        anyway (the write is idempotent; the flag still holds every later ``set_relay``).
+        The loop calls :meth:`release_forced_open` once the supervisor has latched the stop
+        with the power cut (which keeps the relay open until a human reset)."""
+        self.relay_forced_open = True
+        locked = self._relay_lock.acquire(timeout=0.05)
+        try:
+            if self.relay.value:
+                self._relay_changed_at_s = self._clock.now_s()
+            self.relay.off()
+        finally:
+            if locked:
+                self._relay_lock.release()
+
+    def release_forced_open(self) -> None:
+        """The supervisor now holds the power cut itself (see :meth:`force_open`)."""
+        self.relay_forced_open = False
 
     def heartbeat(self) -> None:
         """Toggle the charge-pump output. Call once per tick, only from a healthy loop."""

@@ -26,6 +26,7 @@ The opening of the serial port is not done here: the composition root hands in a
 from __future__ import annotations
 
 import math
+import threading
 from collections import deque
 from enum import Enum
 from typing import Final
@@ -121,8 +122,8 @@ class TrackmasterLink:
         self.units = units
         self.max_speed_kmh = max_speed_kmh
         self._unit_per_kmh = 1.0 / KMH_PER_MPH if units == "mph" else 1.0
-        self._picker = CommandPicker(Command(STOP if stop_mode == "A2" else AUTO_STOP),
-                                     poll_interval_s)
+        self._stop_command = Command(STOP if stop_mode == "A2" else AUTO_STOP)
+        self._picker = CommandPicker(self._stop_command, poll_interval_s)
         self.poll_interval_s = poll_interval_s
         self.ack_timeout_s = ack_timeout_s
         self.ramp_kmh_per_s = ramp_mps2 * KMH_PER_MPS
@@ -155,6 +156,12 @@ class TrackmasterLink:
         self._speed_zero_at_s = -math.inf
         self._power_cycle = PowerCycleWindow()
         self._abandoned_until_s = -math.inf
+        # The port is written by the loop's thread, and by the watchdog thread's
+        # emergency_stop() when the loop has stopped ticking: each write holds this lock (one
+        # command, a few bytes, at most the port's 50 ms write timeout).
+        self._write_lock = threading.Lock()
+        self.emergency_stop_sent = False
+        """The watchdog thread wrote a stop on its own (latched until :meth:`reset`)."""
 
     # ------------------------------------------------------------------ read-outs
     @property
@@ -320,6 +327,7 @@ class TrackmasterLink:
         self._stop_acked_s = None
         self._power_cycle.close()
         self._stop_unacked = True
+        self.emergency_stop_sent = False
         self._picker.reverse = False
         self.stop()
         self._readback.forget_stop()
@@ -330,6 +338,29 @@ class TrackmasterLink:
             self._outstanding.drop()
         self._discard_input()
         self._picker.stop_pending = True  # always: it also clears a power-up start lockout
+
+    def emergency_stop(self, lock_timeout_s: float = 0.06) -> bool:
+        """Write the stop command now, from another thread (the loop watchdog), without the
+        link's state machine.
+
+        From here on the loop's own writes are refused except stops, and its next
+        :meth:`step` latches a fault (its picture of the line is stale: the treadmill has
+        stopped, and the stop's reply will arrive unannounced), which sends its own stop.
+        Returns False if the port was not free within ``lock_timeout_s`` (the loop stuck in a
+        write: the line is wedged, and the relay, opened first, is the stop) or the write
+        failed.
+        """
+        self.emergency_stop_sent = True
+        if not self._write_lock.acquire(timeout=lock_timeout_s):
+            return False
+        try:
+            self._port.write(self._stop_command.wire)
+            self.bytes_sent += len(self._stop_command.wire)
+        except Exception:
+            return False
+        finally:
+            self._write_lock.release()
+        return True
 
     def _fail(self, reason: str) -> None:
         """Latch the first fault and send a stop now (again, even if one was acknowledged)."""
@@ -343,6 +374,8 @@ class TrackmasterLink:
     def step(self) -> None:
         """Advance the link: collect a reply, check timeouts, send the next command."""
         now = self._clock.now_s()
+        if self.emergency_stop_sent and self.fault is None:
+            self._fail("the loop watchdog sent a stop: the control loop stalled")
         self._profile.advance(now, self.mode is LinkMode.RUNNING)
         if now <= self._abandoned_until_s:
             self._discard_input()  # the transaction abandoned by reset() may still answer
@@ -442,12 +475,15 @@ class TrackmasterLink:
             self._profile.controlled = None
             self._stop_unacked = True
         try:
-            self._port.write(command.wire)
+            with self._write_lock:
+                if self.emergency_stop_sent and command.opcode not in (STOP, AUTO_STOP):
+                    return  # the watchdog stopped the belt behind our back: nothing else now
+                self._port.write(command.wire)
+                self.bytes_sent += len(command.wire)
         except Exception as exc:
             self._outstanding.drop()
             self._fail(f"serial port error: {exc}")
             return
-        self.bytes_sent += len(command.wire)
         self.transactions += 1
         self._outstanding.begin(command, now, self._picker.sent(command))
         # Invariant: anything that may have moved the belt since the last acknowledged stop —

@@ -91,3 +91,31 @@ def test_sisfall_trials_real(sisfall: Path) -> None:
     fall = trials["F05_SA01_R01.txt"]
     assert fall.kind == "fall"
     assert np.linalg.norm(fall.acc_g, axis=1).max() > 2.0  # the impact
+
+
+JOGGING_FROM_THE_FIRST_SAMPLE = ("D02_SA22_R01.txt", "D03_SA12_R01.txt", "D04_SA12_R01.txt")
+"""Development SisFall recordings that start mid-walk / mid-jog: the first tracker armed on
+their first 0.1 s and stopped the belt within 0.3 s, then again and again (4–6 alarms each)."""
+
+
+@pytest.fixture(scope="module")
+def sisfall_dev(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    dest = tmp_path_factory.mktemp("sisfall_dev")
+    _unpack(DATASETS / "sisfall-dev.tar.xz", dest, JOGGING_FROM_THE_FIRST_SAMPLE)
+    dirs = {p.parent.parent for p in dest.rglob("*.txt")}
+    if len(dirs) != 1:
+        pytest.fail("sisfall-dev.tar.xz: expected the three recordings in one dataset folder")
+    return dirs.pop()
+
+
+def test_walking_from_the_first_sample_does_not_stop_real(sisfall_dev: Path) -> None:
+    from controller.detect import build_default
+    from controller.evaluate.harness import run_trial
+
+    trials = list(read_sisfall(sisfall_dev, ["SA12", "SA22"]))
+    assert {t.file for t in trials} == set(JOGGING_FROM_THE_FIRST_SAMPLE)
+    det = build_default()
+    for trial in trials:
+        result = run_trial(det, trial)
+        assert result.alarm_starts_s == (), f"{trial.file}: stops at {result.alarm_starts_s}"
+        assert not det.orientation.armed_still  # it never kept still: armed on the fallback

@@ -32,8 +32,11 @@ class TreadguardDetector:
         self.steps = steps
         self.slip_trip = slip_trip
         self.instability = instability
+        self.stepping = False
+        """The regime of the last sample: the runner stepping (a step in the last 2 s)."""
 
     def reset(self) -> None:
+        self.stepping = False
         self.orientation.reset()
         self.fall.reset()
         self.steps.reset()
@@ -45,9 +48,14 @@ class TreadguardDetector:
         if not o.update(sample):
             return OK
         self.steps.check(o)
-        d = self.fall.check(o)
+        stepping = self.stepping = self.steps.stepping(o.t_s)
+        if stepping:
+            o.follow_gait_posture()
+        d = self.fall.check(o, stepping)
         s = self.slip_trip.check(o)
         c = self.instability.check(o)
+        if o.t_s < o.settled_s:  # armed in motion: the features are still settling
+            return OK
         if d.level is Level.STOP:
             return d
         if s.level is Level.STOP:

@@ -5,7 +5,10 @@ Every threshold is a ``[detect]`` option (:class:`controller.config.DetectSettin
 The earliest stop comes from a small learned score (:mod:`controller.detect.fall_model`): a
 one-hidden-layer network over trunk features (downward velocity, tilt, tipping rate, loss of
 support, their recent changes and products), fitted on KFall tuning subjects. Its logit above
-``model_logit`` for ``model_hold_s`` is a STOP ``pre_impact``. It is evaluated only while
+a threshold for ``model_hold_s`` is a STOP ``pre_impact``. Two regimes: while the runner is
+stepping (a step counted in the last 2 s) the threshold is ``model_logit``, chosen for lead in
+falls from gait; otherwise it is ``model_logit_still``, chosen conservatively (sitting and
+lying down fast are the daily activities that look most like falls). It is evaluated only while
 something is happening (the waist dropping faster than 0.2 m/s, tipping faster than 30 °/s, or
 specific force below 0.8 g); standing, walking upright and sitting still cost almost nothing.
 
@@ -64,8 +67,13 @@ class FallDetector:
         self._fall_held = HeldTimer()
         self._free_fall_held = HeldTimer()
 
-    def check(self, o: Orientation) -> Decision:
-        """Decision for the sample ``o`` was just updated with (``o.armed`` must be True)."""
+    def check(self, o: Orientation, stepping: bool = False) -> Decision:
+        """Decision for the sample ``o`` was just updated with (``o.armed`` must be True).
+
+        ``stepping`` selects the regime: while the runner steps, the score stops above
+        ``model_logit`` (tuned for lead in falls from gait); otherwise above
+        ``model_logit_still`` (conservative: sitting, lying down and getting up look like
+        falls to a waist sensor)."""
         th = self.th
         t = o.t_s
         values = self.features.update(o)
@@ -80,14 +88,15 @@ class FallDetector:
             self.last_logit = logit = float("-inf")
         # Every timer is updated on every sample (no early return), so a hold always means
         # consecutive samples, also after an earlier STOP.
-        model_held = self._model_held.update(logit > th.model_logit, t)
+        threshold = th.model_logit if stepping else th.model_logit_still
+        model_held = self._model_held.update(logit > threshold, t)
         fall_held = self._fall_held.update(
             o.v_up_mps < -th.fall_velocity_mps and o.cos_tilt < self._cos_tilt
             and o.tilt_rate_dps > th.fall_rate_dps, t)
         ff_held = self._free_fall_held.update(o.acc_norm_g < th.free_fall_g, t)
         if model_held is not None and model_held >= th.model_hold_s - 1e-9:
             return Decision(Level.STOP, StopReason.PRE_IMPACT,
-                            f"fall score {logit:.1f} > {th.model_logit:.1f}: falling "
+                            f"fall score {logit:.1f} > {threshold:.1f}: falling "
                             f"{-o.v_up_mps:.2f} m/s, tilt {o.tilt_deg():.0f}°, "
                             f"tipping {o.tilt_rate_dps:.0f}°/s")
         if fall_held is not None and fall_held >= th.fall_hold_s - 1e-9:

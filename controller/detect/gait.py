@@ -110,6 +110,15 @@ class StepCounter:
         return self.last_step_s is not None and self._n >= 2 \
             and t - self.last_step_s <= self.max_gap_s
 
+    def in_rhythm(self, t_s: float, ratio: float) -> bool:
+        """True while stepping and the last step came less than ``ratio`` × the mean recent
+        step interval ago: the runner is mid-stride, not stopping to sit or lie down."""
+        if not self.stepping(t_s) or self._n == 0 or self.last_step_s is None:
+            return False
+        n = self._n
+        mean = sum(self._intervals[:n]) / n if n < INTERVALS else sum(self._intervals) / INTERVALS
+        return t_s - self.last_step_s < ratio * mean
+
     def cadence_spm(self, t_s: float | None = None) -> float:
         """Steps per minute over the recent intervals; 0.0 when not stepping."""
         if not self.stepping(t_s) or self._n == 0:
@@ -195,12 +204,15 @@ class InstabilityDetector:
 
 
 class SlipTripDetector:
-    """STOP on a slip or trip while stepping: the trunk tips fast and far within a step.
+    """STOP on a slip or trip in mid-stride: the trunk tips fast and far within a step.
 
-    While :class:`StepCounter` reports stepping, a tipping rate above ``slip_rate_dps``
-    together with a tilt beyond ``slip_tilt_deg`` for ``slip_hold_s`` (``[detect]``) is a slip
-    (feet run away: backward tip) or a trip (feet stopped: forward tip). Gait never combines
-    both for long.
+    While the runner is in the rhythm of stepping (:meth:`StepCounter.in_rhythm`: the last step
+    less than ``slip_rhythm_ratio`` × the mean recent step interval ago), a tipping rate above
+    ``slip_rate_dps`` together with a tilt beyond ``slip_tilt_deg`` for ``slip_hold_s``
+    (``[detect]``) is a slip (feet run away: backward tip) or a trip (feet stopped: forward
+    tip). Gait never combines both for long. The rhythm gate is what keeps sitting or lying
+    down just after walking (the first version gated on "a step in the last 2 s") from
+    stopping the belt: a person stops stepping before sitting down.
     """
 
     name = "slip_trip"
@@ -211,6 +223,7 @@ class SlipTripDetector:
         self.tilt_deg = settings.slip_tilt_deg
         self._cos_tilt = math.cos(math.radians(self.tilt_deg))
         self.hold_s = settings.slip_hold_s
+        self.rhythm_ratio = settings.slip_rhythm_ratio
         self.reset()
 
     def reset(self) -> None:
@@ -219,9 +232,9 @@ class SlipTripDetector:
     def check(self, o: Orientation) -> Decision:
         held_s = self._tipping.update(
             o.tilt_rate_dps > self.rate_dps and o.cos_tilt < self._cos_tilt
-            and self.steps.stepping(o.t_s), o.t_s)
+            and self.steps.in_rhythm(o.t_s, self.rhythm_ratio), o.t_s)
         if held_s is not None and held_s >= self.hold_s - 1e-9:
             return Decision(Level.STOP, StopReason.SLIP_TRIP,
                             f"tipping {o.tilt_rate_dps:.0f}°/s at tilt {o.tilt_deg():.0f}° "
-                            f"while stepping")
+                            f"in mid-stride")
         return OK

@@ -13,7 +13,11 @@ one-hidden-layer tanh network (:data:`HIDDEN` units) with a logistic output:
 
 The result is written as plain Python numbers to ``controller/detect/fall_model_weights.py``
 (a few kB), so the Pi needs nothing beyond Python to run it. Thresholds on its logit are chosen
-separately (``[detect] model_logit`` / ``model_hold_s``), again on tuning subjects only.
+separately (``[detect] model_logit`` / ``model_logit_still``, by
+``scripts/train_fall_thresholds.py``), again on development subjects only. The shipped file was
+written by this trainer with the tracker of commit 7acda7f (reproduced bit for bit there);
+the tracker now waits for stillness to arm, so re-running it today writes a slightly different
+file, which is not shipped (see docs/detection.md).
 """
 
 from __future__ import annotations
