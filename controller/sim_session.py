@@ -242,20 +242,18 @@ def make_scenario(name: str, seed: int, speed_kmh: float | None,
     return scenario(name, seed, speed_kmh, duration_s)
 
 
-def load_simulated(config_path: str | Path) -> cfg.Settings:
-    """The configuration, if every part of it is simulated.
+def require_all_simulated(settings: cfg.Settings) -> None:
+    """Refuse a configuration in which any part is real (one line).
 
     Raises:
-        cfg.ConfigError: malformed, or a part is real: the simulation's scripted operator
-            resets and starts, never on anything real.
+        cfg.ConfigError: naming the real parts.
     """
-    settings = cfg.load(config_path)
     real = settings.real_parts()
     if real:
+        # The simulation's scripted operator resets and starts: never on anything real.
         raise cfg.ConfigError(f"{settings.path}: {', '.join(real)}: treadguard sim needs every "
                               f"part simulated ([i2c] simulated = true, [treadmill] simulated = "
                               f"true or protocol = \"none\", [gpio] pin_factory = \"mock\")")
-    return settings
 
 
 def build_session(plan: SessionPlan, clock: Clock, work_dir: Path | None = None
@@ -277,7 +275,8 @@ def build_session(plan: SessionPlan, clock: Clock, work_dir: Path | None = None
         config_path = copy
     if plan.fault is not None and plan.fault not in FAULTS:
         raise SimFaultError(f"unknown fault {plan.fault!r}: one of {', '.join(FAULTS)}")
-    settings = load_simulated(config_path)
+    settings = cfg.load(config_path)
+    require_all_simulated(settings)
     seed = world_seed(settings) if plan.seed is None else plan.seed
     name = plan.scenario or (settings.sim.scenario if settings.sim else "demo")
     scen = make_scenario(name, seed, plan.speed_kmh, plan.duration_s)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
+from controller import config as cfg
 from controller import program_sim
 from controller.app import HardwareError, System
 from controller.blackbox.recorder import blackbox_dir, start_blackbox
@@ -24,8 +25,8 @@ from controller.sim_faults import FAULTS, SimFaultError
 from controller.sim_session import (
     SessionPlan,
     build_session,
-    load_simulated,
     outcome,
+    require_all_simulated,
     run_quiet,
     write_outcome,
 )
@@ -97,8 +98,10 @@ def cmd_sim(args: argparse.Namespace) -> int:
         return 2
     if args.fault_matrix:
         return run_fault_matrix(args.config, args.json, args.seed, sys.stderr)
-    if args.runner:
-        return program_sim.cmd_sim_runner(args, load_simulated(args.config))
+    if getattr(args, "runner", None):
+        settings = cfg.load(args.config)
+        require_all_simulated(settings)
+        return program_sim.cmd_sim_runner(args, settings)
     plan = SessionPlan(args.config, args.scenario, args.fault, args.fault_at_s, args.speed_kmh,
                        args.duration_s, args.seed, args.child_work_dir)
     if plan.kills_the_controller:  # the session runs in a child process, killed mid-session
