@@ -31,6 +31,10 @@ class EventKind(StrEnum):
     """A human action and its answer (reset, start, refused and why)."""
     INFO = "info"
     """Anything else worth a line (a later stop reason while already latched)."""
+    LEVEL = "level"
+    """The IMU detectors' level changed (``detectors: caution (trunk_sway)``, ``detectors:
+    ok``): written to the black box only, never to the event log (it changes too often for a
+    person to read)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,15 +51,22 @@ def test_a_simulated_session_reads_back_whole(build_sim: Build, tmp_path: Path,
     events = list(store.rows(tmp_path, info, "events"))
     # Every event of the session's log, in order, after the start line (version, config hash).
     assert events[0][2].startswith("black box: treadguard ") and "sha256 " in events[0][2]
-    assert [(t, k, m) for t, k, m in events[1:]] == [
+    assert [(t, k, m) for t, k, m in events[1:] if k != EventKind.LEVEL] == [
         (e.t_s, str(e.kind), e.message) for e in system.events]
+    # The detectors' level changes are the black box's own: the slip rises to the stop.
+    levels = [(t, m) for t, k, m in events if k == EventKind.LEVEL]
+    stop_t = next(e.t_s for e in system.events if e.kind is EventKind.STOP)
+    assert [m for _, m in levels] == ["detectors: caution (stumble)",
+                                      "detectors: caution (trunk_sway)",
+                                      "detectors: stop (slip_trip)", "detectors: ok"]
+    assert levels[2][0] == stop_t  # the rise at once, the calm after 0.5 s of it
+    assert levels[3][0] >= stop_t + 0.5
     telemetry = list(store.rows(tmp_path, info, "telemetry"))
     running = [r for r in telemetry if r[1] == "running"]
     assert len(running) >= 10 * 5  # 10 Hz over the ≥ 6 s the belt ran
     assert max(r[3] for r in running if r[3] is not None) > 1.0  # the belt's read-back speed
     idle = [r for r in telemetry if r[0] < 1.4]  # latched before the reset: 0.2 Hz
     assert len(idle) == 1
-    stop_t = next(e.t_s for e in system.events if e.kind is EventKind.STOP)
     imu = [r[0] for r in store.rows(tmp_path, info, "imu")]
     assert imu == sorted(set(imu))  # each sample once, in order
     assert min(imu) <= stop_t - 7.9 and max(imu) >= stop_t + 1.9  # 8 s before, 2 s after
@@ -166,7 +173,8 @@ def test_a_full_disk_is_said_and_the_controller_runs_on(build_sim: Build,
     else:  # a later, smaller batch fitted: the events kept in memory were written then
         assert "black box: writing again" in lines
         [info] = store.sessions(tmp_path)
-        written = [m for _, _, m in store.rows(tmp_path, info, "events")]
+        written = [m for _, k, m in store.rows(tmp_path, info, "events")
+                   if k != EventKind.LEVEL]
         assert written[1:] == [e.message for e in system.events]
 
 

@@ -39,6 +39,7 @@ from typing import Any, Final
 from controller.app import AnySystem
 from controller.blackbox.store import SESSION_COLUMNS, Store, StoreError
 from controller.blackbox.writer import BoundedQueue, Item, Writer
+from controller.detect.base import Decision, Level
 from controller.events import Event, EventKind
 from controller.supervisor import State
 
@@ -46,6 +47,8 @@ SUMMARY_EVERY_S: Final = 10.0
 IMU_FLUSH_EVERY_S: Final = 0.1
 MOVING: Final = (State.COUNTDOWN, State.RUNNING, State.STOPPING)
 RING_SAMPLES_PER_S: Final = 250  # above the IMU's 208 Hz
+LEVEL_CALM_S: Final = 0.5
+"""A fall of the detectors' level is recorded once it has held this long, s."""
 
 
 def new_session_id() -> str:
@@ -96,6 +99,8 @@ class Recorder:
         self._next_telemetry_s = -math.inf
         self._next_summary_s = -math.inf
         self._was_moving = False
+        self._level: tuple[Level, str] = (Level.OK, "")
+        self._calm_since_s: float | None = None
         self.errors = 0
         self.closed = False
 
@@ -156,6 +161,8 @@ class Recorder:
             tipping = det.orientation.tilt_rate_dps
         for s in loop.tick_samples:
             self._ring.append((s.t_s, *s.acc_mps2, *s.gyro_rads, score, tilt, tipping))
+        if det is not None:
+            self._detector_level(now, det.last)
         bb = self._bb
         if self._burst_wanted:
             self._burst_wanted = False
@@ -188,6 +195,25 @@ class Recorder:
         if now >= self._next_summary_s:
             self._next_summary_s = now + SUMMARY_EVERY_S
             self._queue.put(Item("session", changes=self._lateness()))
+
+    def _detector_level(self, now: float, decision: Decision) -> None:
+        """Record a change of the IMU detectors' level: a rise at once, a fall once it has
+        held ``LEVEL_CALM_S`` (a caution that flickers for a few samples is one record)."""
+        level = (decision.level, decision.reason)
+        if level == self._level:
+            self._calm_since_s = None
+            return
+        if decision.level < self._level[0]:
+            if self._calm_since_s is None:
+                self._calm_since_s = now
+            if now - self._calm_since_s < LEVEL_CALM_S:
+                return
+        self._calm_since_s = None
+        self._level = level
+        text = f"detectors: {decision.level.name.lower()}"
+        self._queue.put(Item("event", [(now, str(EventKind.LEVEL),
+                                        text + (f" ({decision.reason})" if decision.reason
+                                                else ""))]))
 
     def _armed(self) -> None:
         """A start was accepted: if a runner's program runs, this run is that runner's

@@ -39,9 +39,12 @@ class TreadguardDetector:
         self.instability = instability
         self.stepping = False
         """The regime of the last sample: the runner stepping (a step in the last 2 s)."""
+        self.last: Decision = OK
+        """The decision on the last sample (the black box records its level's changes)."""
 
     def reset(self) -> None:
         self.stepping = False
+        self.last = OK
         self.orientation.reset()
         self.fall.reset()
         if self.gait_fall is not None:
@@ -51,6 +54,10 @@ class TreadguardDetector:
         self.instability.reset()
 
     def update(self, sample: ImuSample) -> Decision:
+        self.last = decision = self._decide(sample)
+        return decision
+
+    def _decide(self, sample: ImuSample) -> Decision:
         o = self.orientation
         if not o.update(sample):
             return OK
