@@ -193,6 +193,15 @@ class Program:
         self._now_s = now_s
         if self.stop_path is not None:
             self.stop_path.tick(now_s, sup)
+        if self._stop_requested:
+            self._stop_requested = False
+            sup.request_stop(StopReason.STOP_REQUESTED, "asked for on the control socket")
+        if self._pending is not None and not self.in_session \
+                and sup.state in (State.LATCHED, State.READY):
+            self._take(self._pending, sup)
+        # After a runner is taken over (which clears any earlier confirmation): a runner chosen
+        # and the harness confirmed in one breath (`status --select-runner --confirm-harness`)
+        # reach this tick together, and the confirmation is for that runner.
         if self._harness_pressed is not None and self._harness_pressed():
             self._harness_asked = True
             self._events.add(now_s, EventKind.INPUT, "harness button pressed")
@@ -203,12 +212,6 @@ class Program:
                                  "belt is running (confirm it before the next start)")
             else:
                 self.harness_confirmed = True
-        if self._stop_requested:
-            self._stop_requested = False
-            sup.request_stop(StopReason.STOP_REQUESTED, "asked for on the control socket")
-        if self._pending is not None and not self.in_session \
-                and sup.state in (State.LATCHED, State.READY):
-            self._take(self._pending, sup)
         plan = self.plan
         if plan is None:
             return

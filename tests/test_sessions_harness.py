@@ -153,3 +153,15 @@ def test_a_confirmation_while_the_belt_runs_is_for_no_start(build_sim: Build,
     system.loop.run(6.0)
     assert system.supervisor.state is State.READY
     assert starts_on_wire(system) == 1
+
+
+def test_a_confirmation_right_after_choosing_the_runner_counts(build_sim: Build,
+                                                               sim_settings: cfg.Settings) -> None:
+    """``treadguard status --select-runner dee --confirm-harness`` sends both requests at once,
+    before the loop's next tick: taking the runner over must not drop the confirmation that
+    came after the choice (it did: the runner was taken over after it, clearing it)."""
+    system, program = running_session(build_sim, sim_settings)  # select() before any tick
+    program.confirm_harness()
+    assert system.loop.run_until(lambda: system.supervisor.state is State.RUNNING, 6.0)
+    system.loop.run(0.5)
+    assert starts_on_wire(system) == 1
