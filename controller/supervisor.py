@@ -53,6 +53,9 @@ STOP_MARGIN_S: Final = 1.0
 """Extra time beyond v / stop_decel that a belt gets to read back zero before power is cut."""
 STOPPED_KMH: Final = 0.05
 MOVING_WHILE_LATCHED_KMH: Final = 0.3
+CAUTION_EPISODE_GAP_S: Final = 1.0
+"""A caution of the same reason after this long without one is a new episode, announced again
+(event and buzzer), s."""
 
 
 class SessionProgram(Protocol):
@@ -111,6 +114,7 @@ class Supervisor:
         self._later_reasons: set[str] = set()
         self._commanded_kmh = 0.0
         self._caution_reason = ""
+        self._caution_last_s = -math.inf
         self._countdown_from_s = math.inf
         self.hold_relay_open = False
         """The stop-path test holds the relay open (only while READY: never while the belt may
@@ -192,10 +196,14 @@ class Supervisor:
         elif decision.level is Level.CAUTION and self.state is State.RUNNING:
             now = self._clock.now_s()
             self.governor.caution(now)
-            if decision.reason != self._caution_reason:
+            # Announced (event, buzzer) once per episode: a new reason, or the same one back
+            # after a calm gap (a second hand off the rail must be heard again).
+            if (decision.reason != self._caution_reason
+                    or now - self._caution_last_s > CAUTION_EPISODE_GAP_S):
                 self._caution_reason = decision.reason
                 self._events.add(now, EventKind.CAUTION,
                                  f"caution: {decision.reason} — {self._drive.caution_action}")
+            self._caution_last_s = now
 
     # ------------------------------------------------------------------ human actions
     def reset(self) -> bool:

@@ -78,3 +78,20 @@ def test_a_hand_back_within_the_time_slows_the_belt_but_never_stops_it(
     assert any(kmh < before_kmh - 1e-6 for _, kmh in speeds_kmh(commands))
     assert not any(op == STOP for _, op, _ in commands)
     assert system.supervisor.state is State.RUNNING
+
+
+def test_each_hand_off_in_a_run_is_announced(build_sim: Build,
+                                             sim_settings: cfg.Settings) -> None:
+    """A second hand off the rail in the same run must be heard again (the buzzer follows the
+    caution event), not only slow the belt."""
+    system = walking_hands_on(build_sim)
+    off_s = sim_settings.detect.rail_hands_off_s * 0.6
+    for _ in range(2):
+        system.world.hands.left = Hand()
+        system.loop.run(off_s)
+        system.world.hands.left = HAND
+        system.loop.run(3.0)
+    cautions = [e for e in system.events
+                if e.kind == "caution" and e.message.startswith("caution: hands_off")]
+    assert len(cautions) == 2
+    assert system.supervisor.state is State.RUNNING
