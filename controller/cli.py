@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
         daemon,
         log_cli,
         runner_cli,
+        safe_outputs,
         sim_view,
         status_cli,
         treadmill_cli,
@@ -56,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     status_cli.register(sub)
     log_cli.register(sub)
     bench.register(sub)
+    safe_outputs.register(sub)
     return parser
 
 
