@@ -165,7 +165,11 @@ def check_machine(settings: cfg.Settings, report: Lines, prompt: TextIO) -> None
                     "" if result.startswith("passed") else
                     "do not run a session: check the relay, its feedback wire and the key loop "
                     "(docs/troubleshooting.md)")
-        check_treadmill(system, report)
+        if result.startswith("passed"):
+            check_treadmill(system, report)
+        elif system.link is not None:
+            report.line(False, "treadmill", "not checked: the stop-path test failed (the relay "
+                                            "stays open)", "fix the stop path first")
     finally:
         system.shutdown()
 

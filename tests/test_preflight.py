@@ -79,6 +79,7 @@ def test_a_welded_relay_fails_the_stop_path_with_what_to_do(
     line = next(x for x in out.getvalue().splitlines() if x.startswith("FAIL  stop path"))
     assert "FAILED: " in line and "(the controller stopped: relay_welded)" in line
     assert "— do not run a session" in line
+    assert "FAIL  treadmill      not checked: the stop-path test failed" in out.getvalue()
 
 
 @pytest.fixture
