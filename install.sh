@@ -6,6 +6,7 @@
 #   sudo ./install.sh --uninstall     remove it; keep the runner data and an edited configuration
 #   sudo ./install.sh --uninstall --purge   also remove /var/lib/treadguard, the configuration
 #                                     and the treadguard user
+#   sudo ./install.sh --force         install on a machine that is not a Raspberry Pi
 #   ./install.sh --root DIR [--no-venv]     everything into a scratch root: users are written
 #                                     into DIR/etc/passwd and DIR/etc/group, nothing is started,
 #                                     systemctl is not called (how the tests run it)
@@ -20,6 +21,7 @@ MODE="install"
 PURGE=0
 VENV=1
 EXAMPLE="pi"
+FORCE=0
 
 usage() {
   echo "usage: install.sh [--root DIR] [--upgrade | --uninstall [--purge]] [--no-venv]" \
@@ -35,6 +37,7 @@ while [ $# -gt 0 ]; do
     --uninstall) MODE="uninstall"; shift ;;
     --purge) PURGE=1; shift ;;
     --no-venv) VENV=0; shift ;;
+    --force) FORCE=1; shift ;;
     --example) [ $# -ge 2 ] || usage; EXAMPLE="$2"; shift 2 ;;
     -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "install.sh: unknown option $1" >&2; usage ;;
@@ -48,6 +51,15 @@ if [ ! -f "$SRC/examples/$EXAMPLE.toml" ]; then
 fi
 if [ -z "$ROOT" ] && [ "$(id -u)" -ne 0 ]; then
   echo "install.sh: run it as root (sudo ./install.sh), or with --root DIR" >&2; exit 1
+fi
+# On the machine itself, only on a Raspberry Pi (a user, groups and a service on a desktop or a
+# build server by mistake are worse than a refusal). TREADGUARD_MODEL_FILE: tests only.
+MODEL_FILE="${TREADGUARD_MODEL_FILE:-/proc/device-tree/model}"
+if [ -z "$ROOT" ] && [ "$FORCE" = 0 ] && [ "$MODE" != "uninstall" ] \
+    && ! tr -d '\0' < "$MODEL_FILE" 2>/dev/null | grep -q "Raspberry Pi"; then
+  echo "install.sh: this is not a Raspberry Pi ($MODEL_FILE does not say so): nothing done;" \
+       "--root DIR installs into a scratch root, --force installs here anyway" >&2
+  exit 1
 fi
 
 USER_NAME="treadguard"

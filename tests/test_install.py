@@ -137,3 +137,16 @@ def test_bad_options_are_one_line_and_non_zero(tmp_path: Path) -> None:
         done = subprocess.run(["bash", str(INSTALL), "--root", str(tmp_path), *args],
                               capture_output=True, text=True, check=False)
         assert done.returncode == 2 and done.stderr.startswith("install.sh:"), args
+
+
+def test_on_a_machine_that_is_not_a_pi_it_refuses_before_doing_anything(tmp_path: Path) -> None:
+    """Without --root, as root, on something that is not a Raspberry Pi: one line, exit 1,
+    nothing created (as a non-root user it refuses earlier, for the same exit)."""
+    model = tmp_path / "model"
+    model.write_bytes(b"Some Desktop PC\0")
+    done = subprocess.run(["bash", str(INSTALL)], capture_output=True, text=True, check=False,
+                          env={**os.environ, "TREADGUARD_MODEL_FILE": str(model)})
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.startswith("install.sh: ") and done.stderr.count("\n") == 1
+    if os.geteuid() == 0:
+        assert "is not a Raspberry Pi" in done.stderr
