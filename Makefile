@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 CONFIG ?= examples/sim.toml
 
-.PHONY: run test lint typecheck pytest clean
+.PHONY: run test test-deps lint typecheck pytest clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "treadguard needs Python >= 3.11, found " + sys.version.split()[0]'
@@ -31,7 +31,11 @@ typecheck: $(VENV)/.test-installed
 pytest: $(VENV)/.test-installed
 	$(BIN)/pytest -q
 
-test: lint typecheck pytest
+# Debian's chromium and systemd (systemd-analyze), with apt, only if missing.
+test-deps:
+	@scripts/install-test-deps.sh
+
+test: test-deps lint typecheck pytest
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache *.egg-info

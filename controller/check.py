@@ -14,17 +14,25 @@ What each line proves:
 - Pins: e-stop released (a pressed button or a cut wire fails), safety key in, stop relay
   de-energised with its feedback contact open (a welded relay fails); with ``--cycle-relay``
   the relay is also energised for 0.1 s and its feedback must close and reopen.
+
+Before those, whether a controller already runs on the control socket (then the hardware is
+its own: nothing is opened, and the line says so); after them (controller/preflight.py) the rails'
+calibration, the serial port, the treadmill answering with the belt stopped, and the stop-path
+test after a reset. A FAIL line ends with what to do. ``--json`` prints one JSON object
+instead: ``{"passed": bool, "items": [{"ok", "item", "text", "fix"}, ...]}``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
 from collections.abc import Callable
-from typing import Any, TextIO
+from typing import Any, Final, TextIO
 
 from controller import config as cfg
+from controller import preflight
 from controller.devices import (
     SETUP_ERRORS,
     make_imu,
@@ -43,18 +51,44 @@ IMU_LISTEN_S = 0.1
 RELAY_SETTLE_S = 0.1
 
 
-class Report:
-    """Collects PASS/FAIL lines and prints them as they come."""
+FIXES: Final = (
+    ("I2C", "enable I²C (install.sh, then reboot); the user needs the group i2c"),
+    ("IMU", "check the clip's cable and connector, and [imu] chip and address"),
+    ("rails", "check the rail board's cable and [rails] addresses; remove [rails] if none"),
+    ("GPIO", "see docs/troubleshooting.md for this pin; a daemon holding the pins: stop it"),
+)
+"""What to do on a FAIL, by item, where the check itself does not say (first match)."""
 
-    def __init__(self, out: TextIO) -> None:
+
+class Report:
+    """Collects PASS/FAIL lines; prints them as they come, or all at once as JSON."""
+
+    def __init__(self, out: TextIO, as_json: bool = False) -> None:
         self._out = out
+        self._json = as_json
+        self.items: list[dict[str, Any]] = []
         self.failed = 0
         self.lines = 0
 
-    def line(self, ok: bool, item: str, text: str) -> None:
+    def line(self, ok: bool, item: str, text: str, fix: str = "") -> None:
         self.lines += 1
         self.failed += not ok
-        print(f"{'PASS' if ok else 'FAIL'}  {item:<14} {text}", file=self._out, flush=True)
+        if not ok and not fix:
+            fix = next((f for prefix, f in FIXES if item.startswith(prefix)), "")
+        self.items.append({"ok": ok, "item": item, "text": text, "fix": "" if ok else fix})
+        if not self._json:
+            todo = f" — {fix}" if not ok and fix else ""
+            print(f"{'PASS' if ok else 'FAIL'}  {item:<14} {text}{todo}", file=self._out,
+                  flush=True)
+
+    def finish(self) -> int:
+        """The summary (a line, or the JSON object); 0 if everything passed."""
+        if self._json:
+            json.dump({"passed": self.failed == 0, "items": self.items}, self._out, indent=2)
+            self._out.write("\n")
+        else:
+            print(f"{self.lines - self.failed}/{self.lines} passed", file=self._out)
+        return 0 if self.failed == 0 and self.lines > 0 else 1
 
 
 def configured_chips(settings: cfg.Settings) -> list[tuple[str, str]]:
@@ -80,7 +114,8 @@ def check_bus(settings: cfg.Settings, clock: Clock, report: Report,
     except HardwareError as exc:
         report.line(False, f"I2C bus {settings.i2c.bus}", str(exc))
         for item, name in configured_chips(settings):
-            report.line(False, item, f"{name}: not checked, the bus is unavailable")
+            report.line(False, item, f"{name}: not checked, the bus is unavailable",
+                        "fix the I2C bus line above first")
         return
     if settings.i2c.simulated:
         report.line(True, "I2C", "simulated bus holding a twin of each configured chip")
@@ -216,37 +251,50 @@ def check_relay(io: Any, g: cfg.GpioSettings, clock: Clock, report: Report,
 
 def run_check(settings: cfg.Settings, out: TextIO, cycle_relay: bool = False,
               inject_bus: Callable[[SimWorld], None] | None = None,
-              inject_pins: Callable[[Any], None] | None = None) -> int:
+              inject_pins: Callable[[Any], None] | None = None, as_json: bool = False,
+              machine: bool = False) -> int:
     """Check everything; print the lines; 0 if all passed, 1 otherwise.
 
     Simulated parts are checked on a simulated machine without a treadmill (the runner still,
     nobody at the buttons, seed 1). ``inject_bus`` (given the world, before the checks) and
     ``inject_pins`` (given the mock pin factory, once the pins are claimed and wired) let tests
-    break twins and pins on purpose, to show each failure line."""
+    break twins and pins on purpose, to show each failure line. ``machine``: also the
+    preflight's whole-machine items (controller/preflight.py)."""
+    report = Report(out, as_json)
+    if not preflight.check_service(settings, report):
+        return report.finish()
     clock: Clock = SimClock() if settings.i2c.simulated else MonotonicClock()
     world = None
     if settings.i2c.simulated or settings.gpio.pin_factory == "mock":
         world = world_without_treadmill(settings, clock, Still())
         if inject_bus is not None:
             inject_bus(world)  # tests: unplug a chip, a wrong identity, a stuck FIFO
-    report = Report(out)
     try:
         check_bus(settings, clock, report, world)
         check_pins(settings, clock, report, cycle_relay, world, inject_pins)
     finally:
         if world is not None:
             world.close()
-    print(f"{report.lines - report.failed}/{report.lines} passed", file=out)
-    return 0 if report.failed == 0 else 1
+    if machine:
+        preflight.check_calibration(settings, report)
+        preflight.check_machine(settings, report, sys.stderr)
+    return report.finish()
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("check", help="check every configured sensor and pin (PASS/FAIL lines)")
+    p = sub.add_parser("check", help="the preflight: every sensor, pin, the treadmill and the "
+                                     "stop-path test (PASS/FAIL lines)")
     p.add_argument("--config", required=True, help="configuration file (TOML)")
     p.add_argument("--cycle-relay", action="store_true",
                    help="also energise the stop relay for 0.1 s and check its feedback follows")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON object (passed, and every item) instead of the lines")
+    p.add_argument("--parts-only", action="store_true",
+                   help="only the chips and pins: skip the rails' calibration, the treadmill "
+                        "and the stop-path test (which needs a reset at the machine)")
     p.set_defaults(func=cmd_check)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    return run_check(cfg.load(args.config), sys.stdout, args.cycle_relay)
+    return run_check(cfg.load(args.config), sys.stdout, args.cycle_relay, as_json=args.json,
+                     machine=not args.parts_only)

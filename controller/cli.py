@@ -34,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
         log_cli,
         report_cli,
         runner_cli,
+        safe_outputs,
         sim_view,
         status_cli,
         treadmill_cli,
@@ -58,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     log_cli.register(sub)
     report_cli.register(sub)
     bench.register(sub)
+    safe_outputs.register(sub)
     return parser
 
 

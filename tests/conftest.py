@@ -18,6 +18,7 @@ from hardware.sim.world import SimTreadmillWorld, SimWorld
 ROOT = Path(__file__).resolve().parents[1]
 SIM_TOML = ROOT / "examples" / "sim.toml"
 PI_TOML = ROOT / "examples" / "pi.toml"
+PI_RELAY_ONLY_TOML = ROOT / "examples" / "pi-relay-only.toml"
 RELAY_ONLY_TOML = ROOT / "examples" / "sim-relay-only.toml"
 
 

@@ -9,7 +9,7 @@ import pytest
 from controller import config as cfg
 from controller.cli import main
 
-from .conftest import PI_TOML, SIM_TOML
+from .conftest import PI_RELAY_ONLY_TOML, PI_TOML, SIM_TOML
 
 
 def test_examples_load_and_validate() -> None:
@@ -21,6 +21,19 @@ def test_examples_load_and_validate() -> None:
     assert not pi.treadmill.simulated and pi.treadmill.port == "/dev/ttyUSB0"
     assert pi.gpio.pin_factory == "lgpio"
     assert not pi.any_simulated
+
+
+def test_pi_examples_use_the_installers_paths() -> None:
+    """Both Pi examples run as the service: install.sh's state directory and the unit's
+    RuntimeDirectory= for the socket; the relay-only one has no serial link and nothing
+    simulated."""
+    for path in (PI_TOML, PI_RELAY_ONLY_TOML):
+        s = cfg.load(path)
+        assert s.paths.state_dir == "/var/lib/treadguard", path
+        assert s.control.socket_path == "/run/treadguard/control.sock", path
+        assert not s.any_simulated and s.gpio.pin_factory == "lgpio", path
+    relay_only = cfg.load(PI_RELAY_ONLY_TOML)
+    assert relay_only.treadmill.protocol == "none"
 
 
 def _with(text: str, old: str, new: str) -> str:

@@ -1,4 +1,4 @@
-"""The reports rendered by a real browser: headless Chromium (Debian's ``chromium``; ``.ci/run``
+"""The reports rendered by a real browser: headless Chromium (Debian's ``chromium``; ``make test``
 installs it) builds the page's DOM, and every plot must be in it with its data.
 
 Never skipped: without Chromium the test fails and says how to get it."""
@@ -25,7 +25,7 @@ WINDOW = "1000,3200"
 def chromium() -> str:
     found = shutil.which("chromium") or shutil.which("chromium-browser")
     if found is None:
-        pytest.fail("Chromium is missing: run .ci/run (it installs Debian's chromium), or "
+        pytest.fail("Chromium is missing: run scripts/install-test-deps.sh (make test does), or "
                     "apt-get install -y chromium")
     return found
 

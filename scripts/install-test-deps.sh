@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# What the test suite needs beyond Python, from Debian's packages, installed only when missing
+# (`make test` runs this first; so does CI through `make test`):
+# - chromium: the reports are checked in a real browser (tests/test_report_browser.py);
+# - systemd: systemd-analyze verify/security on the unit (tests/test_service_unit.py).
+# Neither test skips when its tool is missing: it fails and names this script.
+set -euo pipefail
+
+missing=()
+command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 \
+  || missing+=(chromium)
+command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "installing with apt: ${missing[*]}"
+sudo=""
+[ "$(id -u)" -ne 0 ] && sudo="sudo"
+$sudo apt-get update -q
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q "${missing[@]}"
