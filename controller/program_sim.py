@@ -23,12 +23,14 @@ from controller import config as cfg
 from controller.app import HardwareError, assemble
 from controller.blackbox.recorder import start_blackbox
 from controller.control_socket import snapshot
-from controller.devices import simulated_world
+from controller.devices import simulated_world, world_seed
 from controller.events import Event
 from controller.profiles import PROFILES, new_limits
 from controller.program import Plan
 from controller.session_record import SessionRecorder
 from controller.sessions import attach_program, load_plan, program_outcome
+from controller.sim_session import SessionDriver
+from controller.sim_session import outcome as scenario_outcome
 from controller.status_cli import render
 from controller.stop_reasons import StopReason
 from controller.store import Store, StoreError
@@ -86,7 +88,7 @@ def run_program(settings: cfg.Settings, state_dir: str | Path, runner: str, *,
     scenario = Scenario(
         name="program", duration_s=max_s, target_speed_kmh=None,
         motion=BackwardWalkWithSlip(WALK_FROM_S, 1e9, slip_at_s), actions=person_actions(),
-        description=f"runner {runner}'s program ({plan.profile.name})")
+        description=f"runner {runner}'s program ({plan.profile.name})", onset_s=slip_at_s)
     world = simulated_world(settings, clock, scenario)
     system = assemble(settings, clock, world, None)
     recorder = SessionRecorder(state_dir)
@@ -117,9 +119,11 @@ def run_program(settings: cfg.Settings, state_dir: str | Path, runner: str, *,
 
     system.events.subscribe(show)
     restart_scheduled = [0.0]
+    driver = SessionDriver(system, scenario, None, 0.0, None)  # watches belt, relay, latch
 
     def person() -> None:
         """Between ticks: after a rest with the belt stopped, reset and start again."""
+        driver.on_tick()
         status_line()
         now = clock.now_s()
         if (program.in_session and sup.state is State.LATCHED
@@ -144,6 +148,7 @@ def run_program(settings: cfg.Settings, state_dir: str | Path, runner: str, *,
 
     try:
         system.loop.run(max_s, on_tick=person, keep_running=going_on)
+        driver.end()
     finally:
         if live:
             out.write("\r\033[K")
@@ -153,9 +158,8 @@ def run_program(settings: cfg.Settings, state_dir: str | Path, runner: str, *,
         recorder.flush()
         recorder.close()
     final = world.final_state
-    outcome = {**program_outcome(system), "stop_reason": str(sup.stop_reason),
-               "final_state": {"controller": sup.state.value,
-                               "belt_kmh": final.get("belt_kmh") if final else None}}
+    outcome = {**program_outcome_keys(scenario_outcome(system, driver, world_seed(settings))),
+               **program_outcome(system)}
     for error in recorder.errors:
         print(f"treadguard: {error}", file=sys.stderr)
     p = outcome.get("program", {})
@@ -165,6 +169,23 @@ def run_program(settings: cfg.Settings, state_dir: str | Path, runner: str, *,
           f"{p.get('session_s', 0):.0f} s", file=out)
     safe = sup.state is State.LATCHED and (not final or final["belt_kmh"] == 0.0)
     return (0 if safe and not recorder.errors else 1), outcome
+
+
+PLANNED_STOPS: Final = (StopReason.SESSION_COMPLETE, StopReason.BOUT_REST)
+"""The program's own stops: the end of a session, a rest with the belt stopped."""
+
+
+def program_outcome_keys(base: dict[str, Any]) -> dict[str, Any]:
+    """A scenario's outcome keys for a program session: the program's own stops (the session's
+    end, a stopped rest) are not safety stops, and a belt a person started again after a
+    stopped rest is not a restart (``restarts`` counts only starts without a reset)."""
+    result = dict(base)
+    result["scenario"] = "program"
+    if result["stop_reason"] in PLANNED_STOPS:
+        result["stop_reason"] = None
+        if result["outcome"] == "stopped":
+            result["outcome"] = "completed"
+    return result
 
 
 def cmd_sim_runner(args: argparse.Namespace, settings: cfg.Settings) -> int:

@@ -15,9 +15,9 @@ stops the belt, or the relay opening, whichever is first; null if none), ``belt_
 (at the session's end), ``belt_stopped_s`` (when the belt read 0 after the first stop; null if
 it did not), ``max_speed_kmh`` (the belt's fastest reading), ``latched``,
 ``relay_closed_while_latched`` (the relay went from open to closed while a stop was latched),
-``restarts`` (belt starts after the first), ``final_state``. Times are seconds of simulated
-time, rounded to the millisecond; nothing depends on the wall clock, so the same seed gives the
-same outcome byte for byte.
+``restarts`` (belt starts with no human reset since the belt last ran: always 0),
+``final_state``. Times are seconds of simulated time, rounded to the millisecond; nothing
+depends on the wall clock, so the same seed gives the same outcome byte for byte.
 """
 
 from __future__ import annotations
@@ -134,6 +134,19 @@ class SessionDriver:
                                  sys_.safety_io.relay_closed, list(sys_.events))
 
 
+def unprompted_starts(events: list[Event]) -> int:
+    """Belt starts with no human reset since the belt last ran (or since power-on): a belt that
+    restarted by itself. A person's reset and start after a stop is not one."""
+    count, reset_since = 0, False
+    for e in events:
+        if e.kind == EventKind.INPUT and e.message.startswith("reset by operator"):
+            reset_since = True
+        elif e.kind == EventKind.STATE and "→ running" in e.message:
+            count += not reset_since
+            reset_since = False
+    return count
+
+
 def _ms(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds * 1000.0, 1)
 
@@ -164,7 +177,7 @@ def outcome(system: System[SimWorld], driver: SessionDriver, seed: int) -> dict[
     stopped_s = None
     if first_stop is not None:
         stopped_s = next((t for t in driver.belt_zero_s if t >= first_stop.t_s), None)
-    runs = sum(1 for e in events if e.kind == EventKind.STATE and "→ running" in e.message)
+    restarts = unprompted_starts(events)
     # Without a simulated treadmill (relay-only) the belt is stopped when its power is cut.
     belt_stopped = (end.belt_kmh == 0.0) if end.belt_kmh is not None else not end.relay_closed
     return {
@@ -180,7 +193,7 @@ def outcome(system: System[SimWorld], driver: SessionDriver, seed: int) -> dict[
         "max_speed_kmh": round(driver.max_speed_kmh, 2) if end.belt_kmh is not None else None,
         "latched": end.latched,
         "relay_closed_while_latched": driver.relay_closed_while_latched,
-        "restarts": max(0, runs - 1),
+        "restarts": restarts,
         "final_state": end.state,
     }
 

@@ -63,7 +63,10 @@ def test_a_new_runners_program_completes_and_the_next_session_has_progressed(
     assert program["steps_total"] >= 2 * before.bout_steps
     # Warm-up, both bouts, the rest and the cool-down all within the session's time limit.
     assert program["session_s"] <= before.session_limit_s
-    assert outcome["final_state"] == {"controller": "latched", "belt_kmh": 0.0}
+    assert (outcome["final_state"], outcome["outcome"], outcome["stop_reason"]) == (
+        "latched", "completed", None)
+    assert outcome["belt_stopped"] and outcome["latched"] and outcome["restarts"] == 0
+    assert not outcome["relay_closed_while_latched"]
     text = out.getvalue()
     assert text.index("bout 1/2 done") < text.index("rest 5 s") < text.index("bout 2/2:")
     assert "cool-down 10 s" in text and "session over (program)" in text
@@ -87,6 +90,10 @@ def test_after_a_session_ended_by_a_slip_the_limits_have_not_progressed(tmp_path
     ended_by = outcome["program"]["ended_by"]
     assert ended_by in {"slip_trip", "pre_impact"}
     assert outcome["program"]["bouts_completed"] == 0
+    # The scenario's outcome keys too: a safety stop, its reaction on the wire, latched.
+    assert (outcome["outcome"], outcome["stop_reason"]) == ("stopped", ended_by)
+    assert outcome["onset_s"] == 18.0 and 0 < outcome["reaction_ms"] < 500
+    assert outcome["belt_stopped"] and outcome["latched"] and outcome["restarts"] == 0
     after, sessions = stored(tmp_path)
     assert after.bout_speed_kmh < before.bout_speed_kmh  # lowered, not raised
     assert after.bout_steps <= before.bout_steps
