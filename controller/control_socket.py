@@ -38,6 +38,7 @@ from typing import Any, Final
 
 from controller.app import System
 from controller.events import EventKind
+from controller.lateness import LatenessSummary
 from controller.program import Program, load_plan
 from controller.store import Store, StoreError
 from controller.supervisor import State
@@ -50,6 +51,17 @@ SELECT_STATES: Final = (State.LATCHED, State.READY)
 
 class ControlError(Exception):
     """The socket cannot be served (one line: path and why)."""
+
+
+def _loop_status(ticks: int, period_s: float, max_gap_s: float,
+                 late: LatenessSummary) -> dict[str, Any]:
+    """The loop's timing in the status: ticks, period, tick lateness (p50, p99, max), missed
+    deadlines and the longest gap between ticks, ms."""
+    return {"ticks": ticks, "period_ms": round(period_s * 1000, 3),
+            "lateness_p50_ms": round(late.p50_s * 1000, 3),
+            "lateness_p99_ms": round(late.p99_s * 1000, 3),
+            "lateness_max_ms": round(late.max_s * 1000, 3), "missed_deadlines": late.missed,
+            "max_tick_gap_ms": round(max_gap_s * 1000, 3)}
 
 
 def snapshot(system: System[Any], program: Program) -> dict[str, Any]:
@@ -76,8 +88,8 @@ def snapshot(system: System[Any], program: Program) -> dict[str, Any]:
         },
         "rail_contact": rails.rail_contact if rails is not None else None,
         "stop_path_test": program.stop_path.status() if program.stop_path is not None else None,
-        "loop": {"ticks": loop.ticks, "period_ms": round(loop.period_s * 1000, 3),
-                 "max_tick_gap_ms": round(loop.max_tick_gap_s * 1000, 3)},
+        "loop": _loop_status(loop.ticks, loop.period_s, loop.max_tick_gap_s,
+                             loop.lateness.summary()),
         "events": [{"t_s": round(e.t_s, 3), "kind": str(e.kind), "message": e.message}
                    for e in list(system.events)[-LAST_EVENTS:]],
     }

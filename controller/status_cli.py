@@ -99,6 +99,8 @@ def render(s: dict[str, Any]) -> list[str]:
     det = s.get("detectors", {})
     lines.append(f"steps {det.get('steps')}, cadence {det.get('cadence_spm')} /min, cautions "
                  f"{det.get('cautions_this_session')}, rail contact {s.get('rail_contact')}, "
-                 f"loop max gap {s['loop']['max_tick_gap_ms']:.1f} ms")
+                 f"loop lateness p99 {s['loop']['lateness_p99_ms']:.2f} ms, "
+                 f"{s['loop']['missed_deadlines']} missed, max gap "
+                 f"{s['loop']['max_tick_gap_ms']:.1f} ms")
     lines += [f"  {e['t_s']:9.3f} s  {e['kind']:<7} {e['message']}" for e in s.get("events", [])]
     return lines

@@ -60,6 +60,10 @@ def test_status_snapshot_names_state_runner_speeds_and_events(
     for key in ("runner", "profile", "phase", "commanded_kmh", "actual_kmh", "detectors",
                 "rail_contact", "loop", "events"):
         assert key in status
+    # The loop's timing, counted all the time (on the simulated clock every tick is on time).
+    loop = status["loop"]
+    assert loop["ticks"] > 0 and loop["missed_deadlines"] == 0
+    assert 0.0 <= loop["lateness_p50_ms"] <= loop["lateness_p99_ms"] <= loop["lateness_max_ms"]
 
 
 def test_a_runner_is_chosen_only_while_latched_or_ready(
