@@ -194,3 +194,25 @@ def test_a_configured_deck_sensor_that_is_missing_refuses_to_start(
     world.bus.unplug(0x29)
     with pytest.raises(app.HardwareError, match=r"\[deck\]"):
         app.assemble(deck_settings, clock, world)
+
+
+def test_the_runner_model_feeds_the_deck_sensor_and_a_drift_is_stopped_before_the_deck_end(
+        build_sim: Build, deck_settings: cfg.Settings) -> None:
+    """The simulated person losing pace (``drift-back``) is seen by the console's sensor as
+    they are carried toward the deck's end: a caution, then ``deck_drift``, before their feet
+    pass the end (the runner model's fall ``deck_end``)."""
+    from controller.sim_session import make_scenario
+
+    scen = make_scenario("drift-back", world_seed(deck_settings), None, None)
+    system = build_sim(scen, deck_settings)
+    runner = system.world.runner
+    assert runner is not None
+    sup = system.supervisor
+    system.loop.run_until(lambda: sup.state is State.LATCHED
+                          and sup.stop_reason != StopReason.POWER_ON, scen.duration_s)
+    assert sup.stop_reason == StopReason.DECK_DRIFT, sup.stop_reason
+    cautions = [e.t_s for e in system.events if "deck_drift_back" in e.message]
+    stop_t = next(e.t_s for e in system.events if e.kind == "stop")
+    assert cautions and cautions[0] < stop_t
+    assert runner.fell_at_s is None  # stopped before the deck's end
+    assert treadmill(system)["belt_kmh"] == 0.0

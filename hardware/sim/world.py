@@ -47,6 +47,17 @@ T = TypeVar("T")
 DECK_MIDDLE_M = 0.8
 """Where the deck twin sees the runner until something feeds it: mid-deck, metres from the
 console's sensor (inside every default zone of ``[deck]``)."""
+
+
+def deck_distance_m(runner: Runner | None) -> float:
+    """What the console's distance sensor reads: from the console to the runner's back, m.
+    The runner walks backward toward the console (``position_m`` + is toward it, from the
+    deck's middle); without a runner model, :data:`DECK_MIDDLE_M`."""
+    if runner is None:
+        return DECK_MIDDLE_M
+    return DECK_MIDDLE_M - runner.position_m
+
+
 PIN_HISTORY: Final = 100_000
 """States each mock pin remembers (≈ 8 minutes of a heartbeat toggling at 200 Hz)."""
 
@@ -132,17 +143,19 @@ class SimWorld:
         self.imu_model, self.rail_twins = attach_sensor_twins(
             self.bus, clock, motion, self.hands, imu_chip=imu_chip, imu_address=imu_address,
             rails=rails, seed=seed)
-        # The deck position sensor, when fitted: the runner stands mid-deck until whoever
-        # models the runner feeds it (deck_twin.set_distance_m, or a callable of time).
+        # The person on the belt, when the scenario has one: moved every tick, with the belt.
+        self.runner = motion if isinstance(motion, Runner) else None
+        # The deck position sensor, when fitted: it sees the runner's back where the runner
+        # model has them (mid-deck without a runner model; a test may feed it with
+        # deck_twin.set_distance_m).
         self.deck_twin: Vl53l1xModel | None = None
         if deck_address is not None:
-            self.deck_twin = Vl53l1xModel(clock, lambda t_s: DECK_MIDDLE_M, seed=seed)
+            self.deck_twin = Vl53l1xModel(clock, lambda t_s: deck_distance_m(self.runner),
+                                          seed=seed)
             self.bus.attach(deck_address, self.deck_twin)
         self.pin_factory: Any = MockFactory()
         wire_before(self.pin_factory, pins.relay, pins.relay_feedback)
         self.estop_pressed = False
-        # The person on the belt, when the scenario has one: moved every tick, with the belt.
-        self.runner = motion if isinstance(motion, Runner) else None
         self._later: list[tuple[float, Callable[[], None]]] = []
         self.final_state: dict[str, Any] = {}
         self.final_wire: list[tuple[float, str, int]] = []
