@@ -158,7 +158,7 @@ def run_program(settings: cfg.Settings, state_dir: str | Path, runner: str, *,
         recorder.flush()
         recorder.close()
     final = world.final_state
-    outcome = {**program_outcome_keys(scenario_outcome(system, driver, world_seed(settings))),
+    outcome = {**scenario_outcome(system, driver, world_seed(settings)),
                **program_outcome(system)}
     for error in recorder.errors:
         print(f"treadguard: {error}", file=sys.stderr)
@@ -169,23 +169,6 @@ def run_program(settings: cfg.Settings, state_dir: str | Path, runner: str, *,
           f"{p.get('session_s', 0):.0f} s", file=out)
     safe = sup.state is State.LATCHED and (not final or final["belt_kmh"] == 0.0)
     return (0 if safe and not recorder.errors else 1), outcome
-
-
-PLANNED_STOPS: Final = (StopReason.SESSION_COMPLETE, StopReason.BOUT_REST)
-"""The program's own stops: the end of a session, a rest with the belt stopped."""
-
-
-def program_outcome_keys(base: dict[str, Any]) -> dict[str, Any]:
-    """A scenario's outcome keys for a program session: the program's own stops (the session's
-    end, a stopped rest) are not safety stops, and a belt a person started again after a
-    stopped rest is not a restart (``restarts`` counts only starts without a reset)."""
-    result = dict(base)
-    result["scenario"] = "program"
-    if result["stop_reason"] in PLANNED_STOPS:
-        result["stop_reason"] = None
-        if result["outcome"] == "stopped":
-            result["outcome"] = "completed"
-    return result
 
 
 def cmd_sim_runner(args: argparse.Namespace, settings: cfg.Settings) -> int:

@@ -27,7 +27,7 @@ from typing import Any, Final
 
 from controller.blackbox.store import TELEMETRY_COLUMNS, SessionInfo, rows
 from controller.events import EventKind
-from controller.stop_reasons import StopReason
+from controller.stop_reasons import PLANNED_STOPS, StopReason
 from controller.store import DB_NAME, Store, StoreError
 
 PLAIN_REASONS: Final[dict[StopReason, str]] = {
@@ -96,7 +96,6 @@ INSTABILITY: Final = frozenset({
     StopReason.DECK_DRIFT})
 """Stops that say the runner lost balance (counted as instability events in the trend)."""
 
-PLANNED: Final = frozenset({StopReason.SESSION_COMPLETE, StopReason.BOUT_REST})
 """Stops the program makes: counted apart from the others in the summary."""
 
 MARKED: Final = {EventKind.STOP: ("#c0392b", 1.6), EventKind.CAUTION: ("#e67e22", 1.3),
@@ -388,7 +387,7 @@ def session_report(state_dir: Path, info: SessionInfo) -> Page:
              ("Cautions", str(len(cautions))),
              ("Stops", f"{len(stops)}" + (f" ({planned} planned: the end of the session or a "
                                           f"rest)" if (planned := sum(
-                                              r in PLANNED for _, r, _ in stops)) else "")),
+                                              r in PLANNED_STOPS for _, r, _ in stops)) else "")),
              ("Black-box session", info.id)]
     page = Page(f"Session report: {info.runner or 'no runner'}, "
                 f"{info.started_utc[:16].replace('T', ' ')} UTC", facts)

@@ -45,6 +45,7 @@ from controller.sim_faults import (
     inject,
 )
 from controller.sim_replay import replay_scenario
+from controller.stop_reasons import PLANNED_STOPS
 from hardware.clock import Clock, SimClock
 from hardware.sim.scenario_file import scenario
 from hardware.sim.scenarios import Scenario
@@ -160,7 +161,10 @@ def outcome(system: System[SimWorld], driver: SessionDriver, seed: int) -> dict[
     end = driver.ended
     assert end is not None, "SessionDriver.end() was not called"
     events = end.events  # the session's, not the shutdown's
-    stops = [e for e in events if e.kind == EventKind.STOP and e.message.startswith("STOP: ")]
+    # Safety stops only: a session program's own stops (its end, a stopped rest) latch too, but
+    # a program that ran to its end is "completed".
+    stops = [e for e in events if e.kind == EventKind.STOP and e.message.startswith("STOP: ")
+             and e.message.split()[1] not in PLANNED_STOPS]
     first_stop = stops[0] if stops else None
     stop_reason = first_stop.message.split()[1] if first_stop else None
     runner = system.world.runner

@@ -122,3 +122,9 @@ RAIL_RESET_REASON: dict[str, StopReason] = {
 }
 """The reason for a rail chip's lost configuration, by its kind
 (:attr:`hardware.rail_sample.ChipReport.kind`)."""
+
+
+PLANNED_STOPS: frozenset[StopReason] = frozenset({StopReason.SESSION_COMPLETE,
+                                                  StopReason.BOUT_REST})
+"""The session program's own stops (the end of a session, a rest with the belt stopped): they
+latch like every stop, but they are not safety stops."""
