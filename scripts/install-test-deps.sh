@@ -2,14 +2,18 @@
 # What the test suite needs beyond Python, from Debian's packages, installed only when missing
 # (`make test` runs this first; so does CI through `make test`):
 # - chromium: the reports are checked in a real browser (tests/test_report_browser.py);
-# - systemd: systemd-analyze verify/security on the unit (tests/test_service_unit.py).
-# Neither test skips when its tool is missing: it fails and names this script.
+# - systemd: systemd-analyze verify/security on the unit (tests/test_service_unit.py);
+# - mosquitto: the fleet tests start a real broker on loopback with a password file and ACLs
+#   (tests/fleet_broker.py); the tests start and stop their own, never the system's service.
+# No such test skips when its tool is missing: it fails and names this script.
 set -euo pipefail
 
 missing=()
 command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 \
   || missing+=(chromium)
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
+[ -x /usr/sbin/mosquitto ] || command -v mosquitto >/dev/null 2>&1 || missing+=(mosquitto)
+command -v mosquitto_pub >/dev/null 2>&1 || missing+=(mosquitto-clients)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "installing with apt: ${missing[*]}"
