@@ -29,7 +29,9 @@ def status(treadmill: str, state: str = "running", **changes: Any) -> dict[str, 
     body.update(schema=topics.SCHEMA, site=SITE, treadmill=treadmill, wall=wall(), t_s=12.5,
                 state=state, reason="None", power_cut=False, runner="ann", profile="beginner",
                 phase="bout", bout=2, commanded_kmh=1.5, actual_kmh=1.5,
-                levels={"imu": "ok"}, session_s=125.0, cautions=1, steps=240)
+                levels={"imu": "ok", "imu_reason": None, "cadence_spm": 118.0,
+                        "rail_contact": False},
+                session_s=125.0, cautions=1, steps=240)
     body.update(changes)
     return body
 

@@ -131,6 +131,11 @@ def test_the_floor_in_chromium(floor: Any, tmp_path: Path) -> None:
         assert "dee" in tile_text(browser, "tm4", "runner")
         assert tile_text(browser, "tm4", "speed") == "1.2 set · 1.1 belt km/h"
         pis["tm3"].send_event(4, "caution", "stumble: slowing to 1.0 km/h")
+        pis["tm3"].send_status(runner="runner3", commanded_kmh=1.0, actual_kmh=1.2, levels={
+            "imu": "caution", "imu_reason": "stumble", "cadence_spm": 96.0,
+            "rail_contact": True})
+        browser.wait(f"document.querySelector('.tile[data-key=\"{SITE}/tm3\"] .alarm')"
+                     f".textContent === 'caution: stumble'")
         browser.wait("[...document.querySelectorAll('#events td')].some(td => "
                      "td.textContent.includes('stumble: slowing'))")
 

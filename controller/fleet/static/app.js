@@ -159,10 +159,10 @@ function renderTile(entry) {
   if ((state === "latched" || state === "stopping") && s.reason && s.reason !== "None") {
     alarm.push("stopped: " + s.reason + (s.power_cut ? " (power cut)" : ""));
   }
-  if (s.levels && typeof s.levels === "object") {
-    for (const [k, v] of Object.entries(s.levels)) {
-      if (v && v !== "ok") alarm.push(`${k}: ${typeof v === "string" ? v : JSON.stringify(v)}`);
-    }
+  // The detectors' level ("ok", "caution", "stop") and why; the other levels are figures.
+  const levels = s.levels && typeof s.levels === "object" ? s.levels : {};
+  if (typeof levels.imu === "string" && levels.imu !== "ok") {
+    alarm.push(levels.imu + (levels.imu_reason ? ": " + levels.imu_reason : ""));
   }
   el.querySelector(".alarm").textContent = alarm.join(" · ");
   const runner = [s.runner, s.profile, s.phase].filter((x) => x).join(" · ");
