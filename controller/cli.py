@@ -40,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
         treadmill_cli,
     )
     from controller.evaluate import cli as evaluate_cli
+    from controller.fleet import dashboard
 
     parser = OneLineParser(
         prog="treadguard",
@@ -60,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     report_cli.register(sub)
     bench.register(sub)
     safe_outputs.register(sub)
+    dashboard.register(sub)
     return parser
 
 

@@ -1,0 +1,171 @@
+"""The dashboard's MQTT client (paho-mqtt 2.x): subscribes to ``treadguard/#`` and feeds the
+:class:`~controller.fleet.dashboard_state.Board`; publishes one thing only, a stop for one
+treadmill on ``treadguard/<site>/<treadmill>/cmd/stop/<broker user>`` at QoS 1.
+
+It connects once at start (an unreachable broker or refused credentials is a one-line
+:class:`LinkError`); later losses are reconnected by paho's network thread (1 s, doubling to
+30 s), the board showing "disconnected" meanwhile. A stop pressed while disconnected is not
+queued: it fails at once and the page says so (a stop that arrives minutes later would surprise
+the people at the treadmill).
+"""
+
+from __future__ import annotations
+
+import json
+import ssl
+import threading
+import urllib.parse
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from controller.fleet import topics
+from controller.fleet.dashboard_state import Board
+
+SUBSCRIPTION: Final = f"{topics.ROOT}/#"
+STOP_ACK_TIMEOUT_S: Final = 5.0
+"""How long a stop waits for the broker's PUBACK before the page is told it may not have gone."""
+
+
+class LinkError(Exception):
+    """The broker cannot be used; one line naming it."""
+
+
+@dataclass(frozen=True)
+class BrokerAddress:
+    """``mqtt://HOST[:PORT]`` (plain, port 1883) or ``mqtts://HOST[:PORT]`` (TLS, 8883)."""
+
+    host: str
+    port: int
+    tls: bool
+
+    def __str__(self) -> str:
+        return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
+
+
+def parse_broker_url(url: str) -> BrokerAddress:
+    """The broker of ``url``; :class:`LinkError` if it is not ``mqtt(s)://HOST[:PORT]``."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise LinkError(f"--broker {url!r}: {exc}") from None
+    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname or parts.path not in ("",
+                                                                                         "/"):
+        raise LinkError(f"--broker {url!r}: expected mqtt://HOST[:PORT] or "
+                        f"mqtts://HOST[:PORT]")
+    if parts.username or parts.password:
+        raise LinkError(f"--broker {url!r}: give the user with --broker-user and the password "
+                        f"in --broker-password-file, not in the URL")
+    tls = parts.scheme == "mqtts"
+    return BrokerAddress(parts.hostname, port or (8883 if tls else 1883), tls)
+
+
+class BrokerLink:
+    """The dashboard's connection to the broker.
+
+    Args:
+        address: the broker.
+        board: fed with every message and with the link's state.
+        user, password: the dashboard's broker credentials (None: anonymous); ``user`` is the
+            last level of every stop topic it publishes, so the broker's ACL must let it write
+            ``treadguard/+/+/cmd/stop/<user>``.
+        ca_file: the CA that signed the broker's certificate (TLS; None: the system's CAs).
+        client_id: the MQTT client id (unique per dashboard).
+    """
+
+    def __init__(self, address: BrokerAddress, board: Board, user: str | None,
+                 password: str | None, ca_file: str | None = None,
+                 client_id: str = "treadguard-dashboard") -> None:
+        if user is not None and topics.NAME_RE.fullmatch(user) is None:
+            raise LinkError(f"--broker-user {user!r}: expected 1-32 letters, digits, '_' or '-' "
+                            f"(it is a level of the stop topic)")
+        self.address = address
+        self.board = board
+        self.user = user
+        board.broker = str(address)
+        self._connected = threading.Event()
+        self._refused: str | None = None
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
+                             protocol=mqtt.MQTTv311)
+        if user is not None:
+            client.username_pw_set(user, password)
+        if address.tls:
+            try:
+                client.tls_set(ca_certs=ca_file, tls_version=ssl.PROTOCOL_TLS_CLIENT)
+            except (OSError, ssl.SSLError, ValueError) as exc:
+                raise LinkError(f"--ca-file {ca_file}: {exc}") from None
+        elif ca_file is not None:
+            raise LinkError("--ca-file is for an mqtts:// broker")
+        client.reconnect_delay_set(min_delay=1, max_delay=30)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        self._client = client
+
+    def start(self, timeout_s: float = 10.0) -> None:
+        """Connect and subscribe; :class:`LinkError` if the broker cannot be reached or refuses
+        the credentials within ``timeout_s``."""
+        where = str(self.address)
+        try:
+            self._client.connect(self.address.host, self.address.port, keepalive=15)
+        except (OSError, ssl.SSLError, ValueError) as exc:
+            raise LinkError(f"broker {where}: cannot connect: "
+                            f"{getattr(exc, 'strerror', None) or exc}") from None
+        self._client.loop_start()
+        if not self._connected.wait(timeout_s) or self._refused is not None:
+            self.close()
+            raise LinkError(f"broker {where}: " + (f"refused the connection: {self._refused}"
+                                                   if self._refused else
+                                                   f"no answer within {timeout_s:g} s"))
+
+    def publish_stop(self, site: str, treadmill: str, by: str) -> str:
+        """Publish a stop for one treadmill (QoS 1) and wait for the broker's acknowledgement;
+        the topic. :class:`LinkError` if the dashboard is disconnected or no ack came."""
+        for what, name in (("site", site), ("treadmill", treadmill)):
+            problem = topics.name_problem(what, name)
+            if problem is not None:
+                raise LinkError(problem)
+        if not self._client.is_connected():
+            raise LinkError("dashboard disconnected from broker: stop NOT sent")
+        topic = topics.stop_topic(site, treadmill, self.user or "anonymous")
+        payload = json.dumps({"schema": topics.SCHEMA, "by": by, "source": "dashboard",
+                              "wall": datetime.now(UTC).isoformat(timespec="milliseconds")})
+        info = self._client.publish(topic, payload, qos=1, retain=False)
+        try:
+            info.wait_for_publish(STOP_ACK_TIMEOUT_S)
+        except (RuntimeError, ValueError) as exc:
+            raise LinkError(f"stop on {topic} not sent: {exc}") from None
+        if not info.is_published():
+            raise LinkError(f"stop on {topic}: no acknowledgement from the broker within "
+                            f"{STOP_ACK_TIMEOUT_S:g} s")
+        return topic
+
+    def close(self) -> None:
+        self._client.disconnect()
+        self._client.loop_stop()
+        self.board.set_connected(False, "dashboard closing")
+
+    def _on_connect(self, client: mqtt.Client, _userdata: Any, _flags: Any,
+                    reason: ReasonCode, _properties: Properties | None) -> None:
+        if reason.is_failure:
+            self._refused = str(reason)
+            self.board.set_connected(False, f"refused: {reason}")
+        else:
+            self._refused = None
+            client.subscribe(SUBSCRIPTION, qos=1)
+            self.board.set_connected(True)
+        self._connected.set()
+
+    def _on_disconnect(self, _client: mqtt.Client, _userdata: Any, _flags: Any,
+                       reason: ReasonCode, _properties: Properties | None) -> None:
+        self.board.set_connected(False, str(reason))
+
+    def _on_message(self, _client: mqtt.Client, _userdata: Any,
+                    message: mqtt.MQTTMessage) -> None:
+        self.board.on_message(message.topic, bytes(message.payload))
