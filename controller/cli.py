@@ -40,6 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
         treadmill_cli,
     )
     from controller.evaluate import cli as evaluate_cli
+    from controller.fleet import broker_config as fleet_broker_config
+    from controller.fleet import sim as fleet_sim
 
     parser = OneLineParser(
         prog="treadguard",
@@ -60,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     report_cli.register(sub)
     bench.register(sub)
     safe_outputs.register(sub)
+    fleet_sim.register(sub)
+    fleet_broker_config.register(sub)
     return parser
 
 
