@@ -179,7 +179,7 @@ class FleetPublisher:
         if fleet.username:
             password = None
             if fleet.password_file:
-                password = _first_line(settings.path, "password_file", fleet.password_file)
+                password = first_line(settings.path, "password_file", fleet.password_file)
             client.username_pw_set(fleet.username, password)
         if self.address.tls:
             try:
@@ -394,7 +394,8 @@ class FleetPublisher:
         self._system.events.add(self._clock.now_s(), kind, message)
 
 
-def _first_line(config_path: str, option: str, path: str) -> str:
+def first_line(config_path: str, option: str, path: str) -> str:
+    """The first line of ``path`` (a password), or :class:`FleetError` naming ``option``."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
