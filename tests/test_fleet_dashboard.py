@@ -214,6 +214,8 @@ def test_a_stop_needs_the_csrf_token_a_confirmation_and_a_known_treadmill(gym: A
     token, web.csrf = web.csrf, "forged"
     assert web.stop("tm1")[0] == 403
     web.csrf = token
+    assert web.request("POST", "/api/stop", {"site": SITE, "treadmill": "tm1", "confirm": True},
+                       {"Origin": "http://elsewhere.example"})[0] == 403
     assert web.stop("tm1", confirm=False)[0] == 400
     assert web.stop("tm9")[0] == 404
     assert web.stop("tm1/#")[0] == 404
@@ -276,6 +278,23 @@ def test_the_live_stream_sends_the_board_then_each_change(gym: Any) -> None:
     conn.close()
 
 
+def test_two_dashboards_on_one_broker_keep_their_connections(gym: Any,
+                                                             tmp_path: Path) -> None:
+    broker, pis, first = gym
+    connects = first.board.counters.connects
+    second = Dashboard(broker.url, ("127.0.0.1", 0), users_file(tmp_path), "dashboard",
+                       PASSWORD)
+    try:
+        pis["tm3"].send_status(runner="two screens")
+        for dashboard in (first, second):
+            wait_board(dashboard.board,
+                       lambda s: tile(s, "tm3")["status"]["runner"] == "two screens")
+        assert first.board.connected and second.board.connected
+        assert first.board.counters.connects == connects  # not thrown off by the second
+    finally:
+        second.close()
+
+
 def test_malformed_payloads_are_counted_and_change_nothing(
         gym: Any, caplog: pytest.LogCaptureFixture) -> None:
     _broker, pis, dashboard = gym
@@ -301,15 +320,20 @@ def test_malformed_payloads_are_counted_and_change_nothing(
     assert signed_in(dashboard, VIEWER).request("GET", "/api/board")[0] == 200
 
 
+def _nested(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    keys = st.sampled_from([*topics.STATUS_KEYS, "online", "by", "kind", "message"])
+    return st.lists(inner, max_size=4) | st.dictionaries(keys, inner, max_size=6)
+
+
+JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+                           _nested, max_leaves=20)
+
+
 @settings(max_examples=300, deadline=None)
 @given(leaf=st.sampled_from(["status", "online", "events", "session", "cmd/stop/dashboard",
                              "cmd/start", "x/y"]),
        payload=st.one_of(st.binary(max_size=200),
-                         st.recursive(st.none() | st.booleans() | st.integers() | st.text(),
-                                      lambda inner: st.lists(inner, max_size=4)
-                                      | st.dictionaries(st.sampled_from(
-                                          [*topics.STATUS_KEYS, "online", "by"]), inner,
-                                          max_size=6)).map(lambda v: json.dumps(v).encode())))
+                         JSON_VALUES.map(lambda v: json.dumps(v).encode())))
 def test_no_payload_raises_and_the_board_stays_json(leaf: str, payload: bytes) -> None:
     board = Board()
     board.on_message(f"treadguard/{SITE}/tm1/{leaf}", payload)
@@ -352,6 +376,7 @@ def test_losing_the_broker_shows_disconnected_and_the_dashboard_reconnects(
             assert code == 503 and "NOT sent" in data["error"]
             again = _restart(broker)
             wait_board(dashboard.board, lambda s: s["connected"])
+            pi.wait_connected()
             pi.send_status(state="latched")
             wait_board(dashboard.board, lambda s: tile(s, "tm1")["status"]["state"] == "latched")
         finally:
