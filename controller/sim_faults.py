@@ -22,6 +22,7 @@ treadmill alone; ``config`` must change nothing in the running session.
 
 from __future__ import annotations
 
+import math
 import os
 import random
 import signal
@@ -73,14 +74,32 @@ class SimFault:
 
 
 class ClipSlipped:
-    """The walking motion, with the clip turned 90° on the belt (gravity along sensor x)."""
+    """The walking motion, with the clip turning 90° about the sensor's y axis on the belt
+    (gravity ends along sensor x), from ``start_s`` over ``turn_s``: a smooth turn that the
+    gyroscope sees as a real chip would (a turn of the accelerometer's readings with no
+    rotation rate is not something a clip can do)."""
 
-    def __init__(self, inner: Motion) -> None:
+    def __init__(self, inner: Motion, start_s: float, turn_s: float = 0.15) -> None:
         self.inner = inner
+        self.start_s = start_s
+        self.turn_s = turn_s
 
     def at(self, t_s: float) -> tuple[Vec3, Vec3]:
-        (ax, ay, az), gyro = self.inner.at(t_s)
-        return (az, ay, -ax), gyro
+        acc, gyro = self.inner.at(t_s)
+        u = min(1.0, max(0.0, (t_s - self.start_s) / self.turn_s))
+        # Smooth step 0 → 90°, and its rate (rad/s) while turning.
+        theta = 0.5 * math.pi * (3.0 * u * u - 2.0 * u * u * u)
+        rate = (0.5 * math.pi * 6.0 * u * (1.0 - u) / self.turn_s
+                if 0.0 < u < 1.0 else 0.0)
+        c, s = math.cos(theta), math.sin(theta)
+
+        def turned(v: Vec3) -> Vec3:
+            return (c * v[0] + s * v[2], v[1], -s * v[0] + c * v[2])
+
+        gx, gy, gz = turned(gyro)
+        # A body-fixed vector seen from a sensor turning at +rate about y: its coordinates turn
+        # the other way, so the gyro reads -rate about y.
+        return turned(acc), (gx, gy - rate, gz)
 
 
 class Garbage:
@@ -276,7 +295,7 @@ def _imu_frozen(system: System[SimWorld], _: Path | None) -> None:
 
 def _clip_slipped(system: System[SimWorld], _: Path | None) -> None:
     model = system.world.imu_model
-    model.motion = ClipSlipped(model.motion)
+    model.motion = ClipSlipped(model.motion, system.clock.now_s())
 
 
 FAULTS: Final = {f.name: f for f in (
@@ -288,7 +307,7 @@ FAULTS: Final = {f.name: f for f in (
              "chip back in its power-on state)", _imu_unplugged),
     SimFault("imu-garbage", "sensor", "the IMU reports noise over its whole range",
              _imu_garbage),
-    SimFault("imu-clip-slipped", "clip", "the clip turns 90° on the belt", _clip_slipped),
+    SimFault("imu-clip-slipped", "clip", "the clip turns 90° on the belt in 0.15 s", _clip_slipped),
     SimFault("rail-nack", "sensor", "the touch chip stops acknowledging", _rail_nack,
              needs=("touch",)),
     SimFault("rail-force-chip-frozen", "sensor", "the force chips' conversions freeze",

@@ -1,6 +1,16 @@
-"""Gait-fall specialist weights: a placeholder (every coefficient 0, bias -100: the score never
-stops) until ``scripts/train_gait_model.py --write`` writes the fitted ones. The specialist is
-off by default (``[detect] gait_logit`` = 100)."""
+"""Gait-fall specialist weights, written by ``scripts/train_gait_model.py --write``.
 
-COEF: tuple[float, ...] = (0.0,) * 48
-BIAS: float = -100.0
+Logistic regression on the features of ``controller.detect.gait_fall`` (standardisation
+folded in), fitted on the development subjects only. Do not edit by hand: retrain."""
+
+COEF: tuple[float, ...] = (
+    0.369435404, -0.420588105, 0.358209639, -0.134882061, 0.0103989147, -0.15579389,
+    -0.00959971779, 0.0238279047, 0.00339721568, 0.0199704329, 0.0157061407, -0.0485984931,
+    -0.0166506742, 0.0337182279, -0.00069599818, 0.00517868757, -1.34852316, -3.09168372,
+    9.22812453, -20.5201805, -0.138087792, 0.983692778, -0.946795856, 0.926525939,
+    0.774505944, 0.14716471, -7.0442637, -19.7737844, 0.107595292, 0.0595187635,
+    0.275829381, -0.554620409, -4.64320551, 5.43948332, -7.49433279, 28.8727863,
+    0.0221146729, -0.283596084, 30.601396, 42.8597487, 0.00651169061, 0.00566905228,
+    0.00623646654, -0.0292943639, 0.00664214692, 0.00317519539, 0.00130573981, 0.00119087339,
+)
+BIAS: float = 12.5691437
