@@ -39,7 +39,7 @@ from importlib import resources
 from typing import Any, Final
 
 from controller.fleet.dashboard_state import Board
-from controller.fleet.users import User, check
+from controller.fleet.users import User, UsersError, check
 
 log = logging.getLogger("treadguard.dashboard")
 
@@ -203,7 +203,13 @@ class Handler(BaseHTTPRequestHandler):
         if not isinstance(name, str) or not isinstance(password, str):
             raise RequestError(HTTPStatus.BAD_REQUEST, "expected {\"user\": ..., \"password\": "
                                                        "...}")
-        user = check(self.server.users(), name, password)
+        try:
+            users = self.server.users()
+        except UsersError as exc:  # the file was broken after the dashboard started
+            log.error("sign-in impossible: %s", exc)
+            raise RequestError(HTTPStatus.INTERNAL_SERVER_ERROR,
+                               "the dashboard's users file cannot be read: see its log") from None
+        user = check(users, name, password)
         if user is None:
             self.server.failed_logins += 1
             log.warning("sign-in refused for %r from %s (%d refused so far)", name[:64],
