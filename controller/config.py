@@ -19,6 +19,7 @@ a configuration that names real hardware never falls back to a simulated twin.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import os
@@ -27,6 +28,8 @@ import tomllib
 from pathlib import Path
 from typing import Final
 
+from controller.fleet.topics import name_problem
+from controller.fleet.url import BrokerAddress, parse_broker_url
 from controller.options import (
     REQUIRED,
     ConfigError,
@@ -51,6 +54,7 @@ from controller.settings import (
     ControlSettings,
     DeckSettings,
     DetectSettings,
+    FleetSettings,
     GpioSettings,
     HealthSettings,
     I2CSettings,
@@ -70,7 +74,8 @@ from hardware.trackmaster_timing import min_ack_timeout_s
 
 __all__ = [
     "HARD_MAX_SPEED_KMH", "SECTIONS", "ArmingSettings", "ConfigError", "ControlSettings",
-    "ControllerSettings", "DeckSettings", "DetectSettings", "Document", "GpioSettings",
+    "ControllerSettings", "DeckSettings", "DetectSettings", "Document", "FleetSettings",
+    "GpioSettings",
     "HealthSettings", "I2CSettings", "ImuSettings", "LimitsSettings", "PathsSettings",
     "ProgramSettings", "RailsSettings", "SessionSettings", "Settings", "SimSettings",
     "TreadmillSettings", "load", "parse",
@@ -267,6 +272,40 @@ def _program(doc: Document) -> ProgramSettings:
     return program
 
 
+def _fleet(doc: Document, config_path: str) -> FleetSettings:
+    s = doc.optional("fleet")
+    fleet = FleetSettings(**read(s, FleetSettings))
+    def beside(value: str) -> str:
+        return _beside(config_path, value) if value else ""
+
+    fleet = dataclasses.replace(
+        fleet, password_file=beside(fleet.password_file), ca_file=beside(fleet.ca_file),
+        cert_file=beside(fleet.cert_file), key_file=beside(fleet.key_file))
+    if not fleet.enabled:
+        return fleet
+    for name in ("broker_url", "site", "treadmill"):
+        if not getattr(fleet, name):
+            raise s.error(name, "missing (required with enabled = true)")
+    address = parse_broker_url(fleet.broker_url)
+    if not isinstance(address, BrokerAddress):
+        raise s.error("broker_url", address)
+    for name in ("site", "treadmill", "username"):
+        value = getattr(fleet, name)
+        problem = name_problem(name, value) if value else None
+        if problem is not None:
+            raise s.error(name, f"{problem.split(': ', 1)[1]}, got {value!r}")
+    if fleet.password_file and not fleet.username:
+        raise s.error("password_file", "needs username (the user the password is for)")
+    if bool(fleet.cert_file) != bool(fleet.key_file):
+        raise s.error("cert_file" if fleet.key_file else "key_file",
+                      "cert_file and key_file go together (a client certificate and its key)")
+    for name in ("ca_file", "cert_file"):
+        if getattr(fleet, name) and not address.tls:
+            raise s.error(name, f"needs TLS: broker_url {fleet.broker_url!r} is mqtt://, "
+                                f"use mqtts://")
+    return fleet
+
+
 def parse(path: str, text: str) -> Settings:
     """Validate the TOML ``text`` (read from ``path``, used in messages) into :class:`Settings`."""
     try:
@@ -297,6 +336,7 @@ def parse(path: str, text: str) -> Settings:
         blackbox=BlackboxSettings(**read(doc.optional("blackbox"), BlackboxSettings)),
         arming=ArmingSettings(**read(doc.optional("arming"), ArmingSettings)),
         deck=_deck(doc),
+        fleet=_fleet(doc, path),
     )
     doc.finish()
     return settings

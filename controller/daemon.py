@@ -92,19 +92,19 @@ def run_session(system: AnySystem, clock: Clock, printer: EventPrinter, state: s
                 signal_name: Callable[[], str | None]) -> bool:
     """Run ``system`` until ``keep_running()`` is false or a reload is due, then shut it down
     (a controlled stop, the relay open). True if it ended for a configuration change."""
-    try:
-        session_services = start_services(system, system.settings, state)
-    except (StoreError, ControlError):
-        system.shutdown()
-        raise
-    started_s = clock.now_s()
-
     def on_event(event: Event) -> None:
         printer.post(event)
         if event.kind is EventKind.STATE:
             printer.post_line(next_step(system), at_s=event.t_s)
 
+    # Before the services start: what they say (the fleet's connection) is in the log too.
     system.events.subscribe(on_event)
+    try:
+        session_services = start_services(system, system.settings, state)
+    except (StoreError, ControlError, cfg.ConfigError):  # ConfigError: [fleet]'s files
+        system.shutdown()
+        raise
+    started_s = clock.now_s()
     services = Services(system, clock, printer.post_line,
                         state_dir=Path(state or system.settings.paths.state_dir))
     reloading = False

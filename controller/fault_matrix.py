@@ -26,7 +26,7 @@ AFTER_FAULT_S: Final = 8.0
 """Each fault's session runs this long after the fault (the stop and the latch are done)."""
 DEADLINE_MS: Final = {"sensor": 100.0, "chain": 100.0, "link": 500.0, "process": 500.0,
                       "clip": 100.0,
-                      "belt": 900.0, "loop": (STALL_S + 0.1 + 0.005) * 1000.0}
+                      "belt": 500.0, "loop": (STALL_S + 0.1 + 0.005) * 1000.0}
 """Onset → safe, by the fault's kind (see :mod:`controller.sim_faults`)."""
 SCENARIOS_IN_MATRIX: Final = tuple(n for n in scenario_names() if n != "idle")
 CONFIG_SPEED_BEFORE_KMH: Final = 1.5

@@ -132,6 +132,7 @@ class Program:
         """The harness is confirmed for the next start (used up by it)."""
         self._harness_asked = False  # a confirmation not yet taken in by the tick
         self._stop_requested = False
+        self._stop_why = ""
         self.phase = Phase.IDLE
         self._was_running = False
         self._session_from_s = 0.0
@@ -155,8 +156,10 @@ class Program:
         while no session is under way and the supervisor is latched or ready)."""
         self._pending = plan
 
-    def request_stop(self) -> None:
-        """Stop the belt at the next tick (the control socket's ``stop``; any thread)."""
+    def request_stop(self, why: str = "asked for on the control socket") -> None:
+        """Stop the belt at the next tick (the control socket's ``stop``, the fleet's remote
+        stop; any thread). ``why``: the stop's detail in the log (who asked)."""
+        self._stop_why = why
         self._stop_requested = True
 
     def confirm_harness(self) -> None:
@@ -195,7 +198,7 @@ class Program:
             self.stop_path.tick(now_s, sup)
         if self._stop_requested:
             self._stop_requested = False
-            sup.request_stop(StopReason.STOP_REQUESTED, "asked for on the control socket")
+            sup.request_stop(StopReason.STOP_REQUESTED, self._stop_why)
         if self._pending is not None and not self.in_session \
                 and sup.state in (State.LATCHED, State.READY):
             self._take(self._pending, sup)

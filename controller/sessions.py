@@ -17,7 +17,9 @@ from typing import Any
 from controller import config as cfg
 from controller.app import System
 from controller.control_socket import ControlServer
-from controller.program import Program, SessionEnd, load_plan
+from controller.fleet.publisher import FleetPublisher
+from controller.profiles import RunnerLimits
+from controller.program import Plan, Program, SessionEnd, load_plan
 from controller.session_record import SessionRecorder
 from controller.stop_path_test import StopPathTest
 from controller.store import Store
@@ -77,17 +79,21 @@ def program_outcome(system: System[Any]) -> dict[str, Any]:
 @dataclass
 class SessionServices:
     """What ``treadguard run`` adds to a system for sessions: the program, the recorder
-    writing finished sessions to the store, the control socket."""
+    writing finished sessions to the store, the control socket, the fleet's publisher
+    (``[fleet] enabled``)."""
 
     program: Program
     recorder: SessionRecorder
     server: ControlServer | None
+    fleet: FleetPublisher | None = None
 
     def close(self) -> None:
         """After the system's shutdown (whose stop ends a session under way): stop serving,
-        write what is queued."""
+        send what the fleet's buffer holds, write what is queued."""
         if self.server is not None:
             self.server.close()
+        if self.fleet is not None:
+            self.fleet.close()
         self.recorder.flush()
         self.recorder.close()
 
@@ -95,11 +101,13 @@ class SessionServices:
 def start_services(system: System[Any], settings: cfg.Settings, state_dir: str | None = None,
                    serve: bool = True) -> SessionServices:
     """Attach the program (with ``[session] runner`` chosen, if the file names one), the
-    recorder and (``serve``) the control socket.
+    recorder, (``serve``) the control socket and (``[fleet] enabled``) the fleet's publisher,
+    which connects in the background: a broker that does not answer never holds this up.
 
     Raises:
         StoreError: the store cannot be opened, or ``[session] runner`` is not in it.
         ControlError: the socket cannot be served.
+        FleetError: ``[fleet]``'s password or certificate files cannot be read.
     """
     state = state_dir or settings.paths.state_dir
     program_plan = None
@@ -109,8 +117,16 @@ def start_services(system: System[Any], settings: cfg.Settings, state_dir: str |
             program_plan = load_plan(store, settings.session.runner)
         finally:
             store.close()
+    fleet = FleetPublisher(settings, system) if settings.fleet.enabled else None
     recorder = SessionRecorder(state)
-    program = attach_program(system, recorder.post,
+
+    def on_session_end(plan: Plan, summary: dict[str, Any],
+                       progressed: RunnerLimits | None) -> None:
+        recorder.post(plan, summary, progressed)
+        if fleet is not None:
+            fleet.post_session(plan, summary, progressed)
+
+    program = attach_program(system, on_session_end,
                              lambda result: recorder.post_event("stop-path test", result))
     if program_plan is not None:
         program.select(program_plan)
@@ -122,4 +138,6 @@ def start_services(system: System[Any], settings: cfg.Settings, state_dir: str |
         except BaseException:
             recorder.close()
             raise
-    return SessionServices(program, recorder, server)
+    if fleet is not None:
+        fleet.start(program)
+    return SessionServices(program, recorder, server, fleet)

@@ -613,6 +613,53 @@ class ArmingSettings:
         "or silent is a link fault", min=2.0, max=60.0))
 
 
+@dataclass(frozen=True, kw_only=True)
+class FleetSettings:
+    """``[fleet]`` (optional; off by default): publish this treadmill's status and events to
+    the gym's MQTT broker, and take the one remote command there is, ``stop``
+    (``docs/fleet.md``).
+
+    Outside the real-time loop, on threads of its own: the broker down, slow or sending garbage
+    changes nothing on the belt. With ``enabled = true``, ``broker_url``, ``site`` and
+    ``treadmill`` are required; ``site`` and ``treadmill`` are levels of the topics (1-32
+    letters, digits, ``_`` or ``-``); ``password_file`` needs ``username``; ``cert_file`` and
+    ``key_file`` (a client certificate) go together and need ``mqtts://``. Relative paths are
+    relative to the configuration file's directory. The password is read from its file at
+    start-up, never written in this file.
+    """
+
+    enabled: bool = field(default=False, metadata=spec(
+        "publish to the broker (false: no network at all)"))
+    broker_url: str = field(default="", metadata=spec(
+        '"mqtt://HOST:PORT" or "mqtts://HOST:PORT" (TLS); no default: it must name the '
+        "gym's broker"))
+    site: str = field(default="", metadata=spec(
+        "the gym, the second level of the topics (`treadguard/<site>/<treadmill>/...`)"))
+    treadmill: str = field(default="", metadata=spec(
+        "this treadmill's name, the third level of the topics"))
+    username: str = field(default="", metadata=spec(
+        "broker user (absent: no username; a gym's broker should refuse anonymous clients)"))
+    password_file: str = field(default="", metadata=spec(
+        "file holding the broker user's password (its first line; keep it mode 0600)"))
+    ca_file: str = field(default="", metadata=spec(
+        "CA certificate(s) the broker's certificate must chain to (absent: the system's CAs)"))
+    cert_file: str = field(default="", metadata=spec(
+        "client certificate, PEM (with key_file: TLS client authentication)"))
+    key_file: str = field(default="", metadata=spec(
+        "the client certificate's private key, PEM"))
+    status_interval_s: float = field(default=1.0, metadata=spec(
+        "a retained status message this often", min=0.2, max=60.0))
+    event_buffer: int = field(default=1000, metadata=spec(
+        "events waiting for the broker (a count); when full the oldest is dropped and the "
+        "count is carried in the next event's dropped_before", min=10, max=100_000))
+    keepalive_s: int = field(default=10, metadata=spec(
+        "MQTT keepalive: the broker publishes the Last Will (offline) after 1.5 times this "
+        "without a word from the Pi", min=2, max=600))
+    reconnect_max_s: int = field(default=30, metadata=spec(
+        "longest wait between two connection attempts (the wait doubles from 1 s)",
+        min=1, max=600))
+
+
 SECTIONS: Final[list[tuple[str, type]]] = [
     ("controller", ControllerSettings), ("i2c", I2CSettings), ("imu", ImuSettings),
     ("treadmill", TreadmillSettings), ("gpio", GpioSettings), ("limits", LimitsSettings),
@@ -620,7 +667,7 @@ SECTIONS: Final[list[tuple[str, type]]] = [
     ("rails", RailsSettings), ("deck", DeckSettings), ("sim", SimSettings),
     ("paths", PathsSettings), ("program", ProgramSettings), ("control", ControlSettings),
     ("arming", ArmingSettings), ("watchdog", WatchdogSettings), ("realtime", RealtimeSettings),
-    ("blackbox", BlackboxSettings),
+    ("blackbox", BlackboxSettings), ("fleet", FleetSettings),
 ]
 """Every section and the dataclass that declares its options, in the order of the doc."""
 
@@ -649,6 +696,7 @@ class Settings:
     blackbox: BlackboxSettings = field(default_factory=BlackboxSettings)
     arming: ArmingSettings = field(default_factory=ArmingSettings)
     deck: DeckSettings | None = None
+    fleet: FleetSettings = field(default_factory=FleetSettings)
 
     @property
     def any_simulated(self) -> bool:

@@ -8,7 +8,10 @@ Checks (each a latched link fault; the supervisor then opens the stop relay):
 
 - ``C1`` actual speed, while running: faster than commanded by more than
   ``readback_tolerance_kmh`` (*runaway*), or slower once ``readback_time_s`` after the start
-  (*does not follow*) — either lasting ``readback_time_s``;
+  (*does not follow*) — either lasting ``readback_time_s``; a runaway that is still
+  *accelerating* (beyond the tolerance and faster than the read-back before) is a fault at
+  once: a belt that lags a lower command is slowing, never gaining speed, so only a belt that
+  drives itself faster than told can be there;
 - ``C1`` after a stop: above an envelope that falls at :data:`MIN_STOP_DECEL_MPS2` from the
   speed at the stop (after ``readback_time_s`` of grace) — *not slowing*, or *moving while it
   should be stopped* — lasting ``readback_time_s``;
@@ -71,10 +74,12 @@ class ReadbackMonitor:
         self._stop_at_s = 0.0
         self._stop_from_kmh = 0.0
         self._speed_at_stop_ack_kmh = 0.0
+        self._last_kmh: float | None = None
 
     def clear(self) -> None:
         """Forget a deviation under way (a start, a reset: the judgement begins again)."""
         self._violation_since_s = None
+        self._last_kmh = None
 
     def forget_stop(self) -> None:
         """After a reset: no stop envelope is running."""
@@ -118,6 +123,15 @@ class ReadbackMonitor:
         deviations lasting ``time_s`` are faults; the fault to latch, or None."""
         tol = self.tolerance_kmh
         problem: str | None = None
+        before_kmh, self._last_kmh = self._last_kmh, actual_kmh
+        if (cmd.running and not cmd.stopping and reverse == cmd.reverse
+                and actual_kmh > cmd.speed_kmh + tol
+                and before_kmh is not None and actual_kmh > before_kmh):
+            # Beyond the tolerance and still gaining speed: nothing we commanded does that
+            # (a lag behind a lower command only ever slows), so waiting out the read-back
+            # time would only let it carry the runner further.
+            return (f"belt runaway: {actual_kmh:.1f} km/h read back and rising, "
+                    f"{cmd.speed_kmh:.1f} km/h commanded")
         if actual_kmh > 0 and reverse != cmd.reverse:
             problem = (f"belt runs {'in reverse' if reverse else 'forward'}, "
                        f"the other way than commanded")

@@ -66,6 +66,24 @@ def test_runaway_is_a_fault_only_once_it_has_lasted_the_readback_time() -> None:
     assert monitor.check_speed(1.6, 2.0, False, RUNNING) is None  # back within tolerance
 
 
+def test_a_runaway_still_gaining_speed_is_a_fault_at_once() -> None:
+    """Beyond the tolerance and faster than the read-back before: no read-back time to wait."""
+    monitor = ReadbackMonitor(tolerance_kmh=0.5, time_s=0.5)
+    assert monitor.check_speed(1.0, 2.3, False, RUNNING) is None  # within the tolerance
+    assert monitor.check_speed(1.1, 2.4, False, RUNNING) is None  # rising, still within
+    fault = monitor.check_speed(1.2, 2.6, False, RUNNING)
+    assert fault is not None and "rising" in fault
+
+
+def test_a_belt_lagging_a_lower_command_is_given_the_readback_time() -> None:
+    """A caution lowered the command by 1 km/h: the belt, slowing, is far above it for a
+    while. Slowing is not a runaway; only a deviation that lasts is a fault."""
+    monitor = ReadbackMonitor(tolerance_kmh=0.5, time_s=0.5)
+    lowered = RUNNING  # 2.0 km/h commanded
+    for i, kmh in enumerate((3.0, 2.8, 2.6, 2.4, 2.2, 2.0)):
+        assert monitor.check_speed(1.0 + 0.1 * i, kmh, False, lowered) is None
+
+
 def test_a_belt_still_running_after_an_acknowledged_stop_is_caught() -> None:
     monitor = ReadbackMonitor(tolerance_kmh=0.5, time_s=0.5)
     monitor.stop_acked(belt_kmh=0.9)  # envelope: 0.9 / 0.9 s + 0.5 s grace
