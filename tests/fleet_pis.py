@@ -55,6 +55,10 @@ class FakePi:
                              json.dumps({"online": False, "wall": wall()}), qos=1, retain=True)
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
+        self.client.on_disconnect = lambda *_args: self._ready.clear()
+        self.last_status: dict[str, Any] | None = None
+        self._beat_stop = threading.Event()
+        self._beat: threading.Thread | None = None
         self.client.connect(broker.host, broker.port, keepalive=5)
         self.client.loop_start()
         if not self._ready.wait(WAIT_S):
@@ -62,6 +66,11 @@ class FakePi:
 
     def topic(self, leaf: str) -> str:
         return topics.topic(SITE, self.treadmill, leaf)
+
+    def wait_connected(self) -> None:
+        """Return once connected (again: paho reconnects by itself)."""
+        if not self._ready.wait(WAIT_S):
+            raise AssertionError(f"{self.treadmill}: the fake Pi is not connected")
 
     def _on_connect(self, c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
         c.subscribe(self.topic("cmd/#"), qos=1)
@@ -82,7 +91,24 @@ class FakePi:
             WAIT_S)
 
     def send_status(self, **changes: Any) -> None:
-        self.publish(topics.STATUS, status(self.treadmill, **changes), retain=True)
+        self.last_status = status(self.treadmill, **changes)
+        self.publish(topics.STATUS, self.last_status, retain=True)
+
+    def start_beating(self, interval_s: float) -> None:
+        """Republish the last status (a fresh ``wall``) every ``interval_s``, as a Pi does."""
+        def beat() -> None:
+            while not self._beat_stop.wait(interval_s):
+                if self.last_status is not None:
+                    self.last_status = {**self.last_status, "wall": wall()}
+                    self.client.publish(self.topic(topics.STATUS),
+                                        json.dumps(self.last_status), qos=0, retain=True)
+        self._beat = threading.Thread(target=beat, name=f"beat-{self.treadmill}", daemon=True)
+        self._beat.start()
+
+    def stop_beating(self) -> None:
+        self._beat_stop.set()
+        if self._beat is not None:
+            self._beat.join()
 
     def send_event(self, seq: int, kind: str, message: str) -> None:
         self.publish(topics.EVENTS, {"schema": topics.SCHEMA, "seq": seq, "wall": wall(),
@@ -102,5 +128,6 @@ class FakePi:
             return self.commands[0]
 
     def close(self) -> None:
+        self.stop_beating()
         self.client.disconnect()
         self.client.loop_stop()

@@ -30,6 +30,7 @@ from tests.fleet_broker import (
     PASSWORD,
     SITE,
     Broker,
+    _wait_listening,
     free_port,
     mosquitto_tool,
     running_broker,
@@ -164,6 +165,20 @@ def test_nothing_but_the_page_without_signing_in(gym: Any) -> None:
     assert web.request("GET", "/../users")[0] == 404
 
 
+def test_a_users_file_broken_while_running_refuses_sign_in_in_one_line(tmp_path: Path) -> None:
+    with running_broker(tmp_path / "broker", ["tm1"]) as broker:
+        users = users_file(tmp_path)
+        dashboard = Dashboard(broker.url, ("127.0.0.1", 0), users, "dashboard", PASSWORD)
+        try:
+            users.write_text("alice supervisor\n")
+            web = Web(dashboard.url)
+            code, _, data = web.request("POST", "/api/login",
+                                        {"user": SUPERVISOR, "password": USER_PASSWORD})
+            assert code == 500 and "users file" in data["error"]
+        finally:
+            dashboard.close()
+
+
 def test_the_session_cookie_is_httponly_and_samesite_strict(gym: Any) -> None:
     _broker, _pis, dashboard = gym
     web = Web(dashboard.url)
@@ -214,6 +229,8 @@ def test_a_stop_needs_the_csrf_token_a_confirmation_and_a_known_treadmill(gym: A
     token, web.csrf = web.csrf, "forged"
     assert web.stop("tm1")[0] == 403
     web.csrf = token
+    assert web.request("POST", "/api/stop", {"site": SITE, "treadmill": "tm1", "confirm": True},
+                       {"Origin": "http://elsewhere.example"})[0] == 403
     assert web.stop("tm1", confirm=False)[0] == 400
     assert web.stop("tm9")[0] == 404
     assert web.stop("tm1/#")[0] == 404
@@ -276,6 +293,23 @@ def test_the_live_stream_sends_the_board_then_each_change(gym: Any) -> None:
     conn.close()
 
 
+def test_two_dashboards_on_one_broker_keep_their_connections(gym: Any,
+                                                             tmp_path: Path) -> None:
+    broker, pis, first = gym
+    connects = first.board.counters.connects
+    second = Dashboard(broker.url, ("127.0.0.1", 0), users_file(tmp_path), "dashboard",
+                       PASSWORD)
+    try:
+        pis["tm3"].send_status(runner="two screens")
+        for dashboard in (first, second):
+            wait_board(dashboard.board,
+                       lambda s: tile(s, "tm3")["status"]["runner"] == "two screens")
+        assert first.board.connected and second.board.connected
+        assert first.board.counters.connects == connects  # not thrown off by the second
+    finally:
+        second.close()
+
+
 def test_malformed_payloads_are_counted_and_change_nothing(
         gym: Any, caplog: pytest.LogCaptureFixture) -> None:
     _broker, pis, dashboard = gym
@@ -301,15 +335,20 @@ def test_malformed_payloads_are_counted_and_change_nothing(
     assert signed_in(dashboard, VIEWER).request("GET", "/api/board")[0] == 200
 
 
+def _nested(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    keys = st.sampled_from([*topics.STATUS_KEYS, "online", "by", "kind", "message"])
+    return st.lists(inner, max_size=4) | st.dictionaries(keys, inner, max_size=6)
+
+
+JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+                           _nested, max_leaves=20)
+
+
 @settings(max_examples=300, deadline=None)
 @given(leaf=st.sampled_from(["status", "online", "events", "session", "cmd/stop/dashboard",
                              "cmd/start", "x/y"]),
        payload=st.one_of(st.binary(max_size=200),
-                         st.recursive(st.none() | st.booleans() | st.integers() | st.text(),
-                                      lambda inner: st.lists(inner, max_size=4)
-                                      | st.dictionaries(st.sampled_from(
-                                          [*topics.STATUS_KEYS, "online", "by"]), inner,
-                                          max_size=6)).map(lambda v: json.dumps(v).encode())))
+                         JSON_VALUES.map(lambda v: json.dumps(v).encode())))
 def test_no_payload_raises_and_the_board_stays_json(leaf: str, payload: bytes) -> None:
     board = Board()
     board.on_message(f"treadguard/{SITE}/tm1/{leaf}", payload)
@@ -352,6 +391,7 @@ def test_losing_the_broker_shows_disconnected_and_the_dashboard_reconnects(
             assert code == 503 and "NOT sent" in data["error"]
             again = _restart(broker)
             wait_board(dashboard.board, lambda s: s["connected"])
+            pi.wait_connected()
             pi.send_status(state="latched")
             wait_board(dashboard.board, lambda s: tile(s, "tm1")["status"]["state"] == "latched")
         finally:
@@ -438,3 +478,67 @@ def test_the_page_ships_in_the_package() -> None:
     for path in static.rglob("*"):
         if path.is_file():
             assert "http://" not in path.read_text() and "https://" not in path.read_text()
+
+
+# --- TLS (mqtts://) ----------------------------------------------------------------------------
+
+def make_certificates(directory: Path) -> tuple[Path, Path, Path, Path]:
+    """A CA, a server certificate it signed for 127.0.0.1/localhost, and another CA:
+    ``(ca, cert, key, other_ca)``."""
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=directory)
+
+    for name in ("ca", "other-ca"):
+        openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                "-subj", f"/CN=treadguard test {name}", "-keyout", f"{name}.key",
+                "-out", f"{name}.pem")
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
+            "-keyout", "server.key", "-out", "server.csr")
+    (directory / "san.ext").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+            "-CAcreateserial", "-days", "2", "-extfile", "san.ext", "-out", "server.pem")
+    return (directory / "ca.pem", directory / "server.pem", directory / "server.key",
+            directory / "other-ca.pem")
+
+
+def test_the_dashboard_speaks_tls_to_the_broker_and_checks_its_certificate(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ca, cert, key, other_ca = make_certificates(tmp_path)
+    with running_broker(tmp_path / "broker", ["tm1"]) as plain:
+        # A second mosquitto on the same users and ACLs: plain for the Pi, TLS for the
+        # dashboard.
+        tls_port, pi_port = free_port(), free_port()
+        conf = tmp_path / "tls.conf"
+        conf.write_text(
+            "\n".join(line for line in (plain.directory / "mosquitto.conf").read_text()
+                      .splitlines() if not line.startswith(("listener", "log_dest")))
+            + f"\nlog_dest file {tmp_path / 'tls.log'}\n"
+            f"per_listener_settings false\nlistener {pi_port} 127.0.0.1\n"
+            f"listener {tls_port} 127.0.0.1\ncafile {ca}\ncertfile {cert}\nkeyfile {key}\n")
+        proc = subprocess.Popen([mosquitto_tool("mosquitto"), "-c", str(conf)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            broker = Broker("127.0.0.1", pi_port, tmp_path, plain.users, proc)
+            _wait_listening(Broker("127.0.0.1", tls_port, tmp_path, [], proc), proc)
+            _wait_listening(broker, proc)
+            pi = FakePi(broker, "tm1")
+            pi.send_status(runner="over tls")
+            users = users_file(tmp_path)
+            dashboard = Dashboard(f"mqtts://localhost:{tls_port}", ("127.0.0.1", 0), users,
+                                  "dashboard", PASSWORD, ca_file=str(ca))
+            try:
+                wait_board(dashboard.board,
+                           lambda s: tile(s, "tm1")["status"]["runner"] == "over tls")
+            finally:
+                dashboard.close()
+                pi.close()
+            password = tmp_path / "broker-password"
+            password.write_text(PASSWORD + "\n")
+            code, err = run_cli(["dashboard", "--broker", f"mqtts://localhost:{tls_port}",
+                                 "--users", str(users), "--broker-user", "dashboard",
+                                 "--broker-password-file", str(password), "--ca-file",
+                                 str(other_ca)], capsys)
+            assert code == 2 and "certificate verify failed" in err and err.count("\n") == 1
+        finally:
+            proc.terminate()
+            proc.wait(WAIT_S)

@@ -30,6 +30,7 @@ from tests.fleet_pis import WAIT_S, FakePi, client, status
 from tests.test_fleet_dashboard import SUPERVISOR, USER_PASSWORD, VIEWER, users_file
 
 TREADMILLS = ["tm1", "tm2", "tm3", "tm4"]
+STALE_AFTER_S = 3.0
 
 
 class LatchingPi(FakePi):
@@ -39,9 +40,11 @@ class LatchingPi(FakePi):
     def _on_message(self, c: Any, u: Any, message: Any) -> None:
         super()._on_message(c, u, message)
         if topics.stop_sender(message.topic.split("/", 3)[3]) is not None:
-            c.publish(self.topic(topics.STATUS), json.dumps(status(
-                self.treadmill, state="latched", reason="remote_stop", commanded_kmh=0.0,
-                actual_kmh=0.0)), qos=1, retain=True)
+            self.last_status = {**(self.last_status or status(self.treadmill)),
+                                "state": "latched", "reason": "remote_stop",
+                                "commanded_kmh": 0.0, "actual_kmh": 0.0}
+            c.publish(self.topic(topics.STATUS), json.dumps(self.last_status), qos=1,
+                      retain=True)
 
 
 def shots_dir(tmp_path: Path) -> Path:
@@ -74,6 +77,8 @@ def floor(tmp_path: Path) -> Iterator[tuple[Broker, dict[str, FakePi], str, Path
                            actual_kmh=1.0 + index / 2, session_s=60.0 * (index + 1))
         pis["tm4"].send_status(state="ready", runner=None, commanded_kmh=0.0, actual_kmh=0.0,
                                session_s=None)
+        for pi in pis.values():
+            pi.start_beating(0.5)
         password_file = tmp_path / "broker-password"
         password_file.write_text(PASSWORD + "\n")
         port = free_port()
@@ -82,14 +87,15 @@ def floor(tmp_path: Path) -> Iterator[tuple[Broker, dict[str, FakePi], str, Path
             proc = subprocess.Popen(
                 [sys.executable, "-m", "controller.cli", "dashboard", "--broker", broker.url,
                  "--listen", f"127.0.0.1:{port}", "--users", str(users_file(tmp_path)),
-                 "--broker-user", "dashboard", "--broker-password-file", str(password_file)],
+                 "--broker-user", "dashboard", "--broker-password-file", str(password_file),
+                 "--stale-after-s", str(STALE_AFTER_S)],
                 stdout=out, stderr=out)
         try:
             wait_listening(port, proc, log)
             yield broker, pis, f"http://127.0.0.1:{port}", log
         finally:
             proc.terminate()
-            proc.wait(WAIT_S)
+            assert proc.wait(WAIT_S) == 0, log.read_text()  # SIGTERM: a clean exit
             for pi in pis.values():
                 pi.close()
 
@@ -193,6 +199,14 @@ def test_the_floor_in_chromium(floor: Any, tmp_path: Path) -> None:
 
         png = browser.screenshot(shots / "dashboard.png")
         assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 30_000
+
+        # A treadmill whose status stops coming goes stale; the others do not.
+        pis["tm4"].stop_beating()
+        browser.wait(f"document.querySelector('.tile[data-key=\"{SITE}/tm4\"]')"
+                     f".dataset.stale === 'yes'", timeout_s=STALE_AFTER_S + 10)
+        assert tile_text(browser, "tm4", "age").startswith("STALE: no status for")
+        assert browser.evaluate("[...document.querySelectorAll('.tile')].filter(t => "
+                                "t.dataset.stale === 'yes').length") == 1
 
         # The broker lost: the page says so.
         assert broker.process is not None

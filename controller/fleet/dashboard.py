@@ -18,7 +18,9 @@ from __future__ import annotations
 import argparse
 import getpass
 import logging
+import secrets
 import signal
+import socket
 import sys
 import threading
 from pathlib import Path
@@ -133,7 +135,11 @@ class Dashboard:
             raise UsersError(f"{users_file}: no users (treadguard dashboard user add NAME "
                              f"--role supervisor --users {users_file})")
         self.board = Board(stale_after_s=stale_after_s)
-        self.link = BrokerLink(address, self.board, broker_user, broker_password, ca_file)
+        # A client id of its own: two dashboards with one id would throw each other off the
+        # broker in turn (a second screen in the gym is normal).
+        client_id = f"treadguard-dashboard-{socket.gethostname()[:40]}-{secrets.token_hex(4)}"
+        self.link = BrokerLink(address, self.board, broker_user, broker_password, ca_file,
+                               client_id)
         self.link.start()
         try:
             self.server = DashboardServer(listen, self.board, self._users, self.link.publish_stop)

@@ -30,6 +30,7 @@ import logging
 import secrets
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -38,7 +39,7 @@ from importlib import resources
 from typing import Any, Final
 
 from controller.fleet.dashboard_state import Board
-from controller.fleet.users import User, check
+from controller.fleet.users import User, UsersError, check
 
 log = logging.getLogger("treadguard.dashboard")
 
@@ -134,6 +135,9 @@ class Handler(BaseHTTPRequestHandler):
     server: DashboardServer
     protocol_version = "HTTP/1.1"
     server_version = "treadguard-dashboard"
+    timeout = 60
+    """Seconds a connection may stay silent (a slow or idle client does not hold a thread
+    forever; a live page is sent something at least every LIVE_KEEPALIVE_S)."""
     sys_version = ""
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -174,6 +178,12 @@ class Handler(BaseHTTPRequestHandler):
 
     def _post(self, path: str) -> None:
         body = self._body()
+        origin = self.headers.get("Origin")
+        if origin is not None and urllib.parse.urlsplit(origin).netloc != self.headers.get(
+                "Host"):
+            # Another site's page posting here (the cookie is SameSite=Strict as well).
+            log.warning("request from another origin refused: %r", origin[:100])
+            raise RequestError(HTTPStatus.FORBIDDEN, "requests from another site are refused")
         if path == "/api/login":
             self._login(body)
         elif path == "/api/logout":
@@ -193,7 +203,13 @@ class Handler(BaseHTTPRequestHandler):
         if not isinstance(name, str) or not isinstance(password, str):
             raise RequestError(HTTPStatus.BAD_REQUEST, "expected {\"user\": ..., \"password\": "
                                                        "...}")
-        user = check(self.server.users(), name, password)
+        try:
+            users = self.server.users()
+        except UsersError as exc:  # the file was broken after the dashboard started
+            log.error("sign-in impossible: %s", exc)
+            raise RequestError(HTTPStatus.INTERNAL_SERVER_ERROR,
+                               "the dashboard's users file cannot be read: see its log") from None
+        user = check(users, name, password)
         if user is None:
             self.server.failed_logins += 1
             log.warning("sign-in refused for %r from %s (%d refused so far)", name[:64],

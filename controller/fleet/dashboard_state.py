@@ -73,6 +73,7 @@ class Tile:
 
 @dataclass
 class Counters:
+    connects: int = 0
     messages: int = 0
     malformed: int = 0
     malformed_logged: int = 0
@@ -118,6 +119,7 @@ class Board:
             if connected == self.connected:
                 return
             self.connected = connected
+            self.counters.connects += connected
             self.disconnected_since_wall = None if connected else self._wall_iso()
             self._changed("link", self._link_json())
         if connected:

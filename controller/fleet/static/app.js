@@ -209,14 +209,23 @@ function renderEvents() {
   body.replaceChildren(...rows);
 }
 
+// The treadmill the open confirmation is about; cleared when it closes, so one confirmation
+// sends at most one stop, and only for the treadmill it named.
+let confirming = null;
+
 function askStop(key) {
   const entry = page.tiles.get(key);
-  const dialog = $("confirm");
-  dialog.dataset.key = key;
+  confirming = key;
   $("confirm-name").textContent = `${entry.data.treadmill} (${entry.data.site})`;
-  dialog.returnValue = "";
-  dialog.showModal();
+  $("confirm").showModal();
   $("confirm-cancel").focus();
+}
+
+function confirmStop() {
+  const key = confirming;
+  confirming = null;
+  $("confirm").close();
+  if (key !== null) sendStop(key);
 }
 
 async function sendStop(key) {
@@ -232,10 +241,10 @@ async function sendStop(key) {
 }
 
 document.addEventListener("DOMContentLoaded", async () => {
-  $("confirm").addEventListener("close", () => {
-    const dialog = $("confirm");
-    if (dialog.returnValue === "stop") sendStop(dialog.dataset.key);
-  });
+  $("confirm-stop").addEventListener("click", confirmStop);
+  $("confirm-cancel").addEventListener("click", () => { confirming = null;
+                                                        $("confirm").close(); });
+  $("confirm").addEventListener("cancel", () => { confirming = null; });  // Escape
   $("signin").addEventListener("submit", async (e) => {
     e.preventDefault();
     $("signin-error").textContent = "signing in…";
