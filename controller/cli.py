@@ -40,8 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
         treadmill_cli,
     )
     from controller.evaluate import cli as evaluate_cli
-    from controller.fleet import dashboard
     from controller.fleet import broker_config as fleet_broker_config
+    from controller.fleet import dashboard
     from controller.fleet import sim as fleet_sim
 
     parser = OneLineParser(
