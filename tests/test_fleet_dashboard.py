@@ -415,7 +415,7 @@ def test_bad_arguments_and_an_unreachable_broker_are_one_line_errors(
     users = users_file(tmp_path)
     cases = [
         ([], "--broker URL is required"),
-        (["--broker", "http://x"], "expected mqtt://HOST[:PORT]"),
+        (["--broker", "http://x"], "--broker: expected \"mqtt://HOST:PORT\""),
         (["--broker", "mqtt://u:p@x"], "not in the URL"),
         (["--broker", "mqtt://127.0.0.1:1", "--listen", "nowhere"], "expected HOST:PORT"),
         (["--broker", "mqtt://127.0.0.1:1", "--users", str(tmp_path / "none")],

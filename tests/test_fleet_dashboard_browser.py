@@ -11,6 +11,8 @@ temporary directory.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
 import os
 import socket
@@ -23,10 +25,16 @@ from typing import Any
 
 import pytest
 
+from controller import config as cfg
 from controller.fleet import topics
+from controller.settings import PathsSettings
+from controller.supervisor import State
+from hardware.trackmaster_protocol import STOP
 from tests.cdp import Browser
+from tests.conftest import Build, host_bytes, treadmill
 from tests.fleet_broker import PASSWORD, SITE, Broker, free_port, running_broker
 from tests.fleet_pis import WAIT_S, FakePi, client, status
+from tests.fleet_watch import Pi, fleet_settings, start_pi, wait_for
 from tests.test_fleet_dashboard import SUPERVISOR, USER_PASSWORD, VIEWER, users_file
 
 TREADMILLS = ["tm1", "tm2", "tm3", "tm4"]
@@ -66,36 +74,46 @@ def wait_listening(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
     pytest.fail(f"the dashboard did not listen on {port}: {log.read_text()}")
 
 
+@contextlib.contextmanager
+def dashboard_process(tmp_path: Path, broker: Broker) -> Iterator[tuple[str, Path]]:
+    """``treadguard dashboard`` serving on a free loopback port: ``(url, its log)``; a clean
+    exit on SIGTERM is checked at the end."""
+    password_file = tmp_path / "broker-password"
+    password_file.write_text(PASSWORD + "\n")
+    port = free_port()
+    log = tmp_path / "dashboard.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "controller.cli", "dashboard", "--broker", broker.url,
+             "--listen", f"127.0.0.1:{port}", "--users", str(users_file(tmp_path)),
+             "--broker-user", "dashboard", "--broker-password-file", str(password_file),
+             "--stale-after-s", str(STALE_AFTER_S)],
+            stdout=out, stderr=out)
+    try:
+        wait_listening(port, proc, log)
+        yield f"http://127.0.0.1:{port}", log
+    finally:
+        proc.terminate()
+        assert proc.wait(WAIT_S) == 0, log.read_text()  # SIGTERM: a clean exit
+
+
 @pytest.fixture
 def floor(tmp_path: Path) -> Iterator[tuple[Broker, dict[str, FakePi], str, Path]]:
-    """A broker, four treadmills publishing, and ``treadguard dashboard`` serving on a free
-    loopback port: ``(broker, pis, url, dashboard's log)``."""
+    """A broker, four stand-in treadmills publishing, and ``treadguard dashboard``:
+    ``(broker, pis, url, dashboard's log)``."""
     with running_broker(tmp_path / "broker", TREADMILLS) as broker:
         pis: dict[str, FakePi] = {tm: LatchingPi(broker, tm) for tm in TREADMILLS}
-        for index, pi in enumerate(pis.values()):
-            pi.send_status(runner=f"runner{index + 1}", commanded_kmh=1.0 + index / 2,
-                           actual_kmh=1.0 + index / 2, session_s=60.0 * (index + 1))
-        pis["tm4"].send_status(state="ready", runner=None, commanded_kmh=0.0, actual_kmh=0.0,
-                               session_s=None)
-        for pi in pis.values():
-            pi.start_beating(0.5)
-        password_file = tmp_path / "broker-password"
-        password_file.write_text(PASSWORD + "\n")
-        port = free_port()
-        log = tmp_path / "dashboard.log"
-        with log.open("wb") as out:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "controller.cli", "dashboard", "--broker", broker.url,
-                 "--listen", f"127.0.0.1:{port}", "--users", str(users_file(tmp_path)),
-                 "--broker-user", "dashboard", "--broker-password-file", str(password_file),
-                 "--stale-after-s", str(STALE_AFTER_S)],
-                stdout=out, stderr=out)
         try:
-            wait_listening(port, proc, log)
-            yield broker, pis, f"http://127.0.0.1:{port}", log
+            for index, pi in enumerate(pis.values()):
+                pi.send_status(runner=f"runner{index + 1}", commanded_kmh=1.0 + index / 2,
+                               actual_kmh=1.0 + index / 2, session_s=60.0 * (index + 1))
+            pis["tm4"].send_status(state="ready", runner=None, commanded_kmh=0.0,
+                                   actual_kmh=0.0, session_s=None)
+            for pi in pis.values():
+                pi.start_beating(0.5)
+            with dashboard_process(tmp_path, broker) as (url, log):
+                yield broker, pis, url, log
         finally:
-            proc.terminate()
-            assert proc.wait(WAIT_S) == 0, log.read_text()  # SIGTERM: a clean exit
             for pi in pis.values():
                 pi.close()
 
@@ -219,3 +237,59 @@ def test_the_floor_in_chromium(floor: Any, tmp_path: Path) -> None:
         assert browser.evaluate("[...document.querySelectorAll('.stop-button')]"
                                 ".every(b => b.disabled)") is True
         browser.screenshot(shots / "dashboard-disconnected.png")
+
+
+# --- with the real controller ---------------------------------------------------------------
+
+def test_a_stop_pressed_in_chromium_latches_that_real_controller_only(
+        tmp_path: Path, build_sim: Build, sim_settings: cfg.Settings) -> None:
+    """Three simulated treadguards — the real daemon code on simulated hardware, each with the
+    real fleet publisher — running their belts; a supervisor stops one from the page."""
+    names = ["tm1", "tm2", "tm3"]
+    base = dataclasses.replace(sim_settings, paths=PathsSettings(state_dir=str(tmp_path / "st")))
+    pis: list[Pi] = []
+    with running_broker(tmp_path / "broker", names) as broker:
+        try:
+            for name in names:
+                pi = start_pi(pis, build_sim, fleet_settings(base, broker.url, tmp_path, name))
+                wait_for(lambda pi=pi: pi.fleet.counters.connects == 1)  # type: ignore[misc]
+                pi.run_until_running(1.0)
+            with dashboard_process(tmp_path, broker) as (url, log), \
+                    Browser(tmp_path / "profile") as browser:
+                browser.navigate(url)
+                sign_in(browser, SUPERVISOR)
+                browser.wait("[...document.querySelectorAll('.tile')].filter(t => "
+                             "t.dataset.state === 'running').length === 3")
+                tm2 = f".tile[data-key=\"{SITE}/tm2\"]"
+                pressed_s = pis[1].system.clock.now_s()
+                browser.click(f"{tm2} .stop-button")
+                browser.wait("document.getElementById('confirm').open")
+                browser.click("#confirm-stop")
+                browser.wait(f"document.querySelector('{tm2} .result').dataset.outcome "
+                             f"=== 'sent'")
+                wait_for(lambda: pis[1].fleet.counters.remote_stops == 1, what="the stop")
+                sup = pis[1].system.supervisor
+                assert pis[1].system.loop.run_until(lambda: sup.state is State.LATCHED, 6.0)
+                for pi in pis:
+                    pi.system.loop.run(1.0)
+                browser.wait(f"document.querySelector('{tm2}').dataset.state === 'latched'")
+                browser.wait("[...document.querySelectorAll('#events td')].some(td => "
+                             "td.textContent.includes('remote stop from dashboard'))")
+                states = browser.evaluate(
+                    "Object.fromEntries([...document.querySelectorAll('.tile')]"
+                    ".map(t => [t.dataset.key, t.dataset.state]))")
+                assert states == {f"{SITE}/tm1": "running", f"{SITE}/tm2": "latched",
+                                  f"{SITE}/tm3": "running"}
+                assert "stop_requested" in tile_text(browser, "tm2", "alarm")
+                assert tile_text(browser, "tm1", "runner") == "—"  # no runner on the belt
+                browser.screenshot(shots_dir(tmp_path) / "dashboard-real-controllers.png")
+            # On the wire and on the belt: tm2 stopped and stays stopped; the others run on.
+            assert [b for t, b in host_bytes(pis[1].system) if t >= pressed_s and b == STOP]
+            assert treadmill(pis[1].system)["belt_kmh"] == 0.0 and sup.state is State.LATCHED
+            assert [pi.fleet.counters.remote_stops for pi in pis] == [0, 1, 0]
+            assert pis[0].system.supervisor.state is State.RUNNING
+            assert pis[2].system.supervisor.state is State.RUNNING
+            assert "STOP SENT for gym/tm2 pressed by alice" in log.read_text()
+        finally:
+            for pi in pis:
+                pi.close()

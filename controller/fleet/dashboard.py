@@ -28,7 +28,7 @@ from types import FrameType
 from typing import Any, Final
 
 from controller.fleet.dashboard_http import DashboardServer
-from controller.fleet.dashboard_mqtt import BrokerLink, LinkError, parse_broker_url
+from controller.fleet.dashboard_mqtt import BrokerLink, LinkError, parse_broker
 from controller.fleet.dashboard_state import Board
 from controller.fleet.users import ROLES, User, UsersError, add, load
 
@@ -128,7 +128,7 @@ class Dashboard:
     def __init__(self, broker: str, listen: tuple[str, int], users_file: Path,
                  broker_user: str | None, broker_password: str | None,
                  ca_file: str | None = None, stale_after_s: float = 10.0) -> None:
-        address = parse_broker_url(broker)
+        address = parse_broker(broker)
         self.users_file = users_file
         users = load(users_file)
         if not users:

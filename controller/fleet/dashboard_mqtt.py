@@ -14,8 +14,6 @@ from __future__ import annotations
 import json
 import ssl
 import threading
-import urllib.parse
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -26,6 +24,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from controller.fleet import topics
 from controller.fleet.dashboard_state import Board
+from controller.fleet.url import BrokerAddress, parse_broker_url
 
 SUBSCRIPTION: Final = f"{topics.ROOT}/#"
 STOP_ACK_TIMEOUT_S: Final = 5.0
@@ -36,34 +35,15 @@ class LinkError(Exception):
     """The broker cannot be used; one line naming it."""
 
 
-@dataclass(frozen=True)
-class BrokerAddress:
-    """``mqtt://HOST[:PORT]`` (plain, port 1883) or ``mqtts://HOST[:PORT]`` (TLS, 8883)."""
-
-    host: str
-    port: int
-    tls: bool
-
-    def __str__(self) -> str:
-        return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
-
-
-def parse_broker_url(url: str) -> BrokerAddress:
-    """The broker of ``url``; :class:`LinkError` if it is not ``mqtt(s)://HOST[:PORT]``."""
-    try:
-        parts = urllib.parse.urlsplit(url)
-        port = parts.port
-    except ValueError as exc:
-        raise LinkError(f"--broker {url!r}: {exc}") from None
-    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname or parts.path not in ("",
-                                                                                         "/"):
-        raise LinkError(f"--broker {url!r}: expected mqtt://HOST[:PORT] or "
-                        f"mqtts://HOST[:PORT]")
-    if parts.username or parts.password:
-        raise LinkError(f"--broker {url!r}: give the user with --broker-user and the password "
-                        f"in --broker-password-file, not in the URL")
-    tls = parts.scheme == "mqtts"
-    return BrokerAddress(parts.hostname, port or (8883 if tls else 1883), tls)
+def parse_broker(url: str) -> BrokerAddress:
+    """The broker of ``--broker URL``; :class:`LinkError` if it is not one."""
+    if "@" in url:  # the shared parser's hint names the Pi's [fleet] options
+        raise LinkError(f"--broker {url.split('@')[-1]!r}: give the user with --broker-user "
+                        f"and the password in --broker-password-file, not in the URL")
+    address = parse_broker_url(url)
+    if isinstance(address, str):
+        raise LinkError(f"--broker: {address}")
+    return address
 
 
 class BrokerLink:
@@ -88,7 +68,7 @@ class BrokerLink:
         self.address = address
         self.board = board
         self.user = user
-        board.broker = str(address)
+        board.broker = address.url
         self._connected = threading.Event()
         self._refused: str | None = None
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
@@ -111,7 +91,7 @@ class BrokerLink:
     def start(self, timeout_s: float = 10.0) -> None:
         """Connect and subscribe; :class:`LinkError` if the broker cannot be reached or refuses
         the credentials within ``timeout_s``."""
-        where = str(self.address)
+        where = self.address.url
         try:
             self._client.connect(self.address.host, self.address.port, keepalive=15)
         except (OSError, ssl.SSLError, ValueError) as exc:

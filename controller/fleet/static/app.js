@@ -165,8 +165,10 @@ function renderTile(entry) {
     alarm.push(levels.imu + (levels.imu_reason ? ": " + levels.imu_reason : ""));
   }
   el.querySelector(".alarm").textContent = alarm.join(" · ");
-  const runner = [s.runner, s.profile, s.phase].filter((x) => x).join(" · ");
-  el.querySelector(".runner").textContent = runner || "—";
+  // The runner, their profile and the program's phase; no runner: "—" (a phase of "idle"
+  // alone would read as a runner's name).
+  el.querySelector(".runner").textContent =
+    s.runner ? [s.runner, s.profile, s.phase].filter((x) => x).join(" · ") : "—";
   el.querySelector(".speed").textContent =
     `${num(s.commanded_kmh, 1)} set · ${num(s.actual_kmh, 1)} belt km/h`;
   el.querySelector(".session").textContent =
