@@ -4,8 +4,10 @@ is down, and the one-line errors of a bad ``[fleet]`` section."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -477,3 +479,57 @@ def test_commands_are_handled_at_a_bounded_rate_after_a_burst() -> None:
     for _ in range(21):
         pacer.wait()
     assert len(slept) == 1
+
+
+class FakeBroker:
+    """A TCP server on loopback that is not a broker: it answers every connection with
+    ``reply`` (garbage bytes) or with nothing at all (``reply`` empty: a hung broker)."""
+
+    def __init__(self, reply: bytes) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.accepted = 0
+        self._reply = reply
+        self._conns: list[socket.socket] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = self.server.accept()
+                self.accepted += 1
+                self._conns.append(conn)
+                with contextlib.suppress(OSError):
+                    if self._reply:
+                        conn.sendall(self._reply)
+
+    def close(self) -> None:
+        self.server.close()
+        for conn in self._conns:
+            conn.close()
+
+
+@pytest.mark.parametrize("reply", [b"", bytes(range(256)) * 8, b"\x20\x02\x00\x05"],
+                         ids=["silent", "garbage", "connack-refused"])
+def test_a_broker_that_is_silent_or_sends_garbage_changes_nothing(
+        build_sim: Build, base_settings: cfg.Settings, tmp_path: Path, pis: list[Pi],
+        reply: bytes) -> None:
+    """The demo's slip is stopped at the same moment whatever the thing at the broker's
+    address does; the publisher keeps its events and keeps trying."""
+    fake = FakeBroker(reply)
+    try:
+        settings = fleet_settings(base_settings, f"mqtt://127.0.0.1:{fake.port}", tmp_path,
+                                  keepalive_s=2)
+        pi = start_pi(pis, build_sim, settings, "demo")
+        wait_for(lambda: fake.accepted >= 1, what="a connection attempt")
+        pi.system.loop.run(14.0)
+        stops = [(e.t_s, e.message) for e in pi.system.events if e.kind is EventKind.STOP]
+        assert stops and "slip_trip" in stops[0][1]
+        assert pi.fleet.counters.connects == 0 and pi.fleet.counters.events_sent == 0
+        assert pi.fleet.counters.errors == 0
+    finally:
+        fake.close()
+    quiet = build_sim("demo", base_settings)
+    quiet.loop.run(14.0)
+    assert stops == [(e.t_s, e.message) for e in quiet.events if e.kind is EventKind.STOP]
+    assert host_bytes(quiet) == host_bytes(pi.system)
