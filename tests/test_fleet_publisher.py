@@ -533,3 +533,39 @@ def test_a_broker_that_is_silent_or_sends_garbage_changes_nothing(
     quiet.loop.run(14.0)
     assert stops == [(e.t_s, e.message) for e in quiet.events if e.kind is EventKind.STOP]
     assert host_bytes(quiet) == host_bytes(pi.system)
+
+
+def test_after_the_broker_restarts_the_pi_is_online_again_sends_what_waited_and_takes_stops(
+        build_sim: Build, base_settings: cfg.Settings, tmp_path: Path, pis: list[Pi]) -> None:
+    port = free_port()
+    settings = fleet_settings(base_settings, f"mqtt://127.0.0.1:{port}", tmp_path,
+                              reconnect_max_s=2)
+    with running_broker(tmp_path / "b1", ["tm1"], port=port):
+        pi = start_pi(pis, build_sim, settings)
+        wait_for(lambda: pi.fleet.counters.connects == 1)
+        pi.run_until_running(1.0)
+    # The broker is gone (its process ended); the belt runs on, events wait.
+    wait_for(lambda: any("connection to" in e.message and "lost" in e.message
+                         for e in pi.system.events), what="the loss noticed")
+    pi.system.loop.run(1.0)
+    for i in range(5):
+        pi.system.events.add(pi.system.clock.now_s(), EventKind.INFO, f"while away {i}")
+    assert pi.system.supervisor.state is State.RUNNING
+    with running_broker(tmp_path / "b2", ["tm1"], port=port) as broker:
+        watcher = Watcher(broker)
+        try:
+            wait_for(lambda: any(m.payload["online"] for m in watcher.of("online")), 30.0,
+                     "online again")
+            wait_for(lambda: any(m.payload["message"] == "while away 4"
+                                 for m in watcher.of("events")), what="the waiting events")
+            away = [m.payload["message"] for m in watcher.of("events")
+                    if m.payload["message"].startswith("while away")]
+            assert away == [f"while away {i}" for i in range(5)]
+            # Subscribed again: a stop goes through.
+            watcher.publish(topics.stop_topic(SITE, "tm1", "dashboard"), "{}")
+            wait_for(lambda: pi.fleet.counters.remote_stops == 1, what="the stop")
+        finally:
+            watcher.close()
+    sup = pi.system.supervisor
+    assert pi.system.loop.run_until(lambda: sup.state is State.LATCHED, 6.0)
+    assert pi.fleet.counters.connects == 2
