@@ -27,7 +27,7 @@ from hardware.sim.scenarios import Action, BackwardWalkWithSlip, Scenario
 from hardware.trackmaster_protocol import START_CDS, STOP
 from tests.conftest import SIM_TOML, Build, SimSystem, host_bytes, treadmill
 from tests.fleet_broker import SITE, Broker, free_port, running_broker
-from tests.fleet_watch import Pi, Watcher, fleet_settings, start_pi, wait_for
+from tests.fleet_watch import Pi, Watcher, fleet_settings, made_pis, start_pi, wait_for
 
 
 @pytest.fixture
@@ -55,12 +55,7 @@ def base_settings(sim_settings: cfg.Settings, tmp_path: Path) -> cfg.Settings:
     return dataclasses.replace(sim_settings, paths=PathsSettings(state_dir=str(tmp_path / "st")))
 
 
-@pytest.fixture
-def pis() -> Iterator[list[Pi]]:
-    made: list[Pi] = []
-    yield made
-    for pi in made:
-        pi.close()
+pis = pytest.fixture(made_pis)
 
 
 def test_status_is_retained_with_every_status_key(

@@ -18,7 +18,6 @@ from controller.settings import PathsSettings
 from controller.supervisor import State
 from tests.conftest import Build
 from tests.fleet_broker import (
-    PASSWORD,
     SITE,
     Broker,
     _wait_listening,
@@ -27,7 +26,15 @@ from tests.fleet_broker import (
     mosquitto_tool,
     pi_user,
 )
-from tests.fleet_watch import Pi, Watcher, fleet_settings, start_pi, wait_for
+from tests.fleet_watch import (
+    Pi,
+    Watcher,
+    fleet_settings,
+    made_pis,
+    start_pi,
+    wait_for,
+    write_passwd,
+)
 
 
 def openssl(*args: str) -> None:
@@ -65,12 +72,8 @@ def tls_broker(tmp_path: Path) -> Iterator[TlsBroker]:
     openssl("x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key),
             "-CAcreateserial", "-out", str(cert), "-days", "2", "-extfile", str(d / "san.ext"))
     passwd = d / "passwd"
-    passwd.write_text("")
     users = [pi_user("tm1"), "dashboard"]
-    for user in users:
-        subprocess.run([mosquitto_tool("mosquitto_passwd"), "-b", str(passwd), user, PASSWORD],
-                       check=True, capture_output=True)
-    passwd.chmod(0o600)
+    write_passwd(passwd, users)
     (d / "acl").write_text(acl_text(SITE, ["tm1"], ["dashboard"]))
     plain_port, tls_port = free_port(), free_port()
     (d / "mosquitto.conf").write_text(
@@ -90,12 +93,7 @@ def tls_broker(tmp_path: Path) -> Iterator[TlsBroker]:
         proc.wait(5)
 
 
-@pytest.fixture
-def pis() -> Iterator[list[Pi]]:
-    made: list[Pi] = []
-    yield made
-    for pi in made:
-        pi.close()
+pis = pytest.fixture(made_pis)
 
 
 def settings_for(sim_settings: cfg.Settings, tmp_path: Path, port: int,
