@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from controller.cli import main
-from tests.fleet_broker import PASSWORD, Broker, _wait_listening, free_port, mosquitto_tool
-from tests.fleet_watch import Watcher, wait_for
+from tests.fleet_broker import Broker, _wait_listening, free_port, mosquitto_tool
+from tests.fleet_watch import Watcher, wait_for, write_passwd
 
 USERS = ["pi-tm1", "pi-tm2", "ann", "ro", "intruder"]
 
@@ -23,12 +23,7 @@ def test_the_written_acl_lets_each_user_do_only_its_part(tmp_path: Path) -> None
     assert main(["fleet-broker-config", "--site", "gym", "--treadmills", "tm1,tm2",
                  "--supervisors", "ann", "--readers", "ro", "--out", str(out),
                  "--etc", str(out), "--plain-listener", f"127.0.0.1:{port}"]) == 0
-    passwd = out / "treadguard.passwd"
-    passwd.write_text("")
-    for user in USERS:
-        subprocess.run([mosquitto_tool("mosquitto_passwd"), "-b", str(passwd), user, PASSWORD],
-                       check=True, capture_output=True)
-    passwd.chmod(0o600)
+    write_passwd(out / "treadguard.passwd", USERS)
     conf = tmp_path / "mosquitto.conf"
     conf.write_text(f"user {getpass.getuser()}\npersistence false\n"
                     f"log_dest file {tmp_path / 'mosquitto.log'}\n"
