@@ -40,7 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
         treadmill_cli,
     )
     from controller.evaluate import cli as evaluate_cli
+    from controller.fleet import broker_config as fleet_broker_config
     from controller.fleet import dashboard
+    from controller.fleet import sim as fleet_sim
 
     parser = OneLineParser(
         prog="treadguard",
@@ -62,6 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.register(sub)
     safe_outputs.register(sub)
     dashboard.register(sub)
+    fleet_sim.register(sub)
+    fleet_broker_config.register(sub)
     return parser
 
 

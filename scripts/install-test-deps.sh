@@ -5,6 +5,8 @@
 # - systemd: systemd-analyze verify/security on the unit (tests/test_service_unit.py);
 # - mosquitto: the fleet tests start a real broker on loopback with a password file and ACLs
 #   (tests/fleet_broker.py); the tests start and stop their own, never the system's service.
+# - openssl: the fleet's TLS test makes its own CA and broker certificate
+#   (tests/test_fleet_tls.py).
 # No such test skips when its tool is missing: it fails and names this script.
 set -euo pipefail
 
@@ -14,6 +16,7 @@ command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 [ -x /usr/sbin/mosquitto ] || command -v mosquitto >/dev/null 2>&1 || missing+=(mosquitto)
 command -v mosquitto_pub >/dev/null 2>&1 || missing+=(mosquitto-clients)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "installing with apt: ${missing[*]}"

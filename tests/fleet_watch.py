@@ -10,9 +10,10 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
+import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from controller.settings import FleetSettings
 from controller.supervisor import State
 from hardware.sim.scenarios import Scenario
 from tests.conftest import Build, SimSystem
-from tests.fleet_broker import PASSWORD, SITE, Broker, pi_user
+from tests.fleet_broker import PASSWORD, SITE, Broker, mosquitto_tool, pi_user
 
 _ids = itertools.count()
 
@@ -127,3 +128,20 @@ def start_pi(pis: list[Pi], build_sim: Build, settings: cfg.Settings,
              scenario: str | Scenario = "walk") -> Pi:
     pis.append(Pi(build_sim, settings, scenario))
     return pis[-1]
+
+
+def made_pis() -> Iterator[list[Pi]]:
+    """For a ``pis`` fixture: the Pis a test starts (:func:`start_pi`), closed after it."""
+    made: list[Pi] = []
+    yield made
+    for pi in made:
+        pi.close()
+
+
+def write_passwd(path: Path, users: list[str]) -> None:
+    """A mosquitto password file giving every user :data:`PASSWORD`."""
+    path.write_text("")
+    for user in users:
+        subprocess.run([mosquitto_tool("mosquitto_passwd"), "-b", str(path), user, PASSWORD],
+                       check=True, capture_output=True)
+    path.chmod(0o600)

@@ -172,3 +172,28 @@ def test_table_aligns_figures_and_flattens_nested_json() -> None:
     assert lines[2] == "a.b" + " " * 10 + "1.5"  # figures right-aligned under "value"
     assert lines[3] == "a.c" + " " * 12 + "—"
     assert lines[5] == "name       pty"
+
+
+def test_config_gives_the_detectors_options(dataset: Path, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """``--config``: the file's ``[detect]`` options are the ones measured. A free fall must
+    last 1 s in this file: the synthetic ones (0.6 s and 0.8 s) are no longer stopped."""
+    assert evaluate_main(["--dataset", "csv", str(dataset), "--json", "-", "--quiet"]) == 0
+    assert json.loads(capsys.readouterr().out)["falls"]["detected"] == 3
+    blind = tmp_path / "blind.toml"
+    text = (Path(__file__).resolve().parents[1] / "examples" / "sim.toml").read_text()
+    assert "free_fall_g = 0.4\nimpact_g = 3.0\n" in text
+    blind.write_text(text.replace("free_fall_g = 0.4\nimpact_g = 3.0\n",
+                                  "free_fall_g = 0.4\nimpact_g = 3.0\nfree_fall_hold_s = 1.0\n"))
+    assert evaluate_main(["--dataset", "csv", str(dataset), "--json", "-", "--quiet",
+                          "--config", str(blind)]) == 0
+    assert json.loads(capsys.readouterr().out)["falls"]["detected"] == 0
+
+
+def test_a_malformed_config_is_one_line(dataset: Path, tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[detect]\nfree_fall_g = -1\n")
+    assert evaluate_main(["--dataset", "csv", str(dataset), "--config", str(bad)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "bad.toml" in err, err

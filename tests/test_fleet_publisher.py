@@ -4,8 +4,10 @@ is down, and the one-line errors of a bad ``[fleet]`` section."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -17,7 +19,7 @@ from controller import config as cfg
 from controller.cli import main
 from controller.events import EventKind
 from controller.fleet import topics
-from controller.fleet.publisher import LOG_BURST, FleetError
+from controller.fleet.publisher import COMMANDS_PER_S, LOG_BURST, FleetError, Pacer
 from controller.sessions import start_services
 from controller.settings import PathsSettings
 from controller.supervisor import State
@@ -25,7 +27,7 @@ from hardware.sim.scenarios import Action, BackwardWalkWithSlip, Scenario
 from hardware.trackmaster_protocol import START_CDS, STOP
 from tests.conftest import SIM_TOML, Build, SimSystem, host_bytes, treadmill
 from tests.fleet_broker import SITE, Broker, free_port, running_broker
-from tests.fleet_watch import Pi, Watcher, fleet_settings, start_pi, wait_for
+from tests.fleet_watch import Pi, Watcher, fleet_settings, made_pis, start_pi, wait_for
 
 
 @pytest.fixture
@@ -53,12 +55,7 @@ def base_settings(sim_settings: cfg.Settings, tmp_path: Path) -> cfg.Settings:
     return dataclasses.replace(sim_settings, paths=PathsSettings(state_dir=str(tmp_path / "st")))
 
 
-@pytest.fixture
-def pis() -> Iterator[list[Pi]]:
-    made: list[Pi] = []
-    yield made
-    for pi in made:
-        pi.close()
+pis = pytest.fixture(made_pis)
 
 
 def test_status_is_retained_with_every_status_key(
@@ -384,10 +381,11 @@ def test_a_flood_of_garbage_fills_neither_the_log_nor_the_buffer(
     before = len(pi.system.events)
     rogue = Watcher(broker, "rogue", "nothing/#")
     try:
-        for i in range(500):
+        for i in range(150):
             rogue.client.publish(topics.topic(SITE, "tm1", f"cmd/x{i % 7}"), b"\x00" * 100)
         rogue.publish(topics.topic(SITE, "tm1", "cmd/last"), b"{}")
-        wait_for(lambda: pi.fleet.counters.ignored_commands == 501, what="the flood")
+        # Handled at COMMANDS_PER_S at most (the rest wait at the socket): a few seconds.
+        wait_for(lambda: pi.fleet.counters.ignored_commands == 151, 30.0, "the flood")
     finally:
         rogue.close()
     assert len(pi.system.events) - before <= LOG_BURST + 2
@@ -449,6 +447,120 @@ def test_a_flood_on_the_broker_changes_nothing_on_the_belt(
         flooding.clear()
         thread.join(5.0)
         rogue.close()
-    assert ignored > 100  # the flood reached the Pi while the session ran
+    assert ignored > 20  # the flood reached the Pi while the session ran
     assert loud_stops == quiet_stops
     assert loud_bytes == quiet_bytes
+
+
+def test_commands_are_handled_at_a_bounded_rate_after_a_burst() -> None:
+    """paho's network thread sleeps rather than parse a flood as fast as it comes (which would
+    hold the GIL against the loop's thread)."""
+    t = [0.0]
+    slept: list[float] = []
+
+    def sleep(s: float) -> None:
+        slept.append(s)
+        t[0] += s
+
+    pacer = Pacer(COMMANDS_PER_S, 20, now=lambda: t[0], sleep=sleep)
+    for _ in range(20):
+        pacer.wait()
+    assert slept == []  # the burst
+    for _ in range(100):
+        pacer.wait()
+    assert t[0] == pytest.approx(100 / COMMANDS_PER_S)  # then no faster than the rate
+    t[0] += 10.0  # quiet for a while: the burst is back, no more
+    slept.clear()
+    for _ in range(21):
+        pacer.wait()
+    assert len(slept) == 1
+
+
+class FakeBroker:
+    """A TCP server on loopback that is not a broker: it answers every connection with
+    ``reply`` (garbage bytes) or with nothing at all (``reply`` empty: a hung broker)."""
+
+    def __init__(self, reply: bytes) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.accepted = 0
+        self._reply = reply
+        self._conns: list[socket.socket] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = self.server.accept()
+                self.accepted += 1
+                self._conns.append(conn)
+                with contextlib.suppress(OSError):
+                    if self._reply:
+                        conn.sendall(self._reply)
+
+    def close(self) -> None:
+        self.server.close()
+        for conn in self._conns:
+            conn.close()
+
+
+@pytest.mark.parametrize("reply", [b"", bytes(range(256)) * 8, b"\x20\x02\x00\x05"],
+                         ids=["silent", "garbage", "connack-refused"])
+def test_a_broker_that_is_silent_or_sends_garbage_changes_nothing(
+        build_sim: Build, base_settings: cfg.Settings, tmp_path: Path, pis: list[Pi],
+        reply: bytes) -> None:
+    """The demo's slip is stopped at the same moment whatever the thing at the broker's
+    address does; the publisher keeps its events and keeps trying."""
+    fake = FakeBroker(reply)
+    try:
+        settings = fleet_settings(base_settings, f"mqtt://127.0.0.1:{fake.port}", tmp_path,
+                                  keepalive_s=2)
+        pi = start_pi(pis, build_sim, settings, "demo")
+        wait_for(lambda: fake.accepted >= 1, what="a connection attempt")
+        pi.system.loop.run(14.0)
+        stops = [(e.t_s, e.message) for e in pi.system.events if e.kind is EventKind.STOP]
+        assert stops and "slip_trip" in stops[0][1]
+        assert pi.fleet.counters.connects == 0 and pi.fleet.counters.events_sent == 0
+        assert pi.fleet.counters.errors == 0
+    finally:
+        fake.close()
+    quiet = build_sim("demo", base_settings)
+    quiet.loop.run(14.0)
+    assert stops == [(e.t_s, e.message) for e in quiet.events if e.kind is EventKind.STOP]
+    assert host_bytes(quiet) == host_bytes(pi.system)
+
+
+def test_after_the_broker_restarts_the_pi_is_online_again_sends_what_waited_and_takes_stops(
+        build_sim: Build, base_settings: cfg.Settings, tmp_path: Path, pis: list[Pi]) -> None:
+    port = free_port()
+    settings = fleet_settings(base_settings, f"mqtt://127.0.0.1:{port}", tmp_path,
+                              reconnect_max_s=2)
+    with running_broker(tmp_path / "b1", ["tm1"], port=port):
+        pi = start_pi(pis, build_sim, settings)
+        wait_for(lambda: pi.fleet.counters.connects == 1)
+        pi.run_until_running(1.0)
+    # The broker is gone (its process ended); the belt runs on, events wait.
+    wait_for(lambda: any("connection to" in e.message and "lost" in e.message
+                         for e in pi.system.events), what="the loss noticed")
+    pi.system.loop.run(1.0)
+    for i in range(5):
+        pi.system.events.add(pi.system.clock.now_s(), EventKind.INFO, f"while away {i}")
+    assert pi.system.supervisor.state is State.RUNNING
+    with running_broker(tmp_path / "b2", ["tm1"], port=port) as broker:
+        watcher = Watcher(broker)
+        try:
+            wait_for(lambda: any(m.payload["online"] for m in watcher.of("online")), 30.0,
+                     "online again")
+            wait_for(lambda: any(m.payload["message"] == "while away 4"
+                                 for m in watcher.of("events")), what="the waiting events")
+            away = [m.payload["message"] for m in watcher.of("events")
+                    if m.payload["message"].startswith("while away")]
+            assert away == [f"while away {i}" for i in range(5)]
+            # Subscribed again: a stop goes through.
+            watcher.publish(topics.stop_topic(SITE, "tm1", "dashboard"), "{}")
+            wait_for(lambda: pi.fleet.counters.remote_stops == 1, what="the stop")
+        finally:
+            watcher.close()
+    sup = pi.system.supervisor
+    assert pi.system.loop.run_until(lambda: sup.state is State.LATCHED, 6.0)
+    assert pi.fleet.counters.connects == 2

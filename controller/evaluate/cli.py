@@ -16,7 +16,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from controller.config import DetectSettings
+from controller.config import ConfigError, DetectSettings
+from controller.config import load as load_config
 
 SWEEP_OFFSETS: tuple[float, ...] = (-3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 4.0)
 """``--plots`` threshold sweep: the score threshold at the configured value plus these."""
@@ -41,6 +42,10 @@ def register(subparsers: Any) -> None:
                    help="detector to evaluate (default: treadguard)")
     p.add_argument("--compare", default=None, choices=sorted(DETECTORS),
                    help="a second detector run in the same pass, shown beside the first")
+    p.add_argument("--config", default=None, metavar="FILE",
+                   help="take the detectors' options from this file's [detect] section (default: "
+                        "the defaults): a site measures the configuration it runs, e.g. with "
+                        "the gait-fall specialist switched on")
     p.add_argument("--subjects", default=None,
                    help="comma-separated subject ids to include (default: all)")
     p.add_argument("--by-task", action="store_true",
@@ -72,6 +77,9 @@ def run(args: argparse.Namespace) -> int:
     2 on a dataset error or a missing extra."""
     try:
         return _run(args)
+    except ConfigError as exc:
+        print(f"treadguard evaluate: {exc}", file=sys.stderr)
+        return 2
     except ImportError as exc:  # openpyxl, tqdm: the eval extra; matplotlib: the report extra
         extra = "report" if exc.name == "matplotlib" else "eval"
         print(f"treadguard evaluate: {exc} (install the extra: pip install '.[{extra}]')",
@@ -91,18 +99,19 @@ def _run(args: argparse.Namespace) -> int:
         import matplotlib  # noqa: F401
     subjects = args.subjects.split(",") if args.subjects else None
     names = [args.detector] + ([args.compare] if args.compare else [])
+    # The configuration is read (and refused, in one line) before minutes of streaming.
+    base = load_config(args.config).detect if args.config is not None else DetectSettings()
     # Several runs of one detector need distinct keys: the sweep's are "name@option=value".
-    settings: dict[str, DetectSettings] = {name: DetectSettings() for name in names}
+    settings: dict[str, DetectSettings] = {name: base for name in names}
     score = SCORES.get(args.detector) if args.plots is not None else None
-    configured = getattr(DetectSettings(), score) if score else 0.0
+    configured = getattr(base, score) if score else 0.0
     sweep_keys: dict[str, float] = {}
     if score:
         for offset in SWEEP_OFFSETS:
             if offset != 0.0:  # the configured threshold is the main run
                 key = f"{args.detector}@{score}={configured + offset:g}"
                 sweep_keys[key] = configured + offset
-                settings[key] = dataclasses.replace(DetectSettings(),
-                                                    **{score: configured + offset})
+                settings[key] = dataclasses.replace(base, **{score: configured + offset})
     detectors = {key: DETECTORS[key.split("@")[0]](s) for key, s in settings.items()}
     costs = {key: Cost() for key in detectors}
     results: dict[str, list[TrialResult]] = {key: [] for key in detectors}

@@ -59,6 +59,13 @@ ACKED_KEPT: Final = 1000
 MAX_COMMAND_BYTES: Final = 1024
 """A remote command's payload longer than this is ignored (a stop is ``{"by": "..."}``)."""
 MAX_BY_CHARS: Final = 64
+COMMANDS_PER_S: Final = 50.0
+COMMAND_BURST: Final = 20.0
+"""Messages under ``cmd/`` handled at most this fast (after a burst): beyond it paho's network
+thread sleeps in :meth:`FleetPublisher._on_message`, so the socket backs up and the broker
+holds or drops the rest. A flood then costs this process a bounded sliver of CPU — a Python
+thread parsing tens of thousands of messages a second would hold the GIL and make the loop's
+thread wait for it (measured: ticks up to 117 ms late before this limit)."""
 LOG_BURST: Final = 5
 LOG_WINDOW_S: Final = 10.0
 """Remote-command log lines: at most :data:`LOG_BURST` per :data:`LOG_WINDOW_S` (a flood of
@@ -123,6 +130,31 @@ class RateLimitedLog:
         self._write(line, kind)
 
 
+class Pacer:
+    """A token bucket for one thread: :meth:`wait` returns at once while the burst lasts, then
+    sleeps so that calls go at most ``rate_per_s`` (``now``/``sleep``: the clock, for tests)."""
+
+    def __init__(self, rate_per_s: float, burst: float,
+                 now: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self._rate = rate_per_s
+        self._burst = burst
+        self._now = now
+        self._sleep = sleep
+        self._tokens = burst
+        self._at = now()
+
+    def wait(self) -> None:
+        now = self._now()
+        self._tokens = min(self._burst, self._tokens + (now - self._at) * self._rate)
+        self._at = now
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
+            return
+        self._sleep((1.0 - self._tokens) / self._rate)
+        self._tokens, self._at = 0.0, self._now()
+
+
 class FleetPublisher:
     """Publishes ``system`` (and, once :meth:`start` gives it, its program) as
     ``treadguard/<site>/<treadmill>`` on the broker of ``settings.fleet``.
@@ -167,6 +199,7 @@ class FleetPublisher:
         self._thread: threading.Thread | None = None
         self._log_command = RateLimitedLog(self._log, time.monotonic)
         self._said_unreachable = False
+        self._pace = Pacer(COMMANDS_PER_S, COMMAND_BURST)
         self._client = self._make_client(settings)
         system.events.subscribe(self._on_event)
 
@@ -179,7 +212,7 @@ class FleetPublisher:
         if fleet.username:
             password = None
             if fleet.password_file:
-                password = _first_line(settings.path, "password_file", fleet.password_file)
+                password = first_line(settings.path, "password_file", fleet.password_file)
             client.username_pw_set(fleet.username, password)
         if self.address.tls:
             try:
@@ -343,6 +376,7 @@ class FleetPublisher:
 
     def _on_message(self, client: mqtt.Client, userdata: Any,
                     message: mqtt.MQTTMessage) -> None:
+        self._pace.wait()  # paho's network thread: sleeping releases the GIL
         try:
             self._command(message.topic, bytes(message.payload), bool(message.retain))
         except Exception as exc:  # never let a message end paho's thread
@@ -394,7 +428,8 @@ class FleetPublisher:
         self._system.events.add(self._clock.now_s(), kind, message)
 
 
-def _first_line(config_path: str, option: str, path: str) -> str:
+def first_line(config_path: str, option: str, path: str) -> str:
+    """The first line of ``path`` (a password), or :class:`FleetError` naming ``option``."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
