@@ -59,8 +59,10 @@ class Broker:
 
 
 def acl_text(site: str, treadmills: list[str], dashboards: list[str],
-             rogues: tuple[str, ...] = ()) -> str:
+             rogues: tuple[str, ...] = (), readers: tuple[str, ...] = ()) -> str:
     lines: list[str] = []
+    for user in readers:  # a watching-only dashboard: reads everything, writes nothing
+        lines += [f"user {user}", "topic read treadguard/#", ""]
     for user in rogues:  # a gym's ACL gone wrong: the Pi must still take nothing but a stop
         lines += [f"user {user}", "topic readwrite treadguard/#", ""]
     for tm in treadmills:
@@ -84,18 +86,22 @@ def free_port() -> int:
 @contextlib.contextmanager
 def running_broker(directory: Path, treadmills: list[str],
                    dashboards: tuple[str, ...] = ("dashboard",),
-                   port: int | None = None, rogues: tuple[str, ...] = ()) -> Iterator[Broker]:
+                   port: int | None = None, rogues: tuple[str, ...] = (),
+                   readers: tuple[str, ...] = ()) -> Iterator[Broker]:
     """Start mosquitto with ``treadmills``' Pi users, ``dashboards`` and ``intruder`` (on
-    ``port``, or a free one); ``rogues`` may write every topic (a wrong ACL)."""
+    ``port``, or a free one); ``rogues`` may write every topic (a wrong ACL); ``readers`` may
+    only read."""
     directory.mkdir(parents=True, exist_ok=True)
-    users = [pi_user(t) for t in treadmills] + list(dashboards) + ["intruder", *rogues]
+    users = [pi_user(t) for t in treadmills] + list(dashboards) + ["intruder", *rogues,
+                                                                   *readers]
     passwd = directory / "passwd"
     passwd.write_text("")
     for user in users:
         subprocess.run([mosquitto_tool("mosquitto_passwd"), "-b", str(passwd), user, PASSWORD],
                        check=True, capture_output=True)
     passwd.chmod(0o600)
-    (directory / "acl").write_text(acl_text(SITE, treadmills, list(dashboards), rogues))
+    (directory / "acl").write_text(acl_text(SITE, treadmills, list(dashboards), rogues,
+                                            readers))
     port = port or free_port()
     (directory / "mosquitto.conf").write_text(
         # `user`: run as root (as CI may), mosquitto would switch to its own user, which cannot

@@ -38,6 +38,9 @@ from tests.fleet_broker import (
 from tests.fleet_pis import WAIT_S, FakePi, client, status
 
 TREADMILLS = ["tm1", "tm2", "tm3"]
+GONE = "tm4"
+"""A treadmill whose treadguard published its status and went away (nothing listens on its
+``cmd/``)."""
 SUPERVISOR, VIEWER, USER_PASSWORD = "alice", "bob", "correct horse"
 
 
@@ -111,7 +114,13 @@ def gym(tmp_path_factory: pytest.TempPathFactory
         ) -> Iterator[tuple[Broker, dict[str, FakePi], Dashboard]]:
     """A broker, three fake Pis publishing, and a dashboard connected as ``dashboard``."""
     directory = tmp_path_factory.mktemp("gym")
-    with running_broker(directory / "broker", TREADMILLS) as broker:
+    with running_broker(directory / "broker", [*TREADMILLS, GONE],
+                        readers=("watcher",)) as broker:
+        gone = FakePi(broker, GONE)
+        gone.send_status()
+        gone.publish(topics.ONLINE, {"online": False, "wall": "2026-01-01T00:00:00Z"},
+                     retain=True)
+        gone.close()
         pis = {tm: FakePi(broker, tm) for tm in TREADMILLS}
         for pi in pis.values():
             pi.send_status()
@@ -141,7 +150,8 @@ def test_tiles_hold_each_treadmills_retained_status_online_flag_and_events(gym: 
         and any(e["kind"] == "stop" for e in s["events"])))
     code, _, board = signed_in(dashboard, VIEWER).request("GET", "/api/board")
     assert code == 200 and board["connected"] is True
-    assert [t["key"] for t in board["tiles"]] == [f"{SITE}/{t}" for t in TREADMILLS]
+    assert [t["key"] for t in board["tiles"]] == [f"{SITE}/{t}" for t in [*TREADMILLS, GONE]]
+    assert tile(board, GONE)["online"] is False
     tm3 = tile(board, "tm3")
     assert tm3["status"]["reason"] == "slip_trip" and tm3["status"]["runner"] == "ann"
     assert tm3["age_s"] is not None and tm3["age_s"] < WAIT_S
@@ -203,11 +213,40 @@ def test_a_supervisors_confirmed_stop_reaches_that_treadmill_only(
         pi.barrier()
     assert {tm: len(pi.commands) for tm, pi in pis.items()} == {"tm1": 0, "tm2": 1, "tm3": 0}
     assert any("STOP SENT for gym/tm2 pressed by alice" in r.getMessage() for r in caplog.records)
-    snap = wait_board(dashboard.board, lambda s: tile(s, "tm2")["last_stop"] is not None)
-    assert tile(snap, "tm2")["last_stop"] == {"broker_user": "dashboard", "by": SUPERVISOR,
-                                              "wall": tile(snap, "tm2")["last_stop"]["wall"]}
+    snap = dashboard.board.snapshot()
+    assert tile(snap, "tm2")["last_stop"]["by"] == SUPERVISOR
     assert tile(snap, "tm1")["last_stop"] is None
+    assert snap["events"][0]["kind"] == "stop_sent" and snap["events"][0]["key"] == "gym/tm2"
     pis["tm2"].commands.clear()
+
+
+def test_a_stop_that_no_treadguard_hears_is_reported_as_not_delivered(
+        gym: Any, caplog: pytest.LogCaptureFixture) -> None:
+    _broker, _pis, dashboard = gym
+    web = signed_in(dashboard, SUPERVISOR)
+    with caplog.at_level(logging.INFO, logger="treadguard.dashboard"):
+        code, data = web.stop(GONE)
+    assert code == 503 and "no treadguard is listening" in data["error"]
+    assert "use the treadmill's own stop" in data["error"]
+    assert any(f"STOP FAILED for gym/{GONE}" in r.getMessage() for r in caplog.records)
+    assert tile(dashboard.board.snapshot(), GONE)["last_stop"] is None
+
+
+def test_a_stop_the_brokers_acl_refuses_is_reported_as_not_sent(
+        gym: Any, tmp_path: Path) -> None:
+    """A dashboard whose broker account may only read: its supervisors' stops are refused by
+    the broker, and the page says so instead of "sent"."""
+    broker, pis, _dashboard = gym
+    watching = Dashboard(broker.url, ("127.0.0.1", 0), users_file(tmp_path), "watcher",
+                         PASSWORD)
+    try:
+        wait_board(watching.board, lambda s: tile(s, "tm1")["status"] is not None)
+        code, data = signed_in(watching, SUPERVISOR).stop("tm1")
+        assert code == 503 and "refused the stop" in data["error"], data
+        pis["tm1"].barrier()
+        assert pis["tm1"].commands == []
+    finally:
+        watching.close()
 
 
 def test_a_viewers_stop_is_refused_and_logged(gym: Any,
@@ -281,7 +320,7 @@ def test_the_live_stream_sends_the_board_then_each_change(gym: Any) -> None:
         raise AssertionError("the stream ended")
 
     kind, board = next_event()
-    assert kind == "board" and len(board["tiles"]) == len(TREADMILLS)
+    assert kind == "board" and len(board["tiles"]) == len(TREADMILLS) + 1
     pis["tm1"].send_status(state="countdown", commanded_kmh=0.0)
     for _ in range(50):
         kind, data = next_event()

@@ -250,8 +250,7 @@ class Handler(BaseHTTPRequestHandler):
                                f"stop NOT sent ({exc}): use the treadmill's own stop") from None
         log.warning("STOP SENT for %s pressed by %s (%s) on %s", where, user.name, user.role,
                     topic)
-        self.server.board.add_local_event(site, treadmill, "stop_sent",
-                                          f"stop sent by {user.name}")
+        self.server.board.stop_sent(site, treadmill, user.name)
         self._json(HTTPStatus.ACCEPTED, {"sent": True, "topic": topic, "by": user.name})
 
     def _live(self) -> None:

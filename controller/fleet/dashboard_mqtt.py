@@ -21,12 +21,18 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from controller.fleet import topics
 from controller.fleet.dashboard_state import Board
 from controller.fleet.url import BrokerAddress, parse_broker_url
 
-SUBSCRIPTION: Final = f"{topics.ROOT}/#"
+SUBSCRIPTIONS: Final = tuple(topics.topic("+", "+", leaf) for leaf in (
+    topics.ONLINE, topics.STATUS, topics.EVENTS, topics.SESSION))
+"""What the treadguards publish; never ``cmd/``. Only treadguards listen on ``cmd/``, so when
+the broker answers a stop with "no matching subscribers", no treadguard heard it."""
+NO_MATCHING_SUBSCRIBERS: Final = 0x10
+"""MQTT 5 PUBACK reason: the broker took the message and nobody was subscribed to it."""
 STOP_ACK_TIMEOUT_S: Final = 5.0
 """How long a stop waits for the broker's PUBACK before the page is told it may not have gone."""
 
@@ -71,8 +77,10 @@ class BrokerLink:
         board.broker = address.url
         self._connected = threading.Event()
         self._refused: str | None = None
+        self._acks: dict[int, ReasonCode] = {}
+        self._acked = threading.Condition()
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
-                             protocol=mqtt.MQTTv311)
+                             protocol=mqtt.MQTTv5)
         if user is not None:
             client.username_pw_set(user, password)
         if address.tls:
@@ -86,6 +94,7 @@ class BrokerLink:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_publish = self._on_publish
         self._client = client
 
     def start(self, timeout_s: float = 10.0) -> None:
@@ -121,9 +130,18 @@ class BrokerLink:
             info.wait_for_publish(STOP_ACK_TIMEOUT_S)
         except (RuntimeError, ValueError) as exc:
             raise LinkError(f"stop on {topic} not sent: {exc}") from None
-        if not info.is_published():
+        with self._acked:
+            self._acked.wait_for(lambda: info.mid in self._acks, STOP_ACK_TIMEOUT_S)
+            reason = self._acks.pop(info.mid, None)
+        if reason is None:
             raise LinkError(f"stop on {topic}: no acknowledgement from the broker within "
                             f"{STOP_ACK_TIMEOUT_S:g} s")
+        if reason.is_failure:
+            raise LinkError(f"the broker refused the stop on {topic}: {reason} (its ACL must "
+                            f"let {self.user or 'this user'} write it)")
+        if reason.value == NO_MATCHING_SUBSCRIBERS:
+            raise LinkError(f"no treadguard is listening on {topic} (is {site}/{treadmill} "
+                            f"offline?)")
         return topic
 
     def close(self) -> None:
@@ -138,13 +156,19 @@ class BrokerLink:
             self.board.set_connected(False, f"refused: {reason}")
         else:
             self._refused = None
-            client.subscribe(SUBSCRIPTION, qos=1)
+            client.subscribe([(name, SubscribeOptions(qos=1)) for name in SUBSCRIPTIONS])
             self.board.set_connected(True)
         self._connected.set()
 
     def _on_disconnect(self, _client: mqtt.Client, _userdata: Any, _flags: Any,
                        reason: ReasonCode, _properties: Properties | None) -> None:
         self.board.set_connected(False, str(reason))
+
+    def _on_publish(self, _client: mqtt.Client, _userdata: Any, mid: int, reason: ReasonCode,
+                    _properties: Properties | None) -> None:
+        with self._acked:
+            self._acks[mid] = reason
+            self._acked.notify_all()
 
     def _on_message(self, _client: mqtt.Client, _userdata: Any,
                     message: mqtt.MQTTMessage) -> None:

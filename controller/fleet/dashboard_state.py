@@ -57,7 +57,8 @@ class Tile:
     status_received_wall: float | None = None
     """When the last status arrived, Unix seconds (publish → dashboard latency)."""
     last_stop: dict[str, Any] | None = None
-    """The last stop request seen on this treadmill's ``cmd/stop/<user>``."""
+    """The last stop this dashboard sent for the treadmill: ``{"by", "wall"}`` (what the
+    treadguard made of it is in its own status and events)."""
 
     @property
     def key(self) -> str:
@@ -142,6 +143,17 @@ class Board:
             self._add_event(site, treadmill, {"kind": kind, "message": message,
                                               "source": "dashboard"})
 
+    def stop_sent(self, site: str, treadmill: str, by: str) -> None:
+        """This dashboard's stop for one treadmill was acknowledged by the broker."""
+        with self._cond:
+            tile = self._tiles.get(f"{site}/{treadmill}")
+            if tile is not None:
+                tile.last_stop = {"by": by, "wall": self._wall_iso()}
+                self._changed("tile", tile.as_json(self.monotonic()))
+            self._add_event(site, treadmill, {"kind": "stop_sent",
+                                              "message": f"stop sent by {by}",
+                                              "source": "dashboard"})
+
     def close(self) -> None:
         """Wake every waiting live page so it can end."""
         with self._cond:
@@ -201,7 +213,6 @@ class Board:
         body = json.loads(payload.decode("utf-8"), parse_constant=_no_constant)
         if not isinstance(body, dict):
             return self._malformed(topic_name, "not a JSON object")
-        sender = topics.stop_sender(leaf)
         with self._cond:
             self.counters.messages += 1
             if leaf == topics.ONLINE:
@@ -238,18 +249,7 @@ class Board:
                 self._add_event(site, treadmill, {"kind": "session",
                                                   "message": f"session ended: {summary}",
                                                   "source": "pi"})
-            elif sender is not None:
-                tile = self._tile(site, treadmill)
-                if tile is None:
-                    return None
-                by = _text(body.get("by"), 64)
-                tile.last_stop = {"broker_user": sender, "by": by, "wall": self._wall_iso()}
-                self._add_event(site, treadmill, {
-                    "kind": "stop_request",
-                    "message": f"stop requested by {by or '?'} (broker user {sender})",
-                    "source": "broker"})
-                self._changed("tile", tile.as_json(self.monotonic()))
-            # Other cmd/ leaves (the dashboard never sends them; a Pi ignores them): not shown.
+            # Nothing else is subscribed to (never cmd/: see dashboard_mqtt.SUBSCRIPTIONS).
         return None
 
     def _tile(self, site: str, treadmill: str) -> Tile | None:

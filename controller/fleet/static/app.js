@@ -184,7 +184,7 @@ function renderTile(entry) {
   el.querySelector(".age").textContent = ageText;
   if (data.last_stop && !el.querySelector(".result").dataset.local) {
     el.querySelector(".result").textContent =
-      `stop requested by ${data.last_stop.by || "?"} at ${clock(data.last_stop.wall)}`;
+      `stop sent by ${data.last_stop.by} at ${clock(data.last_stop.wall)}`;
   }
 }
 
