@@ -33,6 +33,7 @@ from controller.detect.base import Decision, Level
 from controller.devices import world_seed, world_with_treadmill
 from controller.lateness import LatenessStats
 from controller.report_table import table
+from controller.sim_session import require_all_simulated
 from controller.stop_reasons import StopReason
 from controller.supervisor import State
 from hardware.clock import Clock, MonotonicClock, SimClock
@@ -290,10 +291,7 @@ def render(result: dict[str, Any]) -> str:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     settings = cfg.load(args.config)
-    real = settings.real_parts()
-    if real:
-        raise cfg.ConfigError(f"{settings.path}: {', '.join(real)}: treadguard bench needs "
-                              f"every part simulated")
+    require_all_simulated(settings, "treadguard bench")
     result = {"loop": real_time_part(settings, args.seconds, args.realtime, args.hog),
               "stops": stop_trials(settings, args.trials)}
     if args.json:

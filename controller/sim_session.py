@@ -259,16 +259,17 @@ def make_scenario(name: str, seed: int, speed_kmh: float | None,
     return scenario(name, seed, speed_kmh, duration_s)
 
 
-def require_all_simulated(settings: cfg.Settings) -> None:
-    """Refuse a configuration in which any part is real (one line).
+def require_all_simulated(settings: cfg.Settings, command: str = "treadguard sim") -> None:
+    """Refuse a configuration in which any part is real (one line naming ``command``): the
+    simulation's scripted operator resets and starts, and a benchmark or a simulated fleet
+    does the same — never on anything real.
 
     Raises:
         cfg.ConfigError: naming the real parts.
     """
     real = settings.real_parts()
     if real:
-        # The simulation's scripted operator resets and starts: never on anything real.
-        raise cfg.ConfigError(f"{settings.path}: {', '.join(real)}: treadguard sim needs every "
+        raise cfg.ConfigError(f"{settings.path}: {', '.join(real)}: {command} needs every "
                               f"part simulated ([i2c] simulated = true, [treadmill] simulated = "
                               f"true or protocol = \"none\", [gpio] pin_factory = \"mock\")")
 

@@ -50,6 +50,7 @@ from controller.program import Plan, load_plan
 from controller.program_sim import RESET_HOLD_S, START_PRESS_S, person_actions
 from controller.sessions import start_services
 from controller.settings import FleetSettings, PathsSettings
+from controller.sim_session import require_all_simulated
 from controller.stop_reasons import StopReason
 from controller.store import Store
 from controller.supervisor import State
@@ -153,10 +154,7 @@ def specs(args: argparse.Namespace, settings: cfg.Settings) -> list[TreadmillSpe
 
 def cmd_fleet_sim(args: argparse.Namespace) -> int:
     settings = cfg.load(args.config)
-    real = settings.real_parts()
-    if real:
-        raise cfg.ConfigError(f"{settings.path}: fleet-sim simulates every part, but "
-                              f"{' and '.join(real)} names real hardware")
+    require_all_simulated(settings, "treadguard fleet-sim")
     treadmills = specs(args, settings)
     ctx = multiprocessing.get_context("spawn")
     stop = ctx.Event()
