@@ -374,7 +374,7 @@ def test_a_retained_stop_is_from_the_past_and_is_not_taken(
     assert any("a retained message" in e.message for e in pi.system.events)
 
 
-def test_a_flood_of_garbage_fills_neither_the_log_nor_the_buffer(
+def test_a_flood_of_garbage_does_not_fill_the_event_log(
         broker: Broker, build_sim: Build, on: cfg.Settings, pis: list[Pi]) -> None:
     pi = start_pi(pis, build_sim, on, "idle")
     wait_for(lambda: pi.fleet.counters.connects == 1)
