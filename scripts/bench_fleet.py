@@ -25,11 +25,13 @@ Figures and what they mean for a chain of gyms: ``docs/dashboard.md``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
 import platform
 import random
+import signal
 import socket
 import subprocess
 import sys
@@ -213,8 +215,30 @@ def wait_port(port: int, proc: subprocess.Popen[bytes]) -> None:
     raise SystemExit("the dashboard did not listen")
 
 
+def tree(pid: int) -> list[int]:
+    """``pid`` and all its descendants."""
+    found = [pid]
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children = (task / "children").read_text().split()
+        except OSError:
+            continue
+        for child in children:
+            found += tree(int(child))
+    return found
+
+
+def tree_cpu_s(pid: int) -> float:
+    """CPU seconds of ``pid`` and its descendants (those alive now)."""
+    total = 0.0
+    for p in tree(pid):
+        with contextlib.suppress(OSError):  # ended meanwhile
+            total += cpu_s(p)
+    return total
+
+
 def bench(count: int, duration_s: float, warmup_s: float, interval_s: float,
-          event_every_s: float, seed: int) -> dict[str, Any]:
+          event_every_s: float, seed: int, fleet_sim: bool = False) -> dict[str, Any]:
     names = [f"tm{i + 1}" for i in range(count)]
     with tempfile.TemporaryDirectory(prefix="bench-fleet-") as tmp_name:
         tmp = Path(tmp_name)
@@ -231,6 +255,7 @@ def bench(count: int, duration_s: float, warmup_s: float, interval_s: float,
                  "dashboard", "--broker-password-file", str(tmp / "broker-password")],
                 stdout=log, stderr=log)
             treadmills: Treadmills | None = None
+            sim: subprocess.Popen[bytes] | None = None
             try:
                 wait_port(port, dash)
                 code, headers, _ = request("127.0.0.1", port, "POST", "/api/login",
@@ -239,34 +264,55 @@ def bench(count: int, duration_s: float, warmup_s: float, interval_s: float,
                 cookie = headers["Set-Cookie"].split(";")[0]
                 page = LivePage("127.0.0.1", port, cookie)
                 threading.Thread(target=page.run, name="live-page", daemon=True).start()
-                treadmills = Treadmills(broker.host, broker.port, names, interval_s,
-                                        event_every_s, seed)
-                treadmills.start()
-                time.sleep(warmup_s)  # a benchmark's warm-up, not a test waiting
                 pids = {"broker": broker.process.pid, "dashboard": dash.pid,
                         "publishers + page": os.getpid()}
-                cpu0 = {k: cpu_s(p) for k, p in pids.items()}
+                if fleet_sim:
+                    sim = subprocess.Popen(
+                        [sys.executable, "-m", "controller.cli", "fleet-sim", "--broker",
+                         broker.url, "--count", str(count), "--seed", str(seed),
+                         "--password-file", str(tmp / "broker-password"),
+                         "--status-interval-s", str(interval_s), "--duration-s",
+                         str(warmup_s + duration_s + 60)], stdout=log, stderr=log)
+                    pids = {"broker": broker.process.pid, "dashboard": dash.pid,
+                            "page": os.getpid(), "fleet-sim (all processes)": sim.pid}
+                else:
+                    treadmills = Treadmills(broker.host, broker.port, names, interval_s,
+                                            event_every_s, seed)
+                    treadmills.start()
+                time.sleep(warmup_s)  # a benchmark's warm-up, not a test waiting
+                # Only fleet-sim is measured with its children (this process's children are
+                # the broker, the dashboard and fleet-sim themselves).
+                def used_s(name: str, pid: int) -> float:
+                    return tree_cpu_s(pid) if name.startswith("fleet-sim") else cpu_s(pid)
+
+                cpu0 = {k: used_s(k, p) for k, p in pids.items()}
                 _, _, board0 = request("127.0.0.1", port, "GET", "/api/board", cookie=cookie)
-                sent0 = treadmills.statuses + treadmills.events
+                sent0 = treadmills.statuses + treadmills.events if treadmills else 0
                 t0 = time.monotonic()
                 page.measuring.set()
                 time.sleep(duration_s)
                 page.measuring.clear()
                 elapsed = time.monotonic() - t0
-                cpu1 = {k: cpu_s(p) for k, p in pids.items()}
-                sent1 = treadmills.statuses + treadmills.events
+                cpu1 = {k: used_s(k, p) for k, p in pids.items()}
+                sent1 = treadmills.statuses + treadmills.events if treadmills else 0
                 _, _, board1 = request("127.0.0.1", port, "GET", "/api/board", cookie=cookie)
-                rss = {k: rss_mib(p) for k, p in pids.items()}
+                rss = {k: sum(rss_mib(p) for p in tree(pid)) if k.startswith("fleet-sim")
+                       else rss_mib(pid) for k, pid in pids.items()}
             finally:
                 if treadmills is not None:
                     treadmills.close()
+                if sim is not None:
+                    sim.send_signal(signal.SIGINT)
+                    sim.wait(120)
                 dash.terminate()
                 dash.wait(10)
                 log.close()
     return {
         "treadmills": count, "duration_s": round(elapsed, 1), "status_interval_s": interval_s,
         "event_every_s": event_every_s,
-        "published_per_s": round((sent1 - sent0) / elapsed, 1),
+        "publishers": "treadguard fleet-sim (the real daemon and publisher, simulated hardware)"
+                      if fleet_sim else "lightweight paho publishers",
+        "published_per_s": None if fleet_sim else round((sent1 - sent0) / elapsed, 1),
         "dashboard_received_per_s": round((board1["messages"] - board0["messages"]) / elapsed,
                                           1),
         "malformed": board1["malformed"],
@@ -286,10 +332,14 @@ def bench(count: int, duration_s: float, warmup_s: float, interval_s: float,
 
 
 def report(result: dict[str, Any]) -> str:
-    lines = [f"{result['treadmills']} treadmills, status every {result['status_interval_s']} s, "
-             f"an event every {result['event_every_s']} s on average, measured over "
+    lines = [f"{result['treadmills']} treadmills ({result['publishers']}), status every "
+             f"{result['status_interval_s']} s, "
+             + ("" if result["published_per_s"] is None else
+                f"an event every {result['event_every_s']} s on average, ")
+             + "measured over "
              f"{result['duration_s']} s ({result['machine']})",
-             f"messages published: {result['published_per_s']}/s; received by the dashboard: "
+             f"messages published: {result['published_per_s'] or '(not counted)'}/s; "
+             f"received by the dashboard: "
              f"{result['dashboard_received_per_s']}/s; malformed {result['malformed']}",
              f"statuses timed: {result['statuses_measured']}",
              "latency, ms        p50      p95      p99      max"]
@@ -311,9 +361,13 @@ def main() -> int:
     parser.add_argument("--event-every-s", type=float, default=10.0)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", metavar="OUT", help="also write the figures as JSON")
+    parser.add_argument("--fleet-sim", action="store_true",
+                        help="the treadmills are `treadguard fleet-sim` (each the real daemon "
+                             "on simulated hardware, a process each: heavy) instead of "
+                             "lightweight publishers; --event-every-s does not apply")
     args = parser.parse_args()
     result = bench(args.treadmills, args.duration_s, args.warmup_s, args.status_interval_s,
-                   args.event_every_s, args.seed)
+                   args.event_every_s, args.seed, args.fleet_sim)
     print(report(result))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")

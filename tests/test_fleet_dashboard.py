@@ -30,12 +30,12 @@ from tests.fleet_broker import (
     PASSWORD,
     SITE,
     Broker,
-    _wait_listening,
     free_port,
     mosquitto_tool,
     running_broker,
 )
 from tests.fleet_pis import WAIT_S, FakePi, client, status
+from tests.test_fleet_tls import TlsBroker, tls_broker  # noqa: F401 (the fixture)
 
 TREADMILLS = ["tm1", "tm2", "tm3"]
 GONE = "tm4"
@@ -521,63 +521,28 @@ def test_the_page_ships_in_the_package() -> None:
 
 # --- TLS (mqtts://) ----------------------------------------------------------------------------
 
-def make_certificates(directory: Path) -> tuple[Path, Path, Path, Path]:
-    """A CA, a server certificate it signed for 127.0.0.1/localhost, and another CA:
-    ``(ca, cert, key, other_ca)``."""
-    def openssl(*args: str) -> None:
-        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=directory)
-
-    for name in ("ca", "other-ca"):
-        openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                "-subj", f"/CN=treadguard test {name}", "-keyout", f"{name}.key",
-                "-out", f"{name}.pem")
-    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
-            "-keyout", "server.key", "-out", "server.csr")
-    (directory / "san.ext").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
-    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-            "-CAcreateserial", "-days", "2", "-extfile", "san.ext", "-out", "server.pem")
-    return (directory / "ca.pem", directory / "server.pem", directory / "server.key",
-            directory / "other-ca.pem")
-
-
 def test_the_dashboard_speaks_tls_to_the_broker_and_checks_its_certificate(
+        tls_broker: TlsBroker,  # noqa: F811 (the fixture imported above)
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    ca, cert, key, other_ca = make_certificates(tmp_path)
-    with running_broker(tmp_path / "broker", ["tm1"]) as plain:
-        # A second mosquitto on the same users and ACLs: plain for the Pi, TLS for the
-        # dashboard.
-        tls_port, pi_port = free_port(), free_port()
-        conf = tmp_path / "tls.conf"
-        conf.write_text(
-            "\n".join(line for line in (plain.directory / "mosquitto.conf").read_text()
-                      .splitlines() if not line.startswith(("listener", "log_dest")))
-            + f"\nlog_dest file {tmp_path / 'tls.log'}\n"
-            f"per_listener_settings false\nlistener {pi_port} 127.0.0.1\n"
-            f"listener {tls_port} 127.0.0.1\ncafile {ca}\ncertfile {cert}\nkeyfile {key}\n")
-        proc = subprocess.Popen([mosquitto_tool("mosquitto"), "-c", str(conf)],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    """A mosquitto with a TLS listener for the dashboard and a plain one for the Pi
+    (tests/test_fleet_tls.py)."""
+    url = f"mqtts://127.0.0.1:{tls_broker.tls_port}"
+    pi = FakePi(tls_broker.plain, "tm1")
+    users = users_file(tmp_path)
+    try:
+        pi.send_status(runner="over tls")
+        dashboard = Dashboard(url, ("127.0.0.1", 0), users, "dashboard", PASSWORD,
+                              ca_file=str(tls_broker.ca))
         try:
-            broker = Broker("127.0.0.1", pi_port, tmp_path, plain.users, proc)
-            _wait_listening(Broker("127.0.0.1", tls_port, tmp_path, [], proc), proc)
-            _wait_listening(broker, proc)
-            pi = FakePi(broker, "tm1")
-            pi.send_status(runner="over tls")
-            users = users_file(tmp_path)
-            dashboard = Dashboard(f"mqtts://localhost:{tls_port}", ("127.0.0.1", 0), users,
-                                  "dashboard", PASSWORD, ca_file=str(ca))
-            try:
-                wait_board(dashboard.board,
-                           lambda s: tile(s, "tm1")["status"]["runner"] == "over tls")
-            finally:
-                dashboard.close()
-                pi.close()
-            password = tmp_path / "broker-password"
-            password.write_text(PASSWORD + "\n")
-            code, err = run_cli(["dashboard", "--broker", f"mqtts://localhost:{tls_port}",
-                                 "--users", str(users), "--broker-user", "dashboard",
-                                 "--broker-password-file", str(password), "--ca-file",
-                                 str(other_ca)], capsys)
-            assert code == 2 and "certificate verify failed" in err and err.count("\n") == 1
+            wait_board(dashboard.board,
+                       lambda s: tile(s, "tm1")["status"]["runner"] == "over tls")
         finally:
-            proc.terminate()
-            proc.wait(WAIT_S)
+            dashboard.close()
+    finally:
+        pi.close()
+    password = tmp_path / "broker-password"
+    password.write_text(PASSWORD + "\n")
+    code, err = run_cli(["dashboard", "--broker", url, "--users", str(users), "--broker-user",
+                         "dashboard", "--broker-password-file", str(password), "--ca-file",
+                         str(tls_broker.other_ca)], capsys)
+    assert code == 2 and "certificate verify failed" in err and err.count("\n") == 1, err

@@ -15,6 +15,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -31,7 +32,7 @@ from controller.settings import PathsSettings
 from controller.supervisor import State
 from hardware.trackmaster_protocol import STOP
 from tests.cdp import Browser
-from tests.conftest import Build, host_bytes, treadmill
+from tests.conftest import SIM_TOML, Build, host_bytes, treadmill
 from tests.fleet_broker import PASSWORD, SITE, Broker, free_port, running_broker
 from tests.fleet_pis import WAIT_S, FakePi, client, status
 from tests.fleet_watch import Pi, fleet_settings, start_pi, wait_for
@@ -293,3 +294,52 @@ def test_a_stop_pressed_in_chromium_latches_that_real_controller_only(
         finally:
             for pi in pis:
                 pi.close()
+
+
+def test_the_floor_of_fleet_sim_in_chromium(tmp_path: Path) -> None:
+    """``treadguard fleet-sim``: three simulated treadguards, each the daemon's code on
+    simulated hardware in its own process with runners on their belts, publishing to the
+    broker; a supervisor stops one from the page."""
+    names = ["tm1", "tm2", "tm3"]
+    password = tmp_path / "pi-password"
+    password.write_text(PASSWORD + "\n")
+    with running_broker(tmp_path / "broker", names) as broker:
+        sim_log = tmp_path / "fleet-sim.log"
+        with sim_log.open("wb") as out:
+            sim = subprocess.Popen(
+                [sys.executable, "-m", "controller.cli", "fleet-sim", "--broker", broker.url,
+                 "--count", "3", "--duration-s", "120", "--pace", "2", "--seed", "1",
+                 "--password-file", str(password), "--status-interval-s", "0.5",
+                 "--config", str(SIM_TOML)], stdout=out, stderr=out)
+        try:
+            with dashboard_process(tmp_path, broker) as (url, log), \
+                    Browser(tmp_path / "profile") as browser:
+                browser.navigate(url)
+                sign_in(browser, SUPERVISOR)
+                browser.wait("[...document.querySelectorAll('.tile')].filter(t => "
+                             "t.dataset.state === 'running' && t.dataset.online === 'yes')"
+                             ".length === 3", timeout_s=90)
+                assert tile_text(browser, "tm1", "runner").startswith("tm1-r1")
+                tm2 = f".tile[data-key=\"{SITE}/tm2\"]"
+                browser.click(f"{tm2} .stop-button")
+                browser.wait("document.getElementById('confirm').open")
+                browser.click("#confirm-stop")
+                browser.wait(f"document.querySelector('{tm2} .result').dataset.outcome "
+                             f"=== 'sent'")
+                browser.wait(f"document.querySelector('{tm2}').dataset.state === 'latched'")
+                assert "stop_requested" in tile_text(browser, "tm2", "alarm")
+                browser.wait("[...document.querySelectorAll('#events td')].some(td => "
+                             "td.textContent.includes('remote stop from dashboard'))")
+                # The two others run on (their next statuses still say running).
+                for other in ("tm1", "tm3"):
+                    assert tile_text(browser, other, "state") == "RUNNING"
+                browser.screenshot(shots_dir(tmp_path) / "dashboard-fleet-sim.png")
+                assert "STOP SENT for gym/tm2 pressed by alice" in log.read_text()
+        finally:
+            sim.send_signal(signal.SIGINT)
+            sim.wait(60)
+        # fleet-sim's own account at the end: one remote stop, tm2's.
+        summary = {line.split(":", 1)[0]: line for line in sim_log.read_text().splitlines()
+                   if line.startswith(("tm1:", "tm2:", "tm3:"))}
+        assert "1 remote stop(s)" in summary["tm2"], sim_log.read_text()
+        assert all("0 remote stop(s)" in summary[n] for n in ("tm1", "tm3"))
