@@ -51,6 +51,17 @@ def make_ca(directory: Path, name: str) -> tuple[Path, Path]:
     return key, cert
 
 
+def loopback_certificate(d: Path, name: str, ca: Path, ca_key: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 signed by ``ca``: (certificate, key)."""
+    key, csr, cert = d / f"{name}.key", d / f"{name}.csr", d / f"{name}.pem"
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(csr),
+            "-subj", "/CN=127.0.0.1")
+    (d / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
+    openssl("x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key),
+            "-CAcreateserial", "-out", str(cert), "-days", "2", "-extfile", str(d / "san.ext"))
+    return cert, key
+
+
 @dataclasses.dataclass
 class TlsBroker:
     plain: Broker  # the same mosquitto's loopback listener without TLS, for the watcher
@@ -65,12 +76,7 @@ def tls_broker(tmp_path: Path) -> Iterator[TlsBroker]:
     d.mkdir()
     ca_key, ca = make_ca(d, "gym-ca")
     _, other_ca = make_ca(d, "other-ca")
-    key, csr, cert = d / "broker.key", d / "broker.csr", d / "broker.pem"
-    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(csr),
-            "-subj", "/CN=127.0.0.1")
-    (d / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
-    openssl("x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key),
-            "-CAcreateserial", "-out", str(cert), "-days", "2", "-extfile", str(d / "san.ext"))
+    cert, key = loopback_certificate(d, "broker", ca, ca_key)
     passwd = d / "passwd"
     users = [pi_user("tm1"), "dashboard"]
     write_passwd(passwd, users)

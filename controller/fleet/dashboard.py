@@ -21,6 +21,7 @@ import logging
 import secrets
 import signal
 import socket
+import ssl
 import sys
 import threading
 from pathlib import Path
@@ -54,6 +55,11 @@ def register(sub: Any) -> None:
                       help="a file holding the broker user's password (its first line)")
     dash.add_argument("--ca-file", metavar="FILE",
                       help="the CA certificate that signed the broker's (mqtts:// only)")
+    dash.add_argument("--tls-cert", metavar="FILE",
+                      help="serve HTTPS with this certificate (PEM; with --tls-key): passwords "
+                           "and the session cookie (then Secure) never cross the gym's network "
+                           "in clear")
+    dash.add_argument("--tls-key", metavar="FILE", help="the certificate's private key (PEM)")
     dash.add_argument("--stale-after-s", type=float, default=10.0, metavar="S",
                       help="a tile with no status for this long shows 'stale' (default 10)")
     dash.set_defaults(func=cmd_dashboard)
@@ -105,6 +111,23 @@ def parse_listen(text: str) -> tuple[str, int]:
     return host.strip("[]"), int(port_text)
 
 
+def tls_context(cert: str | None, key: str | None) -> ssl.SSLContext | None:
+    """The HTTPS context of ``--tls-cert`` and ``--tls-key`` (None: plain HTTP); ValueError
+    with a one-line reason."""
+    if cert is None and key is None:
+        return None
+    if cert is None or key is None:
+        raise ValueError("--tls-cert and --tls-key go together (the certificate and its key)")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(cert, key)
+    except (OSError, ssl.SSLError) as exc:
+        reason = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or exc
+        raise ValueError(f"--tls-cert {cert} / --tls-key {key}: {reason}") from None
+    return context
+
+
 def _broker_password(path: str | None) -> str | None:
     if path is None:
         return None
@@ -127,7 +150,8 @@ class Dashboard:
 
     def __init__(self, broker: str, listen: tuple[str, int], users_file: Path,
                  broker_user: str | None, broker_password: str | None,
-                 ca_file: str | None = None, stale_after_s: float = 10.0) -> None:
+                 ca_file: str | None = None, stale_after_s: float = 10.0,
+                 tls: ssl.SSLContext | None = None) -> None:
         address = parse_broker(broker)
         self.users_file = users_file
         users = load(users_file)
@@ -142,7 +166,8 @@ class Dashboard:
                                client_id)
         self.link.start()
         try:
-            self.server = DashboardServer(listen, self.board, self._users, self.link.publish_stop)
+            self.server = DashboardServer(listen, self.board, self._users, self.link.publish_stop,
+                                          tls)
         except OSError as exc:
             self.link.close()
             raise OSError(f"--listen {listen[0]}:{listen[1]}: {exc.strerror or exc}") from None
@@ -154,7 +179,8 @@ class Dashboard:
     @property
     def url(self) -> str:
         host, port = self.server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        scheme = "https" if self.server.tls is not None else "http"
+        return f"{scheme}://{host!s}:{port}"
 
     def _users(self) -> dict[str, User]:
         # Read at every sign-in: `user add` takes effect without a restart.
@@ -176,9 +202,10 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
                         stream=sys.stderr)
     try:
         listen = parse_listen(args.listen)
+        tls = tls_context(args.tls_cert, args.tls_key)
         dashboard = Dashboard(args.broker, listen, Path(args.users), args.broker_user,
                               _broker_password(args.broker_password_file), args.ca_file,
-                              args.stale_after_s)
+                              args.stale_after_s, tls)
     except (ValueError, LinkError, UsersError, OSError) as exc:
         return _fail(str(exc))
     done = threading.Event()

@@ -28,6 +28,7 @@ import http.cookies
 import json
 import logging
 import secrets
+import ssl
 import threading
 import time
 import urllib.parse
@@ -44,6 +45,8 @@ from controller.fleet.users import User, UsersError, check
 log = logging.getLogger("treadguard.dashboard")
 
 COOKIE: Final = "tg_session"
+HANDSHAKE_TIMEOUT_S: Final = 10.0
+"""A client has this long to finish the TLS handshake (HTTPS only)."""
 SESSION_S: Final = 12 * 3600.0
 """A sign-in lasts a working day (12 h), then the page asks again."""
 MAX_BODY_BYTES: Final = 16 * 1024
@@ -115,14 +118,37 @@ class DashboardServer(ThreadingHTTPServer):
 
     def __init__(self, address: tuple[str, int], board: Board,
                  users: Callable[[], dict[str, User]],
-                 stop: Callable[[str, str, str], str]) -> None:
+                 stop: Callable[[str, str, str], str],
+                 tls: ssl.SSLContext | None = None) -> None:
         self.board = board
         self.users = users
         self.stop = stop
         self.sessions = Sessions()
         self.files = static_files()
         self.failed_logins = 0
+        self.tls = tls
         super().__init__(address, Handler)
+        if tls is not None:
+            # The handshake is done in the request's own thread (finish_request), never in
+            # the accept loop, where one slow or silent client would hold up every other.
+            self.socket = tls.wrap_socket(self.socket, server_side=True,
+                                          do_handshake_on_connect=False)
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        if isinstance(request, ssl.SSLSocket):
+            try:
+                request.settimeout(HANDSHAKE_TIMEOUT_S)
+                request.do_handshake()
+            except (ssl.SSLError, OSError) as exc:  # plain HTTP to an HTTPS port, a scanner
+                log.info("TLS handshake with %s failed: %s", client_address[0],
+                         getattr(exc, "reason", None) or exc)
+                return
+        super().finish_request(request, client_address)
+
+    @property
+    def cookie_flags(self) -> str:
+        """The session cookie's attributes: ``Secure`` as well when served over HTTPS."""
+        return "Path=/; HttpOnly; SameSite=Strict" + ("; Secure" if self.tls else "")
 
 
 class RequestError(Exception):
@@ -190,7 +216,7 @@ class Handler(BaseHTTPRequestHandler):
             self._csrf(self._session())
             self.server.sessions.close(self._token())
             self._json(HTTPStatus.OK, {"signed_out": True},
-                       cookie=f"{COOKIE}=; Max-Age=0; Path=/; HttpOnly; SameSite=Strict")
+                       cookie=f"{COOKIE}=; Max-Age=0; {self.server.cookie_flags}")
         elif path == "/api/stop":
             self._stop(self._session(), body)
         else:
@@ -218,7 +244,7 @@ class Handler(BaseHTTPRequestHandler):
         token, session = self.server.sessions.open(user)
         log.info("%s (%s) signed in from %s", user.name, user.role, self.client_address[0])
         self._json(HTTPStatus.OK, self._me(session),
-                   cookie=f"{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; "
+                   cookie=f"{COOKIE}={token}; {self.server.cookie_flags}; "
                           f"Max-Age={int(SESSION_S)}")
 
     def _stop(self, session: Session, body: dict[str, Any]) -> None:
