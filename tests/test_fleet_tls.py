@@ -68,6 +68,8 @@ class TlsBroker:
     tls_port: int
     ca: Path
     other_ca: Path
+    cert_port: int  # TLS, and a client certificate required: its CN is the broker user
+    ca_key: Path
 
 
 @pytest.fixture
@@ -81,19 +83,21 @@ def tls_broker(tmp_path: Path) -> Iterator[TlsBroker]:
     users = [pi_user("tm1"), "dashboard"]
     write_passwd(passwd, users)
     (d / "acl").write_text(acl_text(SITE, ["tm1"], ["dashboard"]))
-    plain_port, tls_port = free_port(), free_port()
+    plain_port, tls_port, cert_port = free_port(), free_port(), free_port()
     (d / "mosquitto.conf").write_text(
         f"user {getpass.getuser()}\nper_listener_settings false\nallow_anonymous false\n"
         f"password_file {passwd}\nacl_file {d / 'acl'}\npersistence false\n"
         f"log_dest file {d / 'mosquitto.log'}\n"
         f"listener {plain_port} 127.0.0.1\n"
-        f"listener {tls_port} 127.0.0.1\ncertfile {cert}\nkeyfile {key}\ncafile {ca}\n")
+        f"listener {tls_port} 127.0.0.1\ncertfile {cert}\nkeyfile {key}\ncafile {ca}\n"
+        f"listener {cert_port} 127.0.0.1\ncertfile {cert}\nkeyfile {key}\ncafile {ca}\n"
+        f"require_certificate true\nuse_identity_as_username true\n")
     proc = subprocess.Popen([mosquitto_tool("mosquitto"), "-c", str(d / "mosquitto.conf")],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     plain = Broker("127.0.0.1", plain_port, d, users, proc)
     try:
         _wait_listening(plain, proc)
-        yield TlsBroker(plain, tls_port, ca, other_ca)
+        yield TlsBroker(plain, tls_port, ca, other_ca, cert_port, ca_key)
     finally:
         proc.terminate()
         proc.wait(5)
@@ -133,3 +137,29 @@ def test_a_broker_certificate_from_another_ca_is_refused_and_the_belt_runs_on(
     pi.run_until_running(1.0)
     assert pi.system.supervisor.state is State.RUNNING
     assert pi.fleet.counters.connects == 0
+
+
+def test_the_pi_signs_in_with_a_client_certificate(
+        tls_broker: TlsBroker, build_sim: Build, sim_settings: cfg.Settings, tmp_path: Path,
+        pis: list[Pi]) -> None:
+    """``[fleet] cert_file``/``key_file`` and no password: the broker takes the certificate's
+    name (CN ``pi-tm1``) as the user, and its ACL as that user's."""
+    d = tmp_path / "client"
+    d.mkdir()
+    key, csr, cert = d / "pi.key", d / "pi.csr", d / "pi.pem"
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(csr),
+            "-subj", f"/CN={pi_user('tm1')}")
+    openssl("x509", "-req", "-in", str(csr), "-CA", str(tls_broker.ca), "-CAkey",
+            str(tls_broker.ca_key), "-CAcreateserial", "-out", str(cert), "-days", "2")
+    base = settings_for(sim_settings, tmp_path, tls_broker.cert_port, tls_broker.ca)
+    assert base.fleet is not None
+    fleet = dataclasses.replace(base.fleet, username="", password_file="",
+                                cert_file=str(cert), key_file=str(key))
+    watcher = Watcher(tls_broker.plain)
+    try:
+        pi = start_pi(pis, build_sim, dataclasses.replace(base, fleet=fleet))
+        wait_for(lambda: pi.fleet.counters.connects == 1, 30.0, "the certificate's sign-in")
+        pi.system.loop.run(0.3)
+        wait_for(lambda: bool(watcher.of("status", "tm1")), what="a status from the Pi")
+    finally:
+        watcher.close()
