@@ -3,6 +3,7 @@ cross-validate it by subject.
 
     nice -n 10 .venv/bin/python scripts/train_gait_model.py --kfall ../data/KFall \\
         --sisfall ../data/SisFall_dataset [--cache /tmp/treadguard-gait] [--write]
+        [--augment-cadence]
 
 1. Streams every trial of the development subjects (``controller.evaluate.splits``:
    ``KFALL_TUNE``, ``SISFALL_TUNE``; never the held-aside ones) through the detector the loop
@@ -46,7 +47,7 @@ import dataclasses
 import hashlib
 import json
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -79,6 +80,14 @@ HARD = {"kfall": {"D08", "D09", "D10"},
         "sisfall": {"D03", "D04", "D08", "D10", "D13", "D18"}}
 """Hard negatives: jogging, stumbles (KFall D08–D10), jogging, sitting fast on a chair /
 collapsing into it, lying down fast, stumbles (SisFall D03, D04, D08, D10, D13, D18)."""
+GAIT_ADL = {"kfall": {"D06", "D07", "D08", "D09"}, "sisfall": {"D01", "D02", "D03", "D04"}}
+"""Walking and jogging: the daily activities copied at other cadences (``--augment-cadence``)."""
+CADENCES: tuple[float, ...] = ()
+"""Cadence factors of the augmented copies (``--augment-cadence``: 0.8 and 1.2; none by
+default, which is how the shipped weights were fitted)."""
+AUGMENTED: dict[tuple[str, str], list[Rec]] = {}
+"""Each development subject's augmented copies: training negatives only, in the same folds as
+their subject, never scored."""
 HARD_WEIGHT = 3.0
 THIN = 16
 MINE_QUANTILE = 0.99
@@ -164,17 +173,15 @@ def record_trial(dataset: str, trial: Trial) -> Rec:
                n, stop, f, ends, step[ends])
 
 
-def load_subject(dataset: str, root: Path, subject: str, cache: Path) -> list[Rec]:
-    """Recorded trials of one subject (cached as .npz)."""
-    f = cache / f"{dataset}_{subject}.npz"
+def cached(f: Path, dataset: str, record: Callable[[], list[Rec]]) -> list[Rec]:
+    """The recorded trials in ``f`` (.npz), or ``record()``'s, saved there first."""
     if f.exists():
         z = np.load(f, allow_pickle=False)
         meta = json.loads(str(z["meta"]))
         return [Rec(dataset, m["subject"], m["file"], m["task_code"], m["kind"], m["onset_s"],
                     m["impact_s"], m["n"], z[f"stop{i}"], z[f"features{i}"], z[f"ends{i}"],
                     z[f"stepping{i}"]) for i, m in enumerate(meta)]
-    reader = read_kfall if dataset == "kfall" else read_sisfall
-    out = [record_trial(dataset, t) for t in reader(root, [subject])]
+    out = record()
     arrays: dict[str, npt.NDArray[np.generic]] = {}
     for i, r in enumerate(out):
         arrays[f"stop{i}"] = r.stop
@@ -183,9 +190,34 @@ def load_subject(dataset: str, root: Path, subject: str, cache: Path) -> list[Re
         arrays[f"stepping{i}"] = r.stepping
     meta = [{"subject": r.subject, "file": r.file, "task_code": r.task_code, "kind": r.kind,
              "onset_s": r.onset_s, "impact_s": r.impact_s, "n": r.n} for r in out]
-    cache.mkdir(parents=True, exist_ok=True)
+    f.parent.mkdir(parents=True, exist_ok=True)
     np.savez(f, meta=json.dumps(meta), **arrays)  # type: ignore[arg-type]
     return out
+
+
+def load_subject(dataset: str, root: Path, subject: str, cache: Path) -> list[Rec]:
+    """Recorded trials of one subject (cached as .npz)."""
+    reader = read_kfall if dataset == "kfall" else read_sisfall
+    return cached(cache / f"{dataset}_{subject}.npz", dataset,
+                  lambda: [record_trial(dataset, t) for t in reader(root, [subject])])
+
+
+def at_cadence(trial: Trial, factor: float) -> Trial:
+    """``trial`` played ``factor`` times faster (steps ``factor`` times as frequent): time
+    divided by it, rotation rates multiplied by it, the accelerometer's readings as they were
+    (a plain time warp, the usual augmentation for cadence)."""
+    return dataclasses.replace(trial, file=f"{trial.file}@cadence{factor:g}",
+                               t_s=trial.t_s / factor, gyro_dps=trial.gyro_dps * factor)
+
+
+def load_augmented(dataset: str, root: Path, subject: str, cache: Path) -> list[Rec]:
+    """The subject's walking and jogging at each of :data:`CADENCES` (cached as .npz)."""
+    reader = read_kfall if dataset == "kfall" else read_sisfall
+    tag = "_".join(f"{c:g}" for c in CADENCES)
+    return cached(cache / f"{dataset}_{subject}_cadence{tag}.npz", dataset,
+                  lambda: [record_trial(dataset, at_cadence(t, c))
+                           for t in reader(root, [subject])
+                           if t.task_code in GAIT_ADL[dataset] for c in CADENCES])
 
 
 def labels(r: Rec) -> tuple[FloatArray, FloatArray]:
@@ -221,9 +253,14 @@ the same model, so a cached run and a fresh one write the same file)."""
 
 def fit(recs: Sequence[Rec]) -> Model:
     """:func:`fit_uncached`, remembered in :data:`FIT_CACHE`."""
-    key = hashlib.sha256(json.dumps(
-        [sorted({(r.dataset, r.subject) for r in recs}), HARD_WEIGHT, THIN, MINE_QUANTILE,
-         MINE_WEIGHT, L2, NEWTON_STEPS], sort_keys=True, default=sorted).encode()).hexdigest()
+    subjects = sorted({(r.dataset, r.subject) for r in recs})
+    params: list[object] = [subjects, HARD_WEIGHT, THIN, MINE_QUANTILE, MINE_WEIGHT, L2,
+                            NEWTON_STEPS]
+    if CADENCES:  # the key without augmentation is the one the shipped weights were made with
+        params.append(list(CADENCES))
+        recs = [*recs, *(a for k in subjects for a in AUGMENTED.get(k, []))]
+    key = hashlib.sha256(json.dumps(params, sort_keys=True, default=sorted).encode()
+                         ).hexdigest()
     f = FIT_CACHE / f"fit_{key[:20]}.npy" if FIT_CACHE is not None else None
     if f is not None and f.exists():
         b = np.load(f)
@@ -358,8 +395,11 @@ def main(argv: Iterable[str] | None = None) -> int:
     parser.add_argument("--no-nest", action="store_true",
                         help="choose the threshold on in-sample training scores (no inner "
                              "cross-validation)")
+    parser.add_argument("--augment-cadence", action="store_true",
+                        help="add each subject's walking and jogging at 0.8 and 1.2 times its "
+                             "cadence to the training negatives (never scored)")
     args = parser.parse_args(list(argv) if argv is not None else None)
-    global FIT_CACHE, NESTED
+    global FIT_CACHE, NESTED, CADENCES
     FIT_CACHE = args.cache
     NESTED = not args.no_nest
     only = None if args.folds is None else {int(k) for k in args.folds.split(",")}
@@ -367,6 +407,10 @@ def main(argv: Iterable[str] | None = None) -> int:
     by_subject = {(ds, s): load_subject(ds, roots[ds], s, args.cache)
                   for ds, s in dev_subjects()}
     keys = list(by_subject)
+    if args.augment_cadence:
+        CADENCES = (0.8, 1.2)
+        AUGMENTED.update({(ds, s): load_augmented(ds, roots[ds], s, args.cache)
+                          for ds, s in keys})
     if not args.no_cv:
         oof_recs: list[Recorded] = []
         oof_res: list[TrialResult] = []
