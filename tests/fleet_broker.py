@@ -103,14 +103,25 @@ def running_broker(directory: Path, treadmills: list[str],
     (directory / "acl").write_text(acl_text(SITE, treadmills, list(dashboards), rogues,
                                             readers))
     port = port or free_port()
-    (directory / "mosquitto.conf").write_text(
+    with mosquitto(directory, users, f"listener {port} 127.0.0.1\n", port) as broker:
+        yield broker
+
+
+@contextlib.contextmanager
+def mosquitto(directory: Path, users: list[str], listeners: str, port: int
+              ) -> Iterator[Broker]:
+    """Run mosquitto with ``directory``'s ``passwd`` and ``acl`` and the ``listeners`` lines;
+    the returned broker is reached on ``port`` (a plain loopback listener among them)."""
+    conf = directory / "mosquitto.conf"
+    conf.write_text(
         # `user`: run as root (as CI may), mosquitto would switch to its own user, which cannot
         # read this temporary directory.
-        f"user {getpass.getuser()}\nlistener {port} 127.0.0.1\nallow_anonymous false\n"
-        f"password_file {passwd}\nacl_file {directory / 'acl'}\n"
+        f"user {getpass.getuser()}\nallow_anonymous false\n"
+        f"password_file {directory / 'passwd'}\nacl_file {directory / 'acl'}\n"
         f"persistence false\nlog_dest file {directory / 'mosquitto.log'}\n"
-        f"log_type error\nlog_type warning\nlog_type notice\nlog_type information\n")
-    proc = subprocess.Popen([mosquitto_tool("mosquitto"), "-c", str(directory / "mosquitto.conf")],
+        f"log_type error\nlog_type warning\nlog_type notice\nlog_type information\n"
+        + listeners)
+    proc = subprocess.Popen([mosquitto_tool("mosquitto"), "-c", str(conf)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     broker = Broker("127.0.0.1", port, directory, users, proc)
     try:

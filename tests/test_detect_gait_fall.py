@@ -7,9 +7,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import hashlib
-import importlib.util
 import math
-import sys
 from collections.abc import Iterable
 from pathlib import Path
 from types import ModuleType
@@ -25,21 +23,14 @@ from controller.detect.gait_fall import N_FEATURES, GaitFallFeatures, signals
 from controller.evaluate.harness import run_trial
 from hardware.imu import ImuSample
 from tests.test_detect_orientation import walking
-from tests.test_detect_regimes import _trial, _walk_then_fall
+from tests.test_detect_regimes import _trial, _walk_then_fall, load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 WEIGHTS = ROOT / "controller" / "detect" / "gait_fall_weights.py"
 
 
 def _script() -> ModuleType:
-    sys.path.insert(0, str(ROOT / "scripts"))
-    spec = importlib.util.spec_from_file_location(
-        "train_gait_model", ROOT / "scripts" / "train_gait_model.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("train_gait_model")
 
 
 ON = dataclasses.replace(DetectSettings(), gait_logit=50.0)

@@ -31,14 +31,21 @@ from tests.test_detect_orientation import walking
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "train_fall_thresholds", ROOT / "scripts" / "train_fall_thresholds.py")
+def load_script(name: str) -> ModuleType:
+    """``scripts/<name>.py`` as a module (the scripts import each other by name: their folder
+    goes on the path)."""
+    if str(ROOT / "scripts") not in sys.path:
+        sys.path.insert(0, str(ROOT / "scripts"))
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
     assert spec is not None and spec.loader is not None
     mod = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = mod
     spec.loader.exec_module(mod)
     return mod
+
+
+def _script() -> ModuleType:
+    return load_script("train_fall_thresholds")
 
 
 def _fall_detector_logit(stepping: bool, settings: DetectSettings) -> Level:

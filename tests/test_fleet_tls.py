@@ -5,7 +5,6 @@ not sign the broker's certificate it does not connect, and the daemon runs on re
 from __future__ import annotations
 
 import dataclasses
-import getpass
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -20,10 +19,9 @@ from tests.conftest import Build
 from tests.fleet_broker import (
     SITE,
     Broker,
-    _wait_listening,
     acl_text,
     free_port,
-    mosquitto_tool,
+    mosquitto,
     pi_user,
 )
 from tests.fleet_watch import (
@@ -84,23 +82,14 @@ def tls_broker(tmp_path: Path) -> Iterator[TlsBroker]:
     write_passwd(passwd, users)
     (d / "acl").write_text(acl_text(SITE, ["tm1"], ["dashboard"]))
     plain_port, tls_port, cert_port = free_port(), free_port(), free_port()
-    (d / "mosquitto.conf").write_text(
-        f"user {getpass.getuser()}\nper_listener_settings false\nallow_anonymous false\n"
-        f"password_file {passwd}\nacl_file {d / 'acl'}\npersistence false\n"
-        f"log_dest file {d / 'mosquitto.log'}\n"
-        f"listener {plain_port} 127.0.0.1\n"
-        f"listener {tls_port} 127.0.0.1\ncertfile {cert}\nkeyfile {key}\ncafile {ca}\n"
-        f"listener {cert_port} 127.0.0.1\ncertfile {cert}\nkeyfile {key}\ncafile {ca}\n"
-        f"require_certificate true\nuse_identity_as_username true\n")
-    proc = subprocess.Popen([mosquitto_tool("mosquitto"), "-c", str(d / "mosquitto.conf")],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    plain = Broker("127.0.0.1", plain_port, d, users, proc)
-    try:
-        _wait_listening(plain, proc)
+    with mosquitto(d, users,
+                   f"listener {plain_port} 127.0.0.1\n"
+                   f"listener {tls_port} 127.0.0.1\ncertfile {cert}\nkeyfile {key}\n"
+                   f"cafile {ca}\n"
+                   f"listener {cert_port} 127.0.0.1\ncertfile {cert}\nkeyfile {key}\n"
+                   f"cafile {ca}\nrequire_certificate true\nuse_identity_as_username true\n",
+                   plain_port) as plain:
         yield TlsBroker(plain, tls_port, ca, other_ca, cert_port, ca_key)
-    finally:
-        proc.terminate()
-        proc.wait(5)
 
 
 pis = pytest.fixture(made_pis)
