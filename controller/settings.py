@@ -256,7 +256,7 @@ class DetectSettings:
 
     free_fall_g: float = field(default=0.4, metadata=spec(
         "specific-force norm below this is loss of support", min=0.1, max=0.9))
-    impact_g: float = field(default=3.0, metadata=spec(
+    impact_g: float = field(default=3.5, metadata=spec(
         "specific-force norm above this is an impact; STOP `impact` only with the trunk tilted "
         "beyond `impact_tilt_deg`", min=1.5, max=8.0))
     arm_s: float = field(default=0.1, metadata=spec(
@@ -283,7 +283,7 @@ class DetectSettings:
     model_logit: float = field(default=9.0, metadata=spec(
         "while the runner is stepping, the learned fall score's logit above this … (lower = "
         "earlier stops and more false stops)", min=-5.0, max=30.0))
-    model_logit_still: float = field(default=9.5, metadata=spec(
+    model_logit_still: float = field(default=10.0, metadata=spec(
         "… or, when not stepping, above this …", min=-5.0, max=30.0))
     model_hold_s: float = field(default=0.02, metadata=spec(
         "… for this long is a STOP `pre_impact`", min=0.0, max=0.3))
@@ -306,7 +306,7 @@ class DetectSettings:
         "tilt needed for an impact to count", min=10.0, max=90.0))
     slip_rate_dps: float = field(default=150.0, metadata=spec(
         "in mid-stride, tipping faster than this …", min=30.0, max=1000.0))
-    slip_tilt_deg: float = field(default=25.0, metadata=spec(
+    slip_tilt_deg: float = field(default=30.0, metadata=spec(
         "… with tilt beyond this …", min=0.0, max=90.0))
     slip_hold_s: float = field(default=0.05, metadata=spec(
         "… for this long is a STOP `slip_trip` …", min=0.0, max=0.3))

@@ -30,10 +30,13 @@ cross-validate it by subject.
    then the longest median lead in KFall gait falls, then the higher threshold. Scored on
    out-of-fold scores.
 6. Nested subject-wise cross-validation: outer :data:`FOLDS` folds of the development
-   subjects; inside each outer training set, inner folds give out-of-fold scores on which the
-   rule picks the threshold, then the model is fitted on the whole outer training set and
-   scored on the outer fold at that threshold. Pooled out-of-fold figures with 95 %
-   subject-bootstrap intervals; the current detector on the same subjects beside them.
+   subjects; inside each outer training set, the rest of the detector's thresholds are chosen
+   first by ``train_fall_thresholds``'s four-way rule (its recordings cached under
+   ``--cache``/base), and its stops for that setting are the ones everything below sees; inner
+   folds give out-of-fold scores on which the rule picks the threshold, then the model is
+   fitted on the whole outer training set and scored on the outer fold at that threshold.
+   Pooled out-of-fold figures with 95 % subject-bootstrap intervals; beside them the detector
+   without the specialist on the same folds with the same settings.
 7. Finally the same procedure on all development subjects (inner folds = the outer folds)
    gives the shipped model and threshold. ``--write`` writes
    ``controller/detect/gait_fall_weights.py`` (fixed formatting: the same data gives the
@@ -57,6 +60,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
+import train_fall_thresholds as thresholds  # noqa: E402
 from train_fall_thresholds import (  # noqa: E402
     Recorded,
     dev_subjects,
@@ -149,10 +153,17 @@ def features(x: FloatArray) -> FloatArray:
     return np.stack(cols, axis=2).reshape(nb, 8 * k)
 
 
+RECORDING = dataclasses.replace(DetectSettings(), gait_logit=OFF)
+"""The detector while recording: the shipped one, the specialist left out."""
+RECORDING_KEY = hashlib.sha256(repr(RECORDING).encode()).hexdigest()[:8]
+"""In the names of the recordings' cache files: the rest of the detector's stops are recorded
+with these settings, so a change of a default records them again."""
+
+
 def record_trial(dataset: str, trial: Trial) -> Rec:
     """Stream one trial through the loop's detector (the specialist off) and record it."""
     tr = resample(trial)
-    det = build_default(dataclasses.replace(DetectSettings(), gait_logit=OFF))
+    det = build_default(RECORDING)
     det.reset()
     o = det.orientation
     n = len(tr.t_s)
@@ -198,7 +209,7 @@ def cached(f: Path, dataset: str, record: Callable[[], list[Rec]]) -> list[Rec]:
 def load_subject(dataset: str, root: Path, subject: str, cache: Path) -> list[Rec]:
     """Recorded trials of one subject (cached as .npz)."""
     reader = read_kfall if dataset == "kfall" else read_sisfall
-    return cached(cache / f"{dataset}_{subject}.npz", dataset,
+    return cached(cache / f"{dataset}_{subject}_{RECORDING_KEY}.npz", dataset,
                   lambda: [record_trial(dataset, t) for t in reader(root, [subject])])
 
 
@@ -214,7 +225,8 @@ def load_augmented(dataset: str, root: Path, subject: str, cache: Path) -> list[
     """The subject's walking and jogging at each of :data:`CADENCES` (cached as .npz)."""
     reader = read_kfall if dataset == "kfall" else read_sisfall
     tag = "_".join(f"{c:g}" for c in CADENCES)
-    return cached(cache / f"{dataset}_{subject}_cadence{tag}.npz", dataset,
+    return cached(cache / f"{dataset}_{subject}_cadence{tag}_{RECORDING_KEY}.npz",
+                  dataset,
                   lambda: [record_trial(dataset, at_cadence(t, c))
                            for t in reader(root, [subject])
                            if t.task_code in GAIT_ADL[dataset] for c in CADENCES])
@@ -412,6 +424,13 @@ def main(argv: Iterable[str] | None = None) -> int:
         AUGMENTED.update({(ds, s): load_augmented(ds, roots[ds], s, args.cache)
                           for ds, s in keys})
     if not args.no_cv:
+        # The rest of the detector is chosen inside each outer fold too: the four-way rule of
+        # train_fall_thresholds on the outer training subjects, and those stops are the ones the
+        # specialist's threshold rule and the outer fold's scores see.
+        base = [r for k in keys
+                for r in thresholds.load_subject(k[0], roots[k[0]], k[1], args.cache / "base")]
+        replays = thresholds.Replays(base)
+        where = {(r.dataset, r.file): i for i, r in enumerate(base)}
         oof_recs: list[Recorded] = []
         oof_res: list[TrialResult] = []
         base_res: list[TrialResult] = []
@@ -419,18 +438,24 @@ def main(argv: Iterable[str] | None = None) -> int:
         for k, fold in enumerate(folds(keys)):
             if only is not None and k not in only:
                 continue
-            model, th = train(by_subject, [q for q in keys if q not in fold])
-            picks.append(th)
-            print(f"fold {k}: {fold} -> gait_logit {th}", file=sys.stderr, flush=True)
+            setting = thresholds.choose(replays, [where[r.dataset, r.file] for q in keys
+                                                  if q not in fold for r in by_subject[q]])
+            with_base = {q: [dataclasses.replace(r, stop=thresholds.stop_samples(
+                base[where[r.dataset, r.file]], setting)) for r in by_subject[q]]
+                for q in keys}
+            model, th = train(with_base, [q for q in keys if q not in fold])
+            picks.append((tuple(setting), th))
+            print(f"fold {k}: {fold} -> {setting}, gait_logit {th}", file=sys.stderr,
+                  flush=True)
             for q in fold:
-                for r in by_subject[q]:
+                for r in with_base[q]:
                     oof_recs.append(r.recorded())
                     oof_res.append(replay(r, score(model, r), th))
                     base_res.append(replay(r, None, th))
         print(f"fold picks {picks}")
         print_figures("cross-validated, with the specialist", oof_recs, oof_res)
-        print_figures("the detector without the specialist (same subjects)", oof_recs,
-                      base_res)
+        print_figures("the detector without the specialist (same subjects and folds)",
+                      oof_recs, base_res)
     if only is not None and not args.write:
         return 0
     model, th = train(by_subject, keys)

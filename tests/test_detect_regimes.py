@@ -96,16 +96,34 @@ def _walk_then_fall() -> list[ImuSample]:
     return out
 
 
-@pytest.mark.parametrize(("gait", "still"), [(2.0, 30.0), (30.0, 2.0), (6.0, 9.0)])
-def test_replay_gives_the_streaming_detectors_alarms(gait: float, still: float) -> None:
+@pytest.mark.parametrize(("gait", "still", "slip_tilt", "impact"), [
+    (2.0, 30.0, 25.0, 3.0), (30.0, 2.0, 25.0, 3.0), (6.0, 9.0, 25.0, 3.0),
+    # The score off: slip/trip or impact decides, at the tilt and level the replay was given.
+    (30.0, 30.0, 25.0, 3.0), (30.0, 30.0, 45.0, 3.0), (30.0, 30.0, 90.0, 1.5),
+    (30.0, 30.0, 90.0, 8.0)])
+def test_replay_gives_the_streaming_detectors_alarms(gait: float, still: float,
+                                                     slip_tilt: float, impact: float) -> None:
     mod = _script()
     trial = _trial(_walk_then_fall())
     recorded = mod.record_trial("kfall", trial)
-    replayed = mod.replay(recorded, gait, still, DetectSettings().model_hold_s)
-    s = dataclasses.replace(DetectSettings(), model_logit=gait, model_logit_still=still)
+    replayed = mod.replay(recorded, mod.Setting(gait, still, slip_tilt, impact))
+    s = dataclasses.replace(DetectSettings(), model_logit=gait, model_logit_still=still,
+                            slip_tilt_deg=slip_tilt, impact_g=impact)
     streamed = run_trial(build_default(s), trial)
     assert replayed.alarm_starts_s == pytest.approx(streamed.alarm_starts_s)
     assert recorded.stepping.any() and not recorded.stepping.all()
+
+
+def test_the_table_of_replays_is_the_replay() -> None:
+    """``Replays`` (every setting at once, from index arrays) gives what ``replay`` gives."""
+    mod = _script()
+    recorded = mod.record_trial("kfall", _trial(_walk_then_fall()))
+    grid = [mod.Setting(*c) for c in ((2.0, 30.0, 25.0, 3.0), (30.0, 30.0, 25.0, 3.0),
+                                      (30.0, 30.0, 90.0, 1.5), (30.0, 30.0, 90.0, 8.0))]
+    table = mod.Replays([recorded], grid)
+    got = [table.results[g][0].alarm_starts_s for g in grid]
+    assert got == [mod.replay(recorded, g).alarm_starts_s for g in grid]
+    assert len(set(got)) > 1  # the settings do decide differently here
 
 
 def test_held_matches_the_held_timer() -> None:
@@ -162,3 +180,18 @@ def test_a_slip_in_mid_stride_still_stops() -> None:
                                 (rate, 0.0, 0.0)))
     reasons = [str(det.update(s).reason) for s in stream]
     assert "slip_trip" in reasons
+
+
+def test_the_thresholds_replay_at_the_shipped_setting_is_what_the_gait_trainer_records() -> None:
+    """The gait trainer's nested cross-validation takes the rest of the detector's stops for
+    each fold's setting from this replay: at the shipped setting it must be the stops the
+    streaming detector (the specialist left out) gives."""
+    thresholds = _script()
+    gait = load_script("train_gait_model")
+    trial = _trial(_walk_then_fall())
+    d = DetectSettings()
+    shipped = thresholds.Setting(d.model_logit, d.model_logit_still, d.slip_tilt_deg, d.impact_g)
+    replayed = thresholds.stop_samples(thresholds.record_trial("kfall", trial), shipped)
+    recorded = gait.record_trial("kfall", trial).stop
+    assert recorded.any()
+    assert replayed.tolist() == recorded.tolist()

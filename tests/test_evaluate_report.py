@@ -182,9 +182,9 @@ def test_config_gives_the_detectors_options(dataset: Path, tmp_path: Path,
     assert json.loads(capsys.readouterr().out)["falls"]["detected"] == 3
     blind = tmp_path / "blind.toml"
     text = (Path(__file__).resolve().parents[1] / "examples" / "sim.toml").read_text()
-    assert "free_fall_g = 0.4\nimpact_g = 3.0\n" in text
-    blind.write_text(text.replace("free_fall_g = 0.4\nimpact_g = 3.0\n",
-                                  "free_fall_g = 0.4\nimpact_g = 3.0\nfree_fall_hold_s = 1.0\n"))
+    assert "free_fall_g = 0.4\nimpact_g = 3.5\n" in text
+    blind.write_text(text.replace("free_fall_g = 0.4\nimpact_g = 3.5\n",
+                                  "free_fall_g = 0.4\nimpact_g = 3.5\nfree_fall_hold_s = 1.0\n"))
     assert evaluate_main(["--dataset", "csv", str(dataset), "--json", "-", "--quiet",
                           "--config", str(blind)]) == 0
     assert json.loads(capsys.readouterr().out)["falls"]["detected"] == 0
