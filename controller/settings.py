@@ -287,10 +287,10 @@ class DetectSettings:
         "… or, when not stepping, above this …", min=-5.0, max=30.0))
     model_hold_s: float = field(default=0.02, metadata=spec(
         "… for this long is a STOP `pre_impact`", min=0.0, max=0.3))
-    gait_logit: float = field(default=100.0, metadata=spec(
+    gait_logit: float = field(default=7.0, metadata=spec(
         "while the runner is stepping, the gait-fall specialist's logit above this at two "
-        "block ends 20 ms apart is a STOP `pre_impact` (100, the default: the specialist is "
-        "left out; it is not validated for use)", min=-5.0, max=100.0))
+        "block ends 20 ms apart is a STOP `pre_impact` (lower = earlier stops and more false "
+        "stops; 100 leaves the specialist out)", min=-5.0, max=100.0))
     fall_velocity_mps: float = field(default=1.5, metadata=spec(
         "rule backstop: downward waist speed beyond this …", min=0.2, max=3.0))
     fall_tilt_deg: float = field(default=45.0, metadata=spec(

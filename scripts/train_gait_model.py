@@ -73,7 +73,7 @@ from controller.config import DetectSettings  # noqa: E402
 from controller.detect import build_default  # noqa: E402
 from controller.detect.base import Level  # noqa: E402
 from controller.detect.gait_fall import BLOCK, HOLD_BLOCKS, OFF_LOGIT, RING, SIGNALS, signals  # noqa: E402
-from controller.evaluate.metrics import TrialResult  # noqa: E402
+from controller.evaluate.metrics import TrialResult, report  # noqa: E402
 from controller.evaluate.readers import read_kfall, read_sisfall  # noqa: E402
 from controller.evaluate.trial import LOOP_RATE_HZ, Trial, resample, samples  # noqa: E402
 
@@ -407,6 +407,9 @@ def main(argv: Iterable[str] | None = None) -> int:
     parser.add_argument("--no-nest", action="store_true",
                         help="choose the threshold on in-sample training scores (no inner "
                              "cross-validation)")
+    parser.add_argument("--json", type=Path, default=None,
+                        help="write the cross-validated reports (per dataset, with and without "
+                             "the specialist, as treadguard evaluate --json gives them) here")
     parser.add_argument("--augment-cadence", action="store_true",
                         help="add each subject's walking and jogging at 0.8 and 1.2 times its "
                              "cadence to the training negatives (never scored)")
@@ -456,6 +459,15 @@ def main(argv: Iterable[str] | None = None) -> int:
         print_figures("cross-validated, with the specialist", oof_recs, oof_res)
         print_figures("the detector without the specialist (same subjects and folds)",
                       oof_recs, base_res)
+        if args.json is not None:
+            out: dict[str, object] = {"fold_picks": picks}
+            for name, res in (("with", oof_res), ("without", base_res)):
+                out[name] = {ds: report([x for r, x in zip(oof_recs, res, strict=True)
+                                         if r.dataset == ds], detector=f"treadguard ({name} "
+                                        "the specialist, cross-validated)", dataset=ds,
+                                        cost_us_per_sample=0.0)
+                             for ds in ("kfall", "sisfall")}
+            args.json.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
     if only is not None and not args.write:
         return 0
     model, th = train(by_subject, keys)

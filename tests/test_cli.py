@@ -26,9 +26,9 @@ def test_sim_prints_a_readable_account(capsys: pytest.CaptureFixture[str]) -> No
     out = capsys.readouterr().out
     assert "speed 0.5 km/h (start speed)" in out
     assert "speed 1.5 km/h" in out
-    assert "STOP: slip_trip" in out
-    assert "state → latched (slip_trip)" in out
-    assert "controller at the end: latched (reason: slip_trip) — needs a human reset" in out
+    assert "STOP: pre_impact" in out
+    assert "state → latched (pre_impact)" in out
+    assert "controller at the end: latched (reason: pre_impact) — needs a human reset" in out
     assert "treadmill at the end: belt 0.0 km/h, status STOPPED" in out
 
 

@@ -19,7 +19,7 @@ from controller.config import DetectSettings
 from controller.detect import build_default
 from controller.detect import gait_fall_weights as w
 from controller.detect.base import Level
-from controller.detect.gait_fall import N_FEATURES, GaitFallFeatures, signals
+from controller.detect.gait_fall import N_FEATURES, OFF_LOGIT, GaitFallFeatures, signals
 from controller.evaluate.harness import run_trial
 from hardware.imu import ImuSample
 from tests.test_detect_orientation import walking
@@ -75,8 +75,10 @@ def test_the_detector_computes_the_same_features() -> None:
     assert det.gait_fall.score.features.values == feats.values
 
 
-def test_off_by_default() -> None:
-    assert build_default().gait_fall is None
+def test_on_by_default_and_left_out_at_its_maximum() -> None:
+    assert build_default().gait_fall is not None
+    assert build_default(dataclasses.replace(DetectSettings(), gait_logit=OFF_LOGIT)
+                         ).gait_fall is None
 
 
 def _rotate(stream: Iterable[ImuSample], r: np.ndarray) -> list[ImuSample]:

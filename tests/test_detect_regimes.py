@@ -21,6 +21,7 @@ from controller.config import DetectSettings
 from controller.detect import build_default
 from controller.detect.base import Level
 from controller.detect.fall import FallDetector
+from controller.detect.gait_fall import OFF_LOGIT
 from controller.detect.orientation import Orientation
 from controller.evaluate.harness import run_trial
 from controller.evaluate.trial import Trial
@@ -108,7 +109,7 @@ def test_replay_gives_the_streaming_detectors_alarms(gait: float, still: float,
     recorded = mod.record_trial("kfall", trial)
     replayed = mod.replay(recorded, mod.Setting(gait, still, slip_tilt, impact))
     s = dataclasses.replace(DetectSettings(), model_logit=gait, model_logit_still=still,
-                            slip_tilt_deg=slip_tilt, impact_g=impact)
+                            slip_tilt_deg=slip_tilt, impact_g=impact, gait_logit=OFF_LOGIT)
     streamed = run_trial(build_default(s), trial)
     assert replayed.alarm_starts_s == pytest.approx(streamed.alarm_starts_s)
     assert recorded.stepping.any() and not recorded.stepping.all()

@@ -23,7 +23,7 @@ class TreadguardDetector:
         orientation: the shared gravity tracker (tilt, vertical velocity, …).
         steps: the step counter other code queries (``steps.steps``, ``steps.cadence_spm()``).
         fall, gait_fall, slip_trip, instability: the sub-detectors (``gait_fall`` is None
-            when ``[detect] gait_logit`` switches the specialist off, the default).
+            when ``[detect] gait_logit`` = 100 leaves the specialist out).
     """
 
     name = "treadguard"

@@ -35,8 +35,8 @@ BLOCK = 4
 RING = 25
 """Blocks kept (0.5 s at 50 Hz)."""
 OFF_LOGIT = 100.0
-"""``[detect] gait_logit`` at this value (its maximum, the default) leaves the specialist out of
-the detector altogether."""
+"""``[detect] gait_logit`` at this value (its maximum) leaves the specialist out of the
+detector altogether (the trainers record the rest of the detector that way)."""
 HOLD_BLOCKS = 2
 """Consecutive block ends above the threshold for a STOP (20 ms)."""
 SIGNALS = ("tilt_deg", "tipping_dps", "acc_norm_g", "a_up_mps2", "v_up_mps", "gyro_dps")
