@@ -57,10 +57,10 @@ def test_a_simulated_session_reads_back_whole(build_sim: Build, tmp_path: Path,
     levels = [(t, m) for t, k, m in events if k == EventKind.LEVEL]
     stop_t = next(e.t_s for e in system.events if e.kind is EventKind.STOP)
     # (While at STOP, a change of which detector stops is a change too.)
-    shown = [m for _, m in levels]
-    assert shown[:2] == ["detectors: caution (stumble)", "detectors: stop (pre_impact)"]
-    assert shown[-1] == "detectors: ok"
-    assert all(m.startswith("detectors: stop (") for m in shown[1:-1])
+    changes = [m for _, m in levels]
+    assert changes[:2] == ["detectors: caution (stumble)", "detectors: stop (pre_impact)"]
+    assert changes[-1] == "detectors: ok"
+    assert all(m.startswith("detectors: stop (") for m in changes[1:-1])
     assert levels[1][0] == stop_t  # the rise at once, the calm after 0.5 s of it
     assert levels[-1][0] >= stop_t + 0.5
     telemetry = list(store.rows(tmp_path, info, "telemetry"))
