@@ -81,9 +81,10 @@ DETECTORS: dict[str, Callable[[DetectSettings], Detector]] = {
 }
 """IMU detectors by name, for ``treadguard evaluate --detector NAME``."""
 
-SCORES: dict[str, str] = {"treadguard": "model_logit"}
+SCORES: dict[str, str] = {"treadguard": "gait_logit"}
 """The ``[detect]`` option that is the stop threshold on a detector's score, by detector name
-(``treadguard evaluate --plots`` sweeps it); detectors of fixed rules have none."""
+(``treadguard evaluate --plots`` sweeps it); detectors of fixed rules have none. For
+``treadguard`` it is the gait-fall specialist's: its earliest stop in falls from gait."""
 
 
 def build(name: str, settings: DetectSettings | None = None) -> Detector:

@@ -141,6 +141,10 @@ def sweep_figure(detector: str, option: str, configured: float,
     ax.plot(xs, sens, "o-", color="C0", label="sensitivity")
     ax.set_xlabel("false alarms per hour (daily activities)")
     ax.set_ylabel("sensitivity, %", color="C0")
+    # A rate is never negative: the axis starts at 0 (a little room for the markers) and spans
+    # at least 1 /h, so a sweep with no false alarm at all is not drawn around -0.04 … 0.04.
+    span = max(1.0, *xs)
+    ax.set_xlim(-0.04 * span, 1.06 * span)
     lead_ax = ax.twinx()
     leads = [p[3] if p[3] is not None else float("nan") for p in points]
     lead_ax.plot(xs, leads, "s--", color="C1", label="median lead time")
