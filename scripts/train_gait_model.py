@@ -84,6 +84,9 @@ HARD = {"kfall": {"D08", "D09", "D10"},
         "sisfall": {"D03", "D04", "D08", "D10", "D13", "D18"}}
 """Hard negatives: jogging, stumbles (KFall D08–D10), jogging, sitting fast on a chair /
 collapsing into it, lying down fast, stumbles (SisFall D03, D04, D08, D10, D13, D18)."""
+SHIPPED_HARD = {k: frozenset(v) for k, v in HARD.items()}
+"""The hard negatives the shipped weights were fitted with (a fit with others is remembered
+under another key)."""
 GAIT_ADL = {"kfall": {"D06", "D07", "D08", "D09"}, "sisfall": {"D01", "D02", "D03", "D04"}}
 """Walking and jogging: the daily activities copied at other cadences (``--augment-cadence``)."""
 CADENCES: tuple[float, ...] = ()
@@ -268,6 +271,8 @@ def fit(recs: Sequence[Rec]) -> Model:
     subjects = sorted({(r.dataset, r.subject) for r in recs})
     params: list[object] = [subjects, HARD_WEIGHT, THIN, MINE_QUANTILE, MINE_WEIGHT, L2,
                             NEWTON_STEPS]
+    if HARD != SHIPPED_HARD:  # the key of the shipped choice stays the one it was made with
+        params.append({k: sorted(v) for k, v in HARD.items()})
     if CADENCES:  # the key without augmentation is the one the shipped weights were made with
         params.append(list(CADENCES))
         recs = [*recs, *(a for k in subjects for a in AUGMENTED.get(k, []))]
