@@ -196,3 +196,38 @@ def test_the_thresholds_replay_at_the_shipped_setting_is_what_the_gait_trainer_r
     recorded = gait.record_trial("kfall", trial).stop
     assert recorded.any()
     assert replayed.tolist() == recorded.tolist()
+
+
+def test_the_rule_prefers_the_false_alarm_target_then_sensitivity(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The four-way rule: no stop in walking or jogging, specificity ≥ 99 %, then settings
+    with at most the target's SisFall false alarms per hour if any, then fall sensitivity."""
+    mod = _script()
+    empty = np.zeros(0, dtype=bool)
+    # (file, task, kind, duration): two hours of clean daily activity, a stumble, walking,
+    # two falls (SisFall: no onset labels, any stop detects).
+    trials = ([(f"D05_{i}", "D05", "adl", 36.0) for i in range(200)]
+              + [("D18", "D18", "adl", 36.0), ("D01", "D01", "adl", 100.0),
+                 ("F01", "F01", "fall", 15.0), ("F10", "F10", "fall", 15.0)])
+    recs = [mod.Recorded("sisfall", "SA99", f, task, kind, None, None,
+                         np.zeros(0, dtype=np.float32), empty, empty, empty)
+            for f, task, kind, _ in trials]
+    clean: list[tuple[float, ...]] = [()] * 200
+    loud, quiet, walks = (mod.Setting(9.0, 9.5, 25.0, 3.0), mod.Setting(9.0, 10.0, 30.0, 3.5),
+                          mod.Setting(8.0, 9.0, 25.0, 3.0))
+    alarms = {
+        loud: [*clean, (1.0, 5.0, 10.0), (), (5.0,), (5.0,)],  # 1.5 /h in the stumble, both falls
+        quiet: [*clean, (1.0,), (), (5.0,), ()],  # 0.5 /h, one fall
+        walks: [*clean, (), (50.0,), (5.0,), (5.0,)],  # no false alarm, but a stop in walking
+    }
+    table = mod.Replays.__new__(mod.Replays)  # the outcomes given, nothing streamed
+    table.recs, table.grid = recs, list(alarms)
+    table.results = {g: [mod.TrialResult("SA99", f, task, kind, duration, starts)
+                         for (f, task, kind, duration), starts in zip(trials, per_trial,
+                                                                       strict=True)]
+                     for g, per_trial in alarms.items()}
+    every = range(len(recs))
+    assert mod.choose(table, every) == quiet
+    # With a target no setting meets, the rule falls back to the highest sensitivity.
+    monkeypatch.setattr(mod, "SISFALL_FALSE_ALARMS_PER_H", 0.1)
+    assert mod.choose(table, every) == loud
