@@ -3,6 +3,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -30,6 +31,20 @@ def test_sim_prints_a_readable_account(capsys: pytest.CaptureFixture[str]) -> No
     assert "state → latched (pre_impact)" in out
     assert "controller at the end: latched (reason: pre_impact) — needs a human reset" in out
     assert "treadmill at the end: belt 0.0 km/h, status STOPPED" in out
+
+
+def test_with_the_specialist_left_out_slip_trip_stops_the_demos_slip(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The gait-fall specialist stops the demo's slip first (above); a site that leaves it out
+    (``gait_logit = 100``) still has ``slip_trip`` for a slip the rails catch at 50°."""
+    text = SIM_TOML.read_text()
+    assert "[detect]\n" in text
+    config = tmp_path / "no-specialist.toml"
+    config.write_text(text.replace("[detect]\n", "[detect]\ngait_logit = 100\n"))
+    assert main(["sim", "--fast", "--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "STOP: slip_trip" in out
+    assert "controller at the end: latched (reason: slip_trip) — needs a human reset" in out
 
 
 def test_console_script_runs_in_a_fresh_process() -> None:
