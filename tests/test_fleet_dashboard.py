@@ -189,6 +189,41 @@ def test_a_users_file_broken_while_running_refuses_sign_in_in_one_line(tmp_path:
             dashboard.close()
 
 
+def test_a_removed_or_changed_user_is_signed_out_at_the_next_request(tmp_path: Path) -> None:
+    """Every request's session is checked against the users file as it is now."""
+    with running_broker(tmp_path / "broker", ["tm1"]) as broker:
+        users = users_file(tmp_path)
+        dashboard = Dashboard(broker.url, ("127.0.0.1", 0), users, "dashboard", PASSWORD)
+        try:
+            supervisor, viewer = signed_in(dashboard, SUPERVISOR), signed_in(dashboard, VIEWER)
+            assert supervisor.request("GET", "/api/me")[0] == 200
+            # Removed: signed out, and a stop is refused as from no one.
+            assert main(["dashboard", "user", "remove", SUPERVISOR, "--users", str(users)]) == 0
+            assert supervisor.request("GET", "/api/me")[0] == 401
+            assert supervisor.stop("tm1")[0] == 401
+            assert supervisor.login(SUPERVISOR) == 401
+            # A role edited in the file (the same password) applies at once.
+            text = users.read_text()
+            users.write_text(text.replace(f"{VIEWER} viewer ", f"{VIEWER} supervisor "))
+            assert viewer.request("GET", "/api/me")[2]["role"] == "supervisor"
+            # `user add` again (a new password): the old session ends; the new one is a viewer.
+            add(users, VIEWER, "viewer", "a new long password")
+            assert viewer.request("GET", "/api/me")[0] == 401
+            assert viewer.login(VIEWER, "a new long password") == 200
+            assert viewer.stop("tm1")[0] == 403
+        finally:
+            dashboard.close()
+
+
+def test_user_remove_of_an_unknown_user_is_one_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    users = users_file(tmp_path)
+    assert main(["dashboard", "user", "remove", "mallory", "--users", str(users)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no user 'mallory'" in err and str(users) in err
+    assert set(load(users)) == {SUPERVISOR, VIEWER}
+
+
 def test_the_session_cookie_is_httponly_and_samesite_strict(gym: Any) -> None:
     _broker, _pis, dashboard = gym
     web = Web(dashboard.url)

@@ -6,7 +6,10 @@ stop button per treadmill (``docs/dashboard.md``).
   SIGTERM;
 - ``treadguard dashboard user add NAME --role supervisor|viewer [--users FILE]``: add a user or
   change one's role and password (the password is read from the terminal, or as one line on
-  standard input).
+  standard input);
+- ``treadguard dashboard user remove NAME [--users FILE]``: remove a user. A running dashboard
+  checks every request's session against the file: a removed user, or one whose password
+  changed, is signed out; a changed role applies at once.
 
 The dashboard runs anywhere on the gym's network (not on a treadguard Pi): it holds no
 treadmill and its only command, a stop, goes through the broker, whose ACL decides who may
@@ -31,7 +34,7 @@ from typing import Any, Final
 from controller.fleet.dashboard_http import DashboardServer
 from controller.fleet.dashboard_mqtt import BrokerLink, LinkError, parse_broker
 from controller.fleet.dashboard_state import Board
-from controller.fleet.users import ROLES, User, UsersError, add, load
+from controller.fleet.users import ROLES, User, UsersError, add, load, remove
 
 DEFAULT_USERS: Final = "/etc/treadguard/dashboard-users"
 DEFAULT_LISTEN: Final = "127.0.0.1:8080"
@@ -65,7 +68,7 @@ def register(sub: Any) -> None:
     dash.set_defaults(func=cmd_dashboard)
     users = dash.add_subparsers(dest="dashboard_command", metavar="user")
     user = users.add_parser("user", help="manage the dashboard's users")
-    user_sub = user.add_subparsers(dest="user_command", required=True, metavar="add")
+    user_sub = user.add_subparsers(dest="user_command", required=True, metavar="add|remove")
     user_add = user_sub.add_parser("add", help="add a user or change one's role and password "
                                                "(password from the terminal or stdin)")
     user_add.add_argument("name", metavar="NAME")
@@ -74,6 +77,13 @@ def register(sub: Any) -> None:
                           dest="user_users_file", help=f"the users file (default "
                                                        f"{DEFAULT_USERS})")
     user_add.set_defaults(func=cmd_user_add)
+    user_remove = user_sub.add_parser("remove", help="remove a user (signed out of a running "
+                                                     "dashboard at their next request)")
+    user_remove.add_argument("name", metavar="NAME")
+    user_remove.add_argument("--users", metavar="FILE", default=DEFAULT_USERS,
+                             dest="user_users_file", help=f"the users file (default "
+                                                          f"{DEFAULT_USERS})")
+    user_remove.set_defaults(func=cmd_user_remove)
 
 
 def _fail(message: str) -> int:
@@ -100,6 +110,16 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     except UsersError as exc:
         return _fail(str(exc))
     print(f"{'added' if new else 'changed'} {args.name} ({args.role}) in {path}")
+    return 0
+
+
+def cmd_user_remove(args: argparse.Namespace) -> int:
+    path = Path(args.user_users_file)
+    try:
+        gone = remove(path, args.name)
+    except UsersError as exc:
+        return _fail(str(exc))
+    print(f"removed {gone.name} ({gone.role}) from {path}")
     return 0
 
 

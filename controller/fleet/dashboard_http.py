@@ -323,9 +323,26 @@ class Handler(BaseHTTPRequestHandler):
         return morsel.value if morsel is not None else None
 
     def _session(self) -> Session:
-        session = self.server.sessions.get(self._token())
+        """The request's session, checked against the users file as it is now: a user removed
+        since signing in, or whose password changed, is signed out; a changed role applies."""
+        token = self._token()
+        session = self.server.sessions.get(token)
         if session is None:
             raise RequestError(HTTPStatus.UNAUTHORIZED, "sign in first")
+        try:
+            current = self.server.users().get(session.user.name)
+        except UsersError as exc:  # the file was broken after the dashboard started
+            log.error("session check impossible: %s", exc)
+            raise RequestError(HTTPStatus.INTERNAL_SERVER_ERROR,
+                               "the dashboard's users file cannot be read: see its log") from None
+        if current is None or current.hash != session.user.hash:
+            self.server.sessions.close(token)
+            log.warning("%s signed out: removed from the users file or password changed",
+                        session.user.name)
+            raise RequestError(HTTPStatus.UNAUTHORIZED, "signed out: sign in again")
+        if current.role != session.user.role:
+            log.info("%s is now a %s", current.name, current.role)
+            session.user = current
         return session
 
     def _csrf(self, session: Session) -> None:

@@ -96,6 +96,23 @@ def add(path: Path, name: str, role: str, password: str) -> bool:
     users = load(path) if path.exists() else {}
     new = name not in users
     users[name] = User(name, role, hash_pin(password))
+    _write(path, users)
+    return new
+
+
+def remove(path: Path, name: str) -> User:
+    """Remove ``name`` from ``path``; the removed user. A running dashboard ends that user's
+    sessions at their next request (it checks every session against the file)."""
+    users = load(path) if path.exists() else {}
+    if name not in users:
+        raise UsersError(f"{path}: no user {name!r} (users: {', '.join(users) or 'none'})")
+    gone = users.pop(name)
+    _write(path, users)
+    return gone
+
+
+def _write(path: Path, users: dict[str, User]) -> None:
+    """Write ``users`` to ``path`` atomically, mode 0600."""
     lines = ["# treadguard dashboard users: NAME ROLE SCRYPT-HASH (treadguard dashboard user add)"]
     lines += [f"{u.name} {u.role} {u.hash}" for u in users.values()]
     temporary = path.with_name(path.name + ".tmp")
@@ -106,7 +123,6 @@ def add(path: Path, name: str, role: str, password: str) -> bool:
         os.replace(temporary, path)
     except OSError as exc:
         raise UsersError(f"{path}: cannot write the users file: {exc.strerror or exc}") from None
-    return new
 
 
 def check(users: dict[str, User], name: str, password: str) -> User | None:
