@@ -3,17 +3,14 @@ publisher connects again; the treadmill is online and takes a remote stop after 
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 from controller.fleet import topics
-from tests.conftest import ROOT, SIM_TOML
+from tests.conftest import SIM_TOML
 from tests.fleet_broker import PASSWORD, SITE, running_broker
 from tests.fleet_watch import Watcher, wait_for
-from tests.test_reload import _Lines
+from tests.test_reload import Lines, start_daemon
 
 
 def _write(path: Path, speed: str, broker_url: str) -> None:
@@ -30,12 +27,9 @@ def test_sighup_with_the_fleet_on_reconnects_and_takes_a_remote_stop(tmp_path: P
         (tmp_path / "pw").write_text(PASSWORD + "\n")
         path = tmp_path / "treadguard.toml"
         _write(path, "1.5", broker.url)
-        proc = subprocess.Popen([sys.executable, "-m", "controller.cli", "run", "--config",
-                                 str(path), "--state", str(tmp_path / "state")], cwd=ROOT,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        proc = start_daemon(path, tmp_path / "state")
         out: list[str] = []
-        lines = _Lines(proc)
+        lines = Lines(proc)
 
         def online() -> list[bool]:
             return [bool(m.payload["online"]) for m in watcher.of("online", "tm1")]

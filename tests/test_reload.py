@@ -64,7 +64,16 @@ def test_an_invalid_file_keeps_the_configuration_in_force(tmp_path: Path) -> Non
         reload.close()
 
 
-class _Lines:
+def start_daemon(config: Path, state: Path) -> subprocess.Popen[str]:
+    """``treadguard run --config CONFIG --state STATE`` in its own process, unbuffered, its
+    output read as text (with :class:`Lines`)."""
+    return subprocess.Popen([sys.executable, "-m", "controller.cli", "run", "--config",
+                             str(config), "--state", str(state)], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+
+class Lines:
     """The daemon's stdout, line by line, read by a thread: ``select`` on a buffered pipe misses
     lines already in Python's buffer (several lines arrive in one read on a loaded machine)."""
 
@@ -107,12 +116,9 @@ def test_sighup_to_the_daemon(tmp_path: Path) -> None:
     """`treadguard run`, latched: a valid change is built at once (starting latched), an
     invalid one is refused with its reason, SIGTERM still ends it with exit 0."""
     path = _config(tmp_path, "1.5")
-    proc = subprocess.Popen([sys.executable, "-m", "controller.cli", "run", "--config",
-                             str(path), "--state", str(tmp_path / "state")], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    proc = start_daemon(path, tmp_path / "state")
     out: list[str] = []
-    lines = _Lines(proc)
+    lines = Lines(proc)
     try:
         assert lines.until("LATCHED (power_on)", out)
         _config(tmp_path, "1.0")
