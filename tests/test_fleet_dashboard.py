@@ -23,6 +23,12 @@ from hypothesis import strategies as st
 from controller.cli import main
 from controller.fleet import topics
 from controller.fleet.dashboard import Dashboard
+from controller.fleet.dashboard_http import (
+    MAX_REFUSED_SIGN_INS,
+    MAX_SIGN_IN_KEYS,
+    SIGN_IN_WINDOW_S,
+    SignInLimit,
+)
 from controller.fleet.dashboard_state import Board
 from controller.fleet.users import add, load
 from tests.conftest import ROOT
@@ -213,6 +219,41 @@ def test_a_removed_or_changed_user_is_signed_out_at_the_next_request(tmp_path: P
             assert viewer.stop("tm1")[0] == 403
         finally:
             dashboard.close()
+
+
+def test_refused_sign_ins_are_limited_per_address_and_name(tmp_path: Path) -> None:
+    """Five refused sign-ins for a name from one address: the sixth try for it is refused
+    unchecked (429), even with the right password; another name from there is not held up."""
+    with running_broker(tmp_path / "broker", ["tm1"]) as broker:
+        dashboard = Dashboard(broker.url, ("127.0.0.1", 0), users_file(tmp_path), "dashboard",
+                              PASSWORD)
+        try:
+            web = Web(dashboard.url)
+            assert [web.login(SUPERVISOR, "wrong password") for _ in range(5)] == [401] * 5
+            code, _, data = web.request("POST", "/api/login",
+                                        {"user": SUPERVISOR, "password": USER_PASSWORD})
+            assert code == 429 and "try again in" in data["error"]
+            assert web.login(VIEWER) == 200
+        finally:
+            dashboard.close()
+
+
+def test_the_sign_in_limit_forgets_after_its_window_and_stays_bounded() -> None:
+    now = [0.0]
+    limit = SignInLimit(lambda: now[0])
+    for _ in range(MAX_REFUSED_SIGN_INS - 1):
+        limit.refused("10.0.0.9", "alice")
+    assert limit.wait_s("10.0.0.9", "alice") == 0.0  # four: still allowed
+    limit.refused("10.0.0.9", "alice")
+    assert limit.wait_s("10.0.0.9", "alice") == pytest.approx(SIGN_IN_WINDOW_S)
+    assert limit.wait_s("10.0.0.10", "alice") == 0.0 and limit.wait_s("10.0.0.9", "bob") == 0.0
+    now[0] = SIGN_IN_WINDOW_S + 0.1
+    assert limit.wait_s("10.0.0.9", "alice") == 0.0  # the window passed
+    limit.refused("10.0.0.9", "alice")
+    assert limit.wait_s("10.0.0.9", "alice") == 0.0  # counting again from one
+    for i in range(3 * MAX_SIGN_IN_KEYS):  # a flood of names: memory stays bounded
+        limit.refused("10.0.0.66", f"guess{i}")
+    assert len(limit._refused) == MAX_SIGN_IN_KEYS
 
 
 def test_user_remove_of_an_unknown_user_is_one_line(

@@ -8,7 +8,9 @@ session):
 ``GET /static/app.js``,    its script and style, from the package (no CDN, nothing
 ``GET /static/style.css``  fetched from elsewhere: the Content-Security-Policy says so)
 ``POST /api/login``        ``{"user", "password"}`` → session cookie (HttpOnly,
-                           SameSite=Strict) and ``{"user", "role", "csrf"}``
+                           SameSite=Strict) and ``{"user", "role", "csrf"}``; 429 after
+                           :data:`MAX_REFUSED_SIGN_INS` refused ones for that user from
+                           that address within :data:`SIGN_IN_WINDOW_S`
 ``POST /api/logout``       ends the session
 ``GET /api/me``            ``{"user", "role", "csrf"}`` or 401
 ``GET /api/board``         the whole board (:meth:`Board.snapshot`)
@@ -53,6 +55,15 @@ MAX_BODY_BYTES: Final = 16 * 1024
 LIVE_KEEPALIVE_S: Final = 5.0
 """A live page gets the whole board at least this often (ages, "stale"), and a comment line
 that tells a dead connection apart."""
+MAX_REFUSED_SIGN_INS: Final = 5
+SIGN_IN_WINDOW_S: Final = 60.0
+"""After this many refused sign-ins for one user name from one address within this long,
+further tries for it from there are refused (429, logged) until the window has passed: slows
+a password guesser to 5 tries a minute beside the scrypt cost. Keyed by address *and* name,
+so behind a reverse proxy (one address for everyone) a guesser locks out only the name it
+guesses, not the gym."""
+MAX_SIGN_IN_KEYS: Final = 1024
+"""Address-and-name pairs remembered (the oldest forgotten): bounded memory under a flood."""
 STATIC: Final = {"/": ("index.html", "text/html; charset=utf-8"),
                  "/static/app.js": ("app.js", "text/javascript; charset=utf-8"),
                  "/static/style.css": ("style.css", "text/css; charset=utf-8")}
@@ -112,6 +123,40 @@ class Sessions:
             self._by_token.pop(token or "", None)
 
 
+class SignInLimit:
+    """Refused sign-ins per (address, user name), for :data:`MAX_REFUSED_SIGN_INS` /
+    :data:`SIGN_IN_WINDOW_S` (thread-safe; time from ``monotonic``)."""
+
+    def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._monotonic = monotonic
+        self._refused: dict[tuple[str, str], tuple[int, float]] = {}  # count, first refusal
+        self._lock = threading.Lock()
+
+    def wait_s(self, address: str, name: str) -> float:
+        """Seconds before ``name`` may try again from ``address`` (0: now)."""
+        with self._lock:
+            count, first = self._refused.get((address, name), (0, 0.0))
+            left = first + SIGN_IN_WINDOW_S - self._monotonic()
+            if left <= 0:
+                self._refused.pop((address, name), None)
+                return 0.0
+            return left if count >= MAX_REFUSED_SIGN_INS else 0.0
+
+    def refused(self, address: str, name: str) -> None:
+        with self._lock:
+            now = self._monotonic()
+            count, first = self._refused.pop((address, name), (0, now))
+            if now - first >= SIGN_IN_WINDOW_S:
+                count, first = 0, now
+            self._refused[(address, name)] = (count + 1, first)  # re-inserted: the newest
+            while len(self._refused) > MAX_SIGN_IN_KEYS:
+                del self._refused[next(iter(self._refused))]
+
+    def accepted(self, address: str, name: str) -> None:
+        with self._lock:
+            self._refused.pop((address, name), None)
+
+
 class DashboardServer(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
@@ -124,6 +169,7 @@ class DashboardServer(ThreadingHTTPServer):
         self.users = users
         self.stop = stop
         self.sessions = Sessions()
+        self.sign_ins = SignInLimit()
         self.files = static_files()
         self.failed_logins = 0
         self.tls = tls
@@ -229,6 +275,14 @@ class Handler(BaseHTTPRequestHandler):
         if not isinstance(name, str) or not isinstance(password, str):
             raise RequestError(HTTPStatus.BAD_REQUEST, "expected {\"user\": ..., \"password\": "
                                                        "...}")
+        address, limit = str(self.client_address[0]), self.server.sign_ins
+        name = name[:64]
+        wait_s = limit.wait_s(address, name)
+        if wait_s > 0:
+            log.warning("sign-in for %r from %s refused unchecked: too many refused", name,
+                        address)
+            raise RequestError(HTTPStatus.TOO_MANY_REQUESTS, f"too many refused sign-ins: "
+                                                             f"try again in {wait_s:.0f} s")
         try:
             users = self.server.users()
         except UsersError as exc:  # the file was broken after the dashboard started
@@ -238,9 +292,11 @@ class Handler(BaseHTTPRequestHandler):
         user = check(users, name, password)
         if user is None:
             self.server.failed_logins += 1
-            log.warning("sign-in refused for %r from %s (%d refused so far)", name[:64],
-                        self.client_address[0], self.server.failed_logins)
+            limit.refused(address, name)
+            log.warning("sign-in refused for %r from %s (%d refused so far)", name,
+                        address, self.server.failed_logins)
             raise RequestError(HTTPStatus.UNAUTHORIZED, "wrong user or password")
+        limit.accepted(address, name)
         token, session = self.server.sessions.open(user)
         log.info("%s (%s) signed in from %s", user.name, user.role, self.client_address[0])
         self._json(HTTPStatus.OK, self._me(session),
