@@ -10,6 +10,7 @@ import io
 import json
 import logging
 import subprocess
+import time
 import tomllib
 from collections.abc import Callable, Iterator
 from fnmatch import fnmatch
@@ -21,7 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from controller.cli import main
-from controller.fleet import topics
+from controller.fleet import dashboard_http, topics
 from controller.fleet.dashboard import Dashboard
 from controller.fleet.dashboard_http import (
     MAX_REFUSED_SIGN_INS,
@@ -195,16 +196,28 @@ def test_a_users_file_broken_while_running_refuses_sign_in_in_one_line(tmp_path:
             dashboard.close()
 
 
-def test_a_removed_or_changed_user_is_signed_out_at_the_next_request(tmp_path: Path) -> None:
+def test_a_removed_or_changed_user_is_signed_out_at_the_next_request(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every request's session is checked against the users file as it is now."""
+    monkeypatch.setattr(dashboard_http, "LIVE_KEEPALIVE_S", 0.2)
     with running_broker(tmp_path / "broker", ["tm1"]) as broker:
         users = users_file(tmp_path)
         dashboard = Dashboard(broker.url, ("127.0.0.1", 0), users, "dashboard", PASSWORD)
         try:
             supervisor, viewer = signed_in(dashboard, SUPERVISOR), signed_in(dashboard, VIEWER)
             assert supervisor.request("GET", "/api/me")[0] == 200
-            # Removed: signed out, and a stop is refused as from no one.
+            live = http.client.HTTPConnection(supervisor.host, supervisor.port, timeout=WAIT_S)
+            live.request("GET", "/api/live", headers={"Cookie": supervisor.cookie})
+            stream = live.getresponse()
+            assert stream.status == 200 and stream.fp.readline().startswith(b"event: board")
+            # Removed: signed out, its open live stream ends at the next keepalive, and a stop
+            # is refused as from no one.
             assert main(["dashboard", "user", "remove", SUPERVISOR, "--users", str(users)]) == 0
+            deadline = time.monotonic() + 5.0
+            while stream.fp.readline() and time.monotonic() < deadline:
+                pass  # keepalives until the stream ends (an empty line: its end)
+            assert time.monotonic() < deadline, "the live stream did not end"
+            live.close()
             assert supervisor.request("GET", "/api/me")[0] == 401
             assert supervisor.stop("tm1")[0] == 401
             assert supervisor.login(SUPERVISOR) == 401

@@ -353,6 +353,10 @@ class Handler(BaseHTTPRequestHandler):
             if version < 0:
                 return
             if changes is None or time.monotonic() - last_board >= LIVE_KEEPALIVE_S:
+                try:  # at every keepalive: a user removed meanwhile loses the stream too
+                    self._session()
+                except RequestError:
+                    return
                 snapshot = board.snapshot()
                 version = int(snapshot["version"])
                 self._event("board", snapshot)
