@@ -89,6 +89,8 @@ RECORDING = dataclasses.replace(
 the gait-fall specialist left out (its threshold is chosen afterwards, on top of this
 setting, by ``scripts/train_gait_model.py``). A stop that slip/trip or impact still gives here
 is one every replayed setting gives too, so keeping it in the rest's stops changes no replay."""
+SHIPPED = DetectSettings()
+"""The options the replay does not choose (holds, slip rate, impact tilt): as shipped."""
 RECORDING_KEY = hashlib.sha256(repr(RECORDING).encode()).hexdigest()[:8]
 """In the cache's file names: a recording made with other settings is not reused."""
 
@@ -206,20 +208,32 @@ def held(cond: BoolArray, t_s: FloatArray, hold_s: float) -> BoolArray:
     return cond & (t_s - t_s[start_idx] >= hold_s - 1e-9)
 
 
-def stop_samples(r: Recorded, setting: Setting,
-                 fixed: DetectSettings | None = None) -> BoolArray:
-    """Per sample, whether the detector stops with ``setting`` (the other options ``fixed``'s,
-    by default the shipped ones)."""
-    d = fixed or DetectSettings()
-    t = r.t_s
-    th = np.where(r.stepping, setting.model_logit, setting.model_logit_still)
-    model = held(r.logit > th, t, d.model_hold_s)
-    slip = held((r.tilt_rate_dps > d.slip_rate_dps)
-                & (r.cos_tilt < math.cos(math.radians(setting.slip_tilt_deg))) & r.in_rhythm,
-                t, d.slip_hold_s)
-    impact = (r.acc_norm_g > setting.impact_g) \
-        & (r.cos_tilt < math.cos(math.radians(d.impact_tilt_deg)))
-    return ((model | slip | impact) & r.settled) | r.other_stop
+def model_stops(r: Recorded, gait: float, still: float) -> BoolArray:
+    """The score above the regime's threshold for ``model_hold_s`` (not yet gated on settling)."""
+    threshold = np.where(r.stepping, gait, still)
+    return held(r.logit > threshold, r.t_s, SHIPPED.model_hold_s)
+
+
+def slip_stops(r: Recorded, tilt_deg: float) -> BoolArray:
+    """Tipping faster than ``slip_rate_dps`` beyond ``tilt_deg`` in mid-stride for
+    ``slip_hold_s`` (not yet gated on settling)."""
+    return held((r.tilt_rate_dps > SHIPPED.slip_rate_dps)
+                & (r.cos_tilt < math.cos(math.radians(tilt_deg))) & r.in_rhythm,
+                r.t_s, SHIPPED.slip_hold_s)
+
+
+def impact_stops(r: Recorded, level_g: float) -> BoolArray:
+    """Specific force above ``level_g`` beyond ``impact_tilt_deg`` (not yet gated)."""
+    return (r.acc_norm_g > level_g) \
+        & (r.cos_tilt < math.cos(math.radians(SHIPPED.impact_tilt_deg)))
+
+
+def stop_samples(r: Recorded, setting: Setting) -> BoolArray:
+    """Per sample, whether the detector stops with ``setting`` (every other option as
+    shipped)."""
+    parts = model_stops(r, setting.model_logit, setting.model_logit_still) \
+        | slip_stops(r, setting.slip_tilt_deg) | impact_stops(r, setting.impact_g)
+    return (parts & r.settled) | r.other_stop
 
 
 def result(r: Recorded, stop: BoolArray) -> TrialResult:
@@ -230,9 +244,9 @@ def result(r: Recorded, stop: BoolArray) -> TrialResult:
                        tuple(starts), None, r.onset_s, r.impact_s)
 
 
-def replay(r: Recorded, setting: Setting, fixed: DetectSettings | None = None) -> TrialResult:
+def replay(r: Recorded, setting: Setting) -> TrialResult:
     """The trial's stop alarms for ``setting``, as the detector would give them."""
-    return result(r, stop_samples(r, setting, fixed))
+    return result(r, stop_samples(r, setting))
 
 
 GAIT_ADL = {"kfall": {"D06", "D07", "D08", "D09"}, "sisfall": {"D01", "D02", "D03", "D04"}}
@@ -271,7 +285,6 @@ class Replays:
     and each distinct union of them is turned into an outcome once."""
 
     def __init__(self, recs: Sequence[Recorded], grid: Sequence[Setting] = GRID) -> None:
-        d = DetectSettings()
         self.recs = list(recs)
         self.grid = list(grid)
         self.results: dict[Setting, list[TrialResult]] = {g: [] for g in self.grid}
@@ -279,18 +292,12 @@ class Replays:
         tilts = sorted({g.slip_tilt_deg for g in self.grid})
         levels = sorted({g.impact_g for g in self.grid})
         for r in self.recs:
-            t = r.t_s
-
             def where(x: BoolArray, r: Recorded = r) -> npt.NDArray[np.int64]:
                 return np.flatnonzero(x & r.settled)
 
-            model = {(a, b): where(held(r.logit > np.where(r.stepping, a, b), t, d.model_hold_s))
-                     for a, b in pairs}
-            slip = {k: where(held((r.tilt_rate_dps > d.slip_rate_dps)
-                                  & (r.cos_tilt < math.cos(math.radians(k))) & r.in_rhythm,
-                                  t, d.slip_hold_s)) for k in tilts}
-            tilted = r.cos_tilt < math.cos(math.radians(d.impact_tilt_deg))
-            impact = {k: where((r.acc_norm_g > k) & tilted) for k in levels}
+            model = {(a, b): where(model_stops(r, a, b)) for a, b in pairs}
+            slip = {k: where(slip_stops(r, k)) for k in tilts}
+            impact = {k: where(impact_stops(r, k)) for k in levels}
             other = np.flatnonzero(r.other_stop)
             seen: dict[bytes, TrialResult] = {}
             for g in self.grid:
