@@ -58,12 +58,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from controller.config import DetectSettings  # noqa: E402
-from controller.detect import build_default  # noqa: E402
+from controller.detect import build_default, fall_model_weights  # noqa: E402
 from controller.detect.base import Level  # noqa: E402
+from controller.detect.fall_model import FEATURES  # noqa: E402
 from controller.detect.gait_fall import OFF_LOGIT  # noqa: E402
 from controller.evaluate.metrics import TrialResult, alarm_starts, report  # noqa: E402
 from controller.evaluate.readers import read_kfall, read_sisfall  # noqa: E402
 from controller.evaluate.splits import KFALL_TUNE, SISFALL_TUNE  # noqa: E402
+from controller.evaluate.train_fall_model import Weights  # noqa: E402
+from controller.evaluate.train_fall_model import logits as network_logits  # noqa: E402
 from controller.evaluate.trial import LOOP_RATE_HZ, Trial, resample, samples  # noqa: E402
 
 GAIT_GRID: tuple[float, ...] = tuple(float(x) for x in np.round(np.arange(7.0, 11.01, 0.5), 2))
@@ -91,8 +94,13 @@ setting, by ``scripts/train_gait_model.py``). A stop that slip/trip or impact st
 is one every replayed setting gives too, so keeping it in the rest's stops changes no replay."""
 SHIPPED = DetectSettings()
 """The options the replay does not choose (holds, slip rate, impact tilt): as shipped."""
-RECORDING_KEY = hashlib.sha256(repr(RECORDING).encode()).hexdigest()[:8]
-"""In the cache's file names: a recording made with other settings is not reused."""
+FEATURES_KEY = hashlib.sha256((repr(RECORDING) + repr(FEATURES)).encode()).hexdigest()[:8]
+"""What the recorded features depend on (not the network's weights)."""
+NETWORK_DIGEST = hashlib.sha256(Path(fall_model_weights.__file__).read_bytes()).hexdigest()
+"""The shipped network's file: the recorded logits are its."""
+RECORDING_KEY = hashlib.sha256((FEATURES_KEY + NETWORK_DIGEST).encode()).hexdigest()[:8]
+"""In the cache's file names: a recording made with other settings or weights is not
+reused."""
 
 
 class Setting(NamedTuple):
@@ -106,6 +114,12 @@ class Setting(NamedTuple):
 
 GRID: tuple[Setting, ...] = tuple(Setting(*c) for c in itertools.product(
     GAIT_GRID, STILL_GRID, SLIP_TILT_GRID, IMPACT_GRID))
+NETWORK_GRID: tuple[Setting, ...] = tuple(Setting(*c) for c in itertools.product(
+    np.round(np.arange(4.0, 16.01, 0.5), 2).tolist(),
+    np.round(np.arange(6.0, 18.01, 0.5), 2).tolist(), SLIP_TILT_GRID, IMPACT_GRID))
+"""The grid for a *refitted* network (``train_gait_model.py --refit-general``): its logits
+are on another scale than the shipped network's, for which :data:`GRID` was narrowed (a first
+run with that grid hit its ceiling: no setting qualified)."""
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -134,6 +148,10 @@ class Recorded:
     in_rhythm: BoolArray = dataclasses.field(default_factory=lambda: np.zeros(0, dtype=bool))
     acc_norm_g: npt.NDArray[np.float32] = dataclasses.field(
         default_factory=lambda: np.zeros(0, dtype=np.float32))
+    features: npt.NDArray[np.float32] = dataclasses.field(
+        default_factory=lambda: np.zeros((0, len(FEATURES)), dtype=np.float32))
+    """The score's features at the samples where it is evaluated (``logit`` finite), in
+    order: the network can be refitted and its logits recomputed without streaming again."""
 
     @property
     def t_s(self) -> FloatArray:
@@ -156,6 +174,7 @@ def record_trial(dataset: str, trial: Trial) -> Recorded:
     cos_tilt = np.ones(n, dtype=np.float32)
     rhythm = np.zeros(n, dtype=bool)
     acc = np.ones(n, dtype=np.float32)
+    rows: list[list[float]] = []
     for i, s in enumerate(samples(tr)):
         level = det.update(s).level
         other[i] = level is Level.STOP
@@ -167,12 +186,22 @@ def record_trial(dataset: str, trial: Trial) -> Recorded:
             cos_tilt[i] = o.cos_tilt
             rhythm[i] = det.steps.in_rhythm(o.t_s, ratio)
             acc[i] = o.acc_norm_g
+            if math.isfinite(det.fall.last_logit):
+                rows.append(list(det.fall.features.values))
     return Recorded(dataset, tr.subject, tr.file, tr.task_code, tr.kind, tr.onset_s,
-                    tr.impact_s, logit, stepping, settled, other, rate, cos_tilt, rhythm, acc)
+                    tr.impact_s, logit, stepping, settled, other, rate, cos_tilt, rhythm, acc,
+                    np.asarray(rows, dtype=np.float32).reshape(-1, len(FEATURES)))
 
 
 ARRAYS = ("logit", "stepping", "settled", "other_stop", "tilt_rate_dps", "cos_tilt",
-          "in_rhythm", "acc_norm_g")
+          "in_rhythm", "acc_norm_g", "features")
+
+
+def with_network(r: Recorded, w: Weights) -> Recorded:
+    """``r`` with the logits a refitted network ``w`` gives (float32, as recorded)."""
+    logit = np.full(len(r.logit), -np.inf, dtype=np.float32)
+    logit[np.isfinite(r.logit)] = network_logits(w, r.features).astype(np.float32)
+    return dataclasses.replace(r, logit=logit)
 
 
 def load_subject(dataset: str, root: Path, subject: str, cache: Path) -> list[Recorded]:

@@ -75,6 +75,8 @@ from controller.detect.base import Level  # noqa: E402
 from controller.detect.gait_fall import BLOCK, HOLD_BLOCKS, OFF_LOGIT, RING, SIGNALS, signals  # noqa: E402
 from controller.evaluate.metrics import TrialResult, report  # noqa: E402
 from controller.evaluate.readers import read_kfall, read_sisfall  # noqa: E402
+from controller.evaluate.train_fall_model import EPOCHS, HIDDEN, Weights, fit_rows, weights_text  # noqa: E402
+from controller.evaluate.train_fall_model import SEED as network_seed  # noqa: E402
 from controller.evaluate.trial import LOOP_RATE_HZ, Trial, resample, samples  # noqa: E402
 
 FloatArray = npt.NDArray[np.float64]
@@ -105,6 +107,8 @@ GRID: tuple[float, ...] = tuple(float(x) for x in np.round(np.arange(-2.0, 16.01
 OFF = OFF_LOGIT
 """``gait_logit`` while recording: the specialist left out."""
 WEIGHTS = ROOT / "controller" / "detect" / "gait_fall_weights.py"
+NETWORK_DATASETS: tuple[str, ...] = ("kfall", "sisfall")
+"""Whose daily activities the refitted network learns from (``--network-datasets``)."""
 
 
 @dataclasses.dataclass
@@ -158,7 +162,8 @@ def features(x: FloatArray) -> FloatArray:
 
 RECORDING = dataclasses.replace(DetectSettings(), gait_logit=OFF)
 """The detector while recording: the shipped one, the specialist left out."""
-RECORDING_KEY = hashlib.sha256(repr(RECORDING).encode()).hexdigest()[:8]
+RECORDING_KEY = hashlib.sha256(
+    (repr(RECORDING) + thresholds.NETWORK_DIGEST).encode()).hexdigest()[:8]
 """In the names of the recordings' cache files: the rest of the detector's stops are recorded
 with these settings, so a change of a default records them again."""
 
@@ -384,6 +389,39 @@ def train(by_subject: dict[tuple[str, str], list[Rec]],
     return fit(recs), th
 
 
+def network_fit(base: Sequence[Recorded]) -> Weights:
+    """The fall-score network refitted on the trials ``base`` (``train_fall_model``'s fit,
+    rounded as its file holds them), remembered in :data:`FIT_CACHE` by their subjects."""
+    subjects = sorted({(r.dataset, r.subject) for r in base})
+    params: list[object] = [subjects, HIDDEN, EPOCHS, network_seed, thresholds.FEATURES_KEY]
+    if NETWORK_DATASETS != ("kfall", "sisfall"):
+        params.append(list(NETWORK_DATASETS))
+    key = hashlib.sha256(json.dumps(params).encode()).hexdigest()
+    f = FIT_CACHE / "network" / f"fit_{key[:20]}.npz" if FIT_CACHE is not None else None
+    if f is not None and f.exists():
+        z = np.load(f)
+        return z["w1"], z["b1"], z["w2"], float(z["b2"])
+    w = fit_rows(((r.dataset, r.kind, r.onset_s, r.impact_s,
+                   np.flatnonzero(np.isfinite(r.logit)), r.features) for r in base),
+                 NETWORK_DATASETS)
+    if f is not None:
+        f.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(f, w1=w[0], b1=w[1], w2=w[2], b2=np.float64(w[3]))
+    print(f"fitted the network on {len(subjects)} subjects", file=sys.stderr, flush=True)
+    return w
+
+
+def oof_network(base_of: dict[tuple[str, str], list[Recorded]],
+                keys: Sequence[tuple[str, str]]) -> list[Recorded]:
+    """The trials of ``keys`` with out-of-fold logits: the network refitted without each inner
+    fold of ``keys`` scores that fold."""
+    out: list[Recorded] = []
+    for fold in folds(list(keys)):
+        w = network_fit([r for q in keys if q not in fold for r in base_of[q]])
+        out += [thresholds.with_network(r, w) for q in fold for r in base_of[q]]
+    return out
+
+
 def write_weights(model: Model, path: Path) -> str:
     coef, bias = model
     rows = [", ".join(f"{c:.9g}" for c in coef[i:i + 6]) for i in range(0, len(coef), 6)]
@@ -404,7 +442,9 @@ def main(argv: Iterable[str] | None = None) -> int:
     parser.add_argument("--sisfall", type=Path, required=True)
     parser.add_argument("--cache", type=Path, default=Path("/tmp/treadguard-gait"))
     parser.add_argument("--write", action="store_true",
-                        help=f"write {WEIGHTS.relative_to(ROOT)} from all development subjects")
+                        help="write the weights (--out) from all development subjects")
+    parser.add_argument("--out", type=Path, default=WEIGHTS,
+                        help=f"where --write writes (default {WEIGHTS.relative_to(ROOT)})")
     parser.add_argument("--no-cv", action="store_true", help="skip the nested cross-validation")
     parser.add_argument("--folds", default=None,
                         help="only these outer folds (e.g. 0,1; to share work between "
@@ -415,11 +455,18 @@ def main(argv: Iterable[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None,
                         help="write the cross-validated reports (per dataset, with and without "
                              "the specialist, as treadguard evaluate --json gives them) here")
+    parser.add_argument("--refit-general", action="store_true",
+                        help="refit the general fall-score network (train_fall_model) inside "
+                             "every outer and inner fold instead of using the shipped weights")
+    parser.add_argument("--network-datasets", default="kfall,sisfall",
+                        help="with --refit-general: the datasets whose rows the network is "
+                             "fitted on (SisFall's falls are never used: no onset label)")
     parser.add_argument("--augment-cadence", action="store_true",
                         help="add each subject's walking and jogging at 0.8 and 1.2 times its "
                              "cadence to the training negatives (never scored)")
     args = parser.parse_args(list(argv) if argv is not None else None)
-    global FIT_CACHE, NESTED, CADENCES
+    global FIT_CACHE, NESTED, CADENCES, NETWORK_DATASETS
+    NETWORK_DATASETS = tuple(args.network_datasets.split(","))
     FIT_CACHE = args.cache
     NESTED = not args.no_nest
     only = None if args.folds is None else {int(k) for k in args.folds.split(",")}
@@ -431,14 +478,41 @@ def main(argv: Iterable[str] | None = None) -> int:
         CADENCES = (0.8, 1.2)
         AUGMENTED.update({(ds, s): load_augmented(ds, roots[ds], s, args.cache)
                           for ds, s in keys})
+    base = [b for k in keys
+            for b in thresholds.load_subject(k[0], roots[k[0]], k[1], args.cache / "base")]
+    base_of: dict[tuple[str, str], list[Recorded]] = {}
+    for b in base:
+        base_of.setdefault((b.dataset, b.subject), []).append(b)
+    replays = None if args.refit_general else thresholds.Replays(base)
+
+    def rest(train_keys: Sequence[tuple[str, str]], test_keys: Sequence[tuple[str, str]]
+             ) -> tuple[thresholds.Setting, dict[tuple[str, str], list[Rec]]]:
+        """The rest of the detector for training subjects ``train_keys``: the four-way rule's
+        setting (on out-of-fold logits of the network refitted inside inner folds, with
+        ``--refit-general``), and every trial of both sets with its stops for that setting
+        (the test subjects' logits from the network fitted on all of ``train_keys``)."""
+        if args.refit_general:
+            cur = {(r.dataset, r.file): r for r in oof_network(base_of, train_keys)}
+            w = network_fit([r for q in train_keys for r in base_of[q]])
+            cur.update({(r.dataset, r.file): thresholds.with_network(r, w)
+                        for q in test_keys for r in base_of[q]})
+            recs = [cur[r.dataset, r.file] for q in train_keys for r in base_of[q]]
+            setting = thresholds.choose(thresholds.Replays(recs, thresholds.NETWORK_GRID),
+                                        range(len(recs)))
+        else:
+            assert replays is not None
+            cur = {(r.dataset, r.file): r for r in base}
+            where = {(r.dataset, r.file): i for i, r in enumerate(base)}
+            setting = thresholds.choose(replays, [where[r.dataset, r.file] for q in train_keys
+                                                  for r in base_of[q]])
+        return setting, {q: [dataclasses.replace(r, stop=thresholds.stop_samples(
+            cur[r.dataset, r.file], setting)) for r in by_subject[q]]
+            for q in (*train_keys, *test_keys)}
+
     if not args.no_cv:
         # The rest of the detector is chosen inside each outer fold too: the four-way rule of
         # train_fall_thresholds on the outer training subjects, and those stops are the ones the
         # specialist's threshold rule and the outer fold's scores see.
-        base = [r for k in keys
-                for r in thresholds.load_subject(k[0], roots[k[0]], k[1], args.cache / "base")]
-        replays = thresholds.Replays(base)
-        where = {(r.dataset, r.file): i for i, r in enumerate(base)}
         oof_recs: list[Recorded] = []
         oof_res: list[TrialResult] = []
         base_res: list[TrialResult] = []
@@ -446,11 +520,7 @@ def main(argv: Iterable[str] | None = None) -> int:
         for k, fold in enumerate(folds(keys)):
             if only is not None and k not in only:
                 continue
-            setting = thresholds.choose(replays, [where[r.dataset, r.file] for q in keys
-                                                  if q not in fold for r in by_subject[q]])
-            with_base = {q: [dataclasses.replace(r, stop=thresholds.stop_samples(
-                base[where[r.dataset, r.file]], setting)) for r in by_subject[q]]
-                for q in keys}
+            setting, with_base = rest([q for q in keys if q not in fold], fold)
             model, th = train(with_base, [q for q in keys if q not in fold])
             picks.append((tuple(setting), th))
             print(f"fold {k}: {fold} -> {setting}, gait_logit {th}", file=sys.stderr,
@@ -475,10 +545,17 @@ def main(argv: Iterable[str] | None = None) -> int:
             args.json.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
     if only is not None and not args.write:
         return 0
-    model, th = train(by_subject, keys)
-    print(f"on all development subjects: gait_logit {th}")
+    if args.refit_general:
+        setting, with_base = rest(keys, [])
+        model, th = train(with_base, keys)
+        w = network_fit(base)
+        print(f"on all development subjects: {setting}, gait_logit {th}; the network's "
+              f"weights file sha256 {hashlib.sha256(weights_text(w).encode()).hexdigest()}")
+    else:
+        model, th = train(by_subject, keys)
+        print(f"on all development subjects: gait_logit {th}")
     if args.write:
-        print(f"wrote {WEIGHTS.relative_to(ROOT)}: sha256 {write_weights(model, WEIGHTS)}")
+        print(f"wrote {args.out}: sha256 {write_weights(model, args.out)}")
     return 0
 
 

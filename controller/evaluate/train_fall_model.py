@@ -1,82 +1,110 @@
-"""Train the small fall-score network on the KFall *tuning* subjects only.
+"""Train the small fall-score network on the development subjects only.
 
-    python -m controller.evaluate.train_fall_model PATH/TO/KFall [--out FILE]
+    python -m controller.evaluate.train_fall_model --kfall PATH/TO/KFall \\
+        --sisfall PATH/TO/SisFall_dataset [--out FILE]
 
-Streams every tuning trial (:data:`controller.evaluate.splits.KFALL_TUNE`; never the
-held-aside subjects) through :class:`~controller.detect.orientation.Orientation` and
-:class:`~controller.detect.fall_model.FallFeatures` — the code the loop runs — and fits a
-one-hidden-layer tanh network (:data:`HIDDEN` units) with a logistic output:
+Streams every trial of the development subjects (:data:`controller.evaluate.splits.KFALL_TUNE`
+and :data:`~controller.evaluate.splits.SISFALL_TUNE`; never the held-aside ones) through the
+detector the loop runs and keeps the features of the samples where it evaluates the score
+(:func:`gated_features`: something is happening).
+On those it fits a one-hidden-layer tanh network (:data:`HIDDEN` units) with a logistic
+output (:func:`labels`):
 
-* positives: fall-trial samples from 100 ms after the labelled onset to the impact;
-* negatives: every daily-activity sample, and fall-trial samples more than 300 ms before onset;
-* classes weighted equally; Adam, fixed seed (reproducible), :data:`EPOCHS` epochs.
+* positives: KFall fall-trial samples from 100 ms after the labelled onset to the impact;
+* negatives: every daily-activity sample of both datasets (SisFall's 6 h of daily activities
+  are the false-alarm data KFall lacks), and KFall fall-trial samples more than 300 ms before
+  onset; SisFall falls have no onset label and are not used;
+* classes weighted equally; Adam, fixed seed, :data:`EPOCHS` epochs: the same data gives the
+  same file, bit for bit.
 
-The result is written as plain Python numbers to ``controller/detect/fall_model_weights.py``
-(a few kB), so the Pi needs nothing beyond Python to run it. Thresholds on its logit are chosen
-separately (``[detect] model_logit`` / ``model_logit_still``, by
-``scripts/train_fall_thresholds.py``), again on development subjects only. The shipped file was
-written by this trainer with the tracker of commit 7acda7f (reproduced bit for bit there);
-the tracker now waits for stillness to arm, so re-running it today writes a slightly different
-file, which is not shipped (see docs/detection.md).
+The result is written as plain Python numbers (6 significant digits) to
+``controller/detect/fall_model_weights.py`` (a few kB), so the Pi needs nothing beyond Python
+to run it. Thresholds on its logit are chosen separately, on out-of-fold logits, by
+``scripts/train_gait_model.py`` (which refits this network inside every fold with
+:func:`fit_rows` and :func:`rounded`, see docs/detection.md).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import math
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
 from controller.config import DetectSettings
-from controller.detect.fall_model import FEATURES, FallFeatures
-from controller.detect.orientation import Orientation
-from controller.evaluate.readers import read_kfall
-from controller.evaluate.splits import KFALL_TUNE
-from controller.evaluate.trial import Trial, resample, samples
+from controller.detect import build_default
+from controller.detect.fall_model import FEATURES
+from controller.evaluate.readers import read_kfall, read_sisfall
+from controller.evaluate.splits import KFALL_TUNE, SISFALL_TUNE
+from controller.evaluate.trial import LOOP_RATE_HZ, Trial, resample, samples
 
 HIDDEN = 12
 EPOCHS = 25
 SEED = 0
 Array = npt.NDArray[np.float64]
+Weights = tuple[Array, Array, Array, float]
+"""(w1 [features×hidden], b1, w2, b2) on raw features."""
+WEIGHTS = Path(__file__).parents[1] / "detect" / "fall_model_weights.py"
+DATASETS: tuple[str, ...] = ("kfall", "sisfall")
+"""The datasets whose development trials the network is fitted on."""
 
 
-def trial_features(trial: Trial) -> tuple[Array, Array]:
-    """Feature rows (every 2nd armed sample) and their sample times, for one trial."""
-    tr = resample(trial)
-    o = Orientation(DetectSettings())
-    ff = FallFeatures()
+def gated_features(trial: Trial) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+    """For one trial (resampled to the loop's rate), streamed through the loop's own detector:
+    the indices of the samples where it evaluates the score (something is happening) and their
+    features (float32, as the evaluation's recordings keep them). The detector, not a bare
+    tracker, because while the runner steps tilt is measured from the gait posture."""
+    det = build_default(DetectSettings())
+    det.reset()
+    idx: list[int] = []
     rows: list[list[float]] = []
-    times: list[float] = []
-    for i, s in enumerate(samples(tr)):
-        if o.update(s):
-            v = ff.update(o)
-            if i % 2 == 0:
-                rows.append(list(v))
-                times.append(s.t_s)
-    return np.asarray(rows, dtype=np.float64).reshape(-1, len(FEATURES)), np.asarray(times)
+    for i, s in enumerate(samples(resample(trial))):
+        det.update(s)
+        if det.orientation.armed and math.isfinite(det.fall.last_logit):
+            idx.append(i)
+            rows.append(list(det.fall.features.values))
+    return (np.asarray(idx, dtype=np.int64),
+            np.asarray(rows, dtype=np.float32).reshape(-1, len(FEATURES)))
 
 
-def training_set(root: Path) -> tuple[Array, Array]:
-    """Features and 0/1 targets from the tuning subjects."""
+def labels(dataset: str, kind: str, onset_s: float | None, impact_s: float | None,
+           t_s: Array) -> Array:
+    """Per sample at times ``t_s``: 1 (falling), 0 (not) or -1 (not used)."""
+    if kind != "fall":
+        return np.zeros(len(t_s))
+    y = np.full(len(t_s), -1.0)
+    if dataset == "kfall" and onset_s is not None and impact_s is not None:
+        y[(t_s >= onset_s + 0.1) & (t_s <= impact_s)] = 1.0
+        y[t_s < onset_s - 0.3] = 0.0
+    return y
+
+
+Part = tuple[str, str, "float | None", "float | None", npt.NDArray[np.int64],
+             npt.NDArray[np.float32]]
+"""One trial: dataset, kind, onset, impact, the evaluated samples' indices and features."""
+
+
+def fit_rows(parts: Iterable[Part], datasets: tuple[str, ...] = DATASETS) -> Weights:
+    """:func:`fit` on the labelled rows of ``parts`` from ``datasets``, in their order, then
+    :func:`rounded`."""
     xs: list[Array] = []
     ys: list[Array] = []
-    for trial in read_kfall(root, KFALL_TUNE):
-        x, t = trial_features(trial)
-        if trial.kind == "fall" and trial.onset_s is not None and trial.impact_s is not None:
-            pos = (t >= trial.onset_s + 0.1) & (t <= trial.impact_s)
-            neg = t < trial.onset_s - 0.3
-            xs += [x[pos], x[neg]]
-            ys += [np.ones(int(pos.sum())), np.zeros(int(neg.sum()))]
-        else:
-            xs.append(x)
-            ys.append(np.zeros(len(x)))
-    return np.concatenate(xs), np.concatenate(ys)
+    for dataset, kind, onset, impact, idx, x in parts:
+        if dataset not in datasets:
+            continue
+        y = labels(dataset, kind, onset, impact, idx / LOOP_RATE_HZ)
+        xs.append(x[y >= 0].astype(np.float64))
+        ys.append(y[y >= 0])
+    return rounded(fit(np.concatenate(xs), np.concatenate(ys)))
 
 
 def fit(x: Array, y: Array, hidden: int = HIDDEN, epochs: int = EPOCHS,
-        seed: int = SEED) -> tuple[Array, Array, Array, float]:
+        seed: int = SEED) -> Weights:
     """Fit the network; returns (w1 [features×hidden], b1, w2, b2) on *raw* features."""
     rng = np.random.default_rng(seed)
     mu = x.mean(0)
@@ -91,7 +119,7 @@ def fit(x: Array, y: Array, hidden: int = HIDDEN, epochs: int = EPOCHS,
     m = [np.zeros_like(p) for p in params]
     v = [np.zeros_like(p) for p in params]
     lr, batch, step = 3e-3, 4096, 0
-    for epoch in range(epochs):
+    for _ in range(epochs):
         perm = rng.permutation(n)
         for i in range(0, n, batch):
             idx = perm[i:i + batch]
@@ -108,17 +136,47 @@ def fit(x: Array, y: Array, hidden: int = HIDDEN, epochs: int = EPOCHS,
                 v[k] = 0.999 * v[k] + 0.001 * gr * gr
                 params[k] -= lr * (m[k] / (1 - 0.9 ** step)) / (
                     np.sqrt(v[k] / (1 - 0.999 ** step)) + 1e-8)
-        print(f"epoch {epoch + 1}/{epochs}", file=sys.stderr)
     w1 = params[0] / sd[:, None]
     b1 = params[1] - (mu / sd) @ params[0]
     return w1, b1, params[2], float(params[3][0])
 
 
-def write_weights(path: Path, w1: Array, b1: Array, w2: Array, b2: float) -> None:
-    """Write the weights as a small Python module (rows = hidden units)."""
+def _num(x: float) -> str:
+    return f"{float(x):.6g}"
+
+
+def rounded(w: Weights) -> Weights:
+    """The weights as the written file holds them (6 significant digits): what the detector
+    runs, so what cross-validation scores."""
+    w1, b1, w2, b2 = w
+
+    def r(a: Array) -> Array:
+        return np.array([float(_num(x)) for x in a.ravel()]).reshape(a.shape)
+
+    return r(w1), r(b1), r(w2), float(_num(b2))
+
+
+def logits(w: Weights, x: npt.NDArray[np.floating]) -> Array:
+    """The score for feature rows ``x`` (vectorised; the detector's streaming sum agrees to
+    rounding)."""
+    w1, b1, w2, b2 = w
+    out: Array = np.tanh(x.astype(np.float64) @ w1 + b1) @ w2 + b2
+    return out
+
+
+def weights_text(w: Weights, datasets: tuple[str, ...] = DATASETS) -> str:
+    """The weights as a small Python module (rows = hidden units): fixed formatting (the
+    shipped file, fitted on KFall alone, has exactly this format)."""
+    w1, b1, w2, b2 = w
+    fitted_on = (
+        ["Fitted on KFall tuning subjects only (controller.evaluate.splits.KFALL_TUNE)."
+         " Do not edit",
+         'by hand: retrain instead."""'] if datasets == ("kfall",) else
+        ["Fitted on the development subjects only (controller.evaluate.splits.KFALL_TUNE and",
+         'SISFALL_TUNE). Do not edit by hand: retrain instead."""'])
 
     def tup(a: Array, indent: str = "    ") -> str:
-        nums = [f"{float(x):.6g}," for x in a]
+        nums = [f"{_num(x)}," for x in a]
         rows = [" ".join(nums[i:i + 6]) for i in range(0, len(nums), 6)]
         return "(\n" + "".join(f"{indent}    {r}\n" for r in rows) + f"{indent})"
 
@@ -126,30 +184,48 @@ def write_weights(path: Path, w1: Array, b1: Array, w2: Array, b2: float) -> Non
         '"""Fall-score network weights, written by ``python -m '
         'controller.evaluate.train_fall_model``.',
         "",
-        "Fitted on KFall tuning subjects only (controller.evaluate.splits.KFALL_TUNE). Do not edit",
-        'by hand: retrain instead."""',
+        *fitted_on,
         "",
         "W1: tuple[tuple[float, ...], ...] = (",
         *[f"    {tup(w1[:, j])}," for j in range(w1.shape[1])],
         ")",
         f"B1: tuple[float, ...] = {tup(b1, '')}",
         f"W2: tuple[float, ...] = {tup(w2, '')}",
-        f"B2: float = {b2:.6g}",
+        f"B2: float = {_num(b2)}",
         "",
     ]
-    path.write_text("\n".join(lines), encoding="utf-8")
+    return "\n".join(lines)
+
+
+def development_parts(kfall: Path, sisfall: Path) -> Iterable[Part]:
+    """Every development trial as a :data:`Part`, in the order the cross-validation uses
+    (KFall subjects, then SisFall, each in the readers' order)."""
+    for dataset, root, subjects, reader in (("kfall", kfall, KFALL_TUNE, read_kfall),
+                                            ("sisfall", sisfall, SISFALL_TUNE, read_sisfall)):
+        for subject in subjects:
+            for trial in reader(root, [subject]):
+                yield (dataset, trial.kind, trial.onset_s, trial.impact_s,
+                       *gated_features(trial))
+            print(f"streamed {dataset} {subject}", file=sys.stderr, flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("kfall", type=Path, help="the KFall folder (sensor_data/, label_data/)")
-    parser.add_argument("--out", type=Path,
-                        default=Path(__file__).parents[1] / "detect" / "fall_model_weights.py")
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    parser.add_argument("--kfall", type=Path, required=True,
+                        help="the KFall folder (sensor_data/, label_data/)")
+    parser.add_argument("--sisfall", type=Path, required=True,
+                        help="the SisFall folder (SA09/, SA10/, …)")
+    parser.add_argument("--datasets", default=",".join(DATASETS),
+                        help="whose development trials to fit on (default: both; kfall: as "
+                             "the shipped network was)")
+    parser.add_argument("--out", type=Path, default=WEIGHTS)
     args = parser.parse_args(argv)
-    x, y = training_set(args.kfall)
-    print(f"{len(y)} samples, {int(y.sum())} positive", file=sys.stderr)
-    write_weights(args.out, *fit(x, y))
-    print(f"wrote {args.out}", file=sys.stderr)
+    datasets = tuple(args.datasets.split(","))
+    text = weights_text(fit_rows(development_parts(args.kfall, args.sisfall), datasets),
+                        datasets)
+    args.out.write_text(text, encoding="utf-8")
+    print(f"wrote {args.out}: sha256 {hashlib.sha256(text.encode()).hexdigest()}",
+          file=sys.stderr)
     return 0
 
 
