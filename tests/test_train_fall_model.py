@@ -4,6 +4,9 @@ format, bit for bit."""
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
+
 import numpy as np
 
 from controller.detect import fall_model_weights as shipped
@@ -66,3 +69,15 @@ def test_the_shipped_file_is_what_the_trainer_writes_for_its_weights() -> None:
     reproduces it byte for byte, not just to rounding)."""
     text = trainer.weights_text(trainer.rounded(_shipped()), ("kfall",))
     assert text == trainer.WEIGHTS.read_text(encoding="utf-8")
+
+
+def test_the_reproduction_command_refuses_missing_data_in_one_line(tmp_path: Path) -> None:
+    script = Path(__file__).resolve().parents[1] / "scripts" / "reproduce_models.sh"
+    out = subprocess.run(["bash", str(script), str(tmp_path / "KFall"), str(tmp_path)],
+                         capture_output=True, text=True, timeout=60, check=False)
+    assert out.returncode == 2
+    missing = tmp_path / "KFall" / "sensor_data"
+    assert out.stderr.strip() == f"reproduce_models: no such folder: {missing}"
+    out = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=60,
+                         check=False)
+    assert out.returncode == 2 and out.stderr.startswith("usage: ")

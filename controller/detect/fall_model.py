@@ -1,11 +1,13 @@
-"""A small learned fall score: logistic regression over streaming trunk features.
+"""A small learned fall score: a one-hidden-layer network over streaming trunk features.
 
 The features are physically motivated and cheap (exponential filters, no buffers), computed
-from the shared :class:`~controller.detect.orientation.Orientation`. The weights were fitted by
-``python -m controller.evaluate.train_fall_model`` on the KFall *tuning* subjects only
-(:data:`controller.evaluate.splits.KFALL_TUNE`) and live in
-:mod:`controller.detect.fall_model_weights` as plain numbers: the Pi evaluates a dot product
-in pure Python. The rule-based fall detector runs beside it for the cases a model cannot have
+from the shared :class:`~controller.detect.orientation.Orientation`. The weights were fitted on
+the KFall *tuning* subjects only (:data:`controller.evaluate.splits.KFALL_TUNE`) by the trainer
+of commit 7acda7f (``scripts/reproduce_models.sh`` reproduces the file byte for byte; today's
+``python -m controller.evaluate.train_fall_model`` writes a network that nested
+cross-validation found worse, see docs/detection.md) and live in
+:mod:`controller.detect.fall_model_weights` as plain numbers: the Pi evaluates them in pure
+Python. The rule-based fall detector runs beside it for the cases a model cannot have
 seen (the OR of both stops the belt).
 """
 
