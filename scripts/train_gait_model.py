@@ -478,12 +478,15 @@ def main(argv: Iterable[str] | None = None) -> int:
         CADENCES = (0.8, 1.2)
         AUGMENTED.update({(ds, s): load_augmented(ds, roots[ds], s, args.cache)
                           for ds, s in keys})
+    # The rest of the detector's recordings (train_fall_thresholds'), for the four-way rule:
+    # not needed to write the shipped weights alone (--no-cv --write).
     base = [b for k in keys
-            for b in thresholds.load_subject(k[0], roots[k[0]], k[1], args.cache / "base")]
+            for b in thresholds.load_subject(k[0], roots[k[0]], k[1], args.cache / "base")
+            ] if not args.no_cv or args.refit_general else []
     base_of: dict[tuple[str, str], list[Recorded]] = {}
     for b in base:
         base_of.setdefault((b.dataset, b.subject), []).append(b)
-    replays = None if args.refit_general else thresholds.Replays(base)
+    replays: list[thresholds.Replays] = []  # of the shipped network, built once when needed
 
     def rest(train_keys: Sequence[tuple[str, str]], test_keys: Sequence[tuple[str, str]]
              ) -> tuple[thresholds.Setting, dict[tuple[str, str], list[Rec]]]:
@@ -500,11 +503,12 @@ def main(argv: Iterable[str] | None = None) -> int:
             setting = thresholds.choose(thresholds.Replays(recs, thresholds.NETWORK_GRID),
                                         range(len(recs)))
         else:
-            assert replays is not None
+            if not replays:
+                replays.append(thresholds.Replays(base))
             cur = {(r.dataset, r.file): r for r in base}
             where = {(r.dataset, r.file): i for i, r in enumerate(base)}
-            setting = thresholds.choose(replays, [where[r.dataset, r.file] for q in train_keys
-                                                  for r in base_of[q]])
+            setting = thresholds.choose(replays[0], [where[r.dataset, r.file]
+                                                     for q in train_keys for r in base_of[q]])
         return setting, {q: [dataclasses.replace(r, stop=thresholds.stop_samples(
             cur[r.dataset, r.file], setting)) for r in by_subject[q]]
             for q in (*train_keys, *test_keys)}
@@ -550,7 +554,8 @@ def main(argv: Iterable[str] | None = None) -> int:
         model, th = train(with_base, keys)
         w = network_fit(base)
         print(f"on all development subjects: {setting}, gait_logit {th}; the network's "
-              f"weights file sha256 {hashlib.sha256(weights_text(w).encode()).hexdigest()}")
+              f"weights file sha256 "
+              f"{hashlib.sha256(weights_text(w, NETWORK_DATASETS).encode()).hexdigest()}")
     else:
         model, th = train(by_subject, keys)
         print(f"on all development subjects: gait_logit {th}")

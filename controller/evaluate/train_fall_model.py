@@ -19,9 +19,13 @@ output (:func:`labels`):
 
 The result is written as plain Python numbers (6 significant digits) to
 ``controller/detect/fall_model_weights.py`` (a few kB), so the Pi needs nothing beyond Python
-to run it. Thresholds on its logit are chosen separately, on out-of-fold logits, by
-``scripts/train_gait_model.py`` (which refits this network inside every fold with
-:func:`fit_rows` and :func:`rounded`, see docs/detection.md).
+to run it. ``scripts/train_gait_model.py --refit-general`` refits this network inside every
+fold (:func:`fit_rows`, :func:`rounded`) to cross-validate it with its thresholds.
+
+**The shipped file is not this trainer's output**: it was written by the trainer of commit
+7acda7f on KFall alone (``scripts/reproduce_models.sh`` reproduces it byte for byte), and the
+networks this trainer writes, on both datasets or on KFall alone, were worse in fully nested
+cross-validation (docs/detection.md, "The learned pre-impact score"), so they are not shipped.
 """
 
 from __future__ import annotations
