@@ -10,8 +10,10 @@ not stepping), the slip/trip tilt and the impact level, together.
    switched off (:data:`RECORDING`), and records per sample the score's logit, the regime (the
    runner stepping: a step counted in the last 2 s), whether the features have settled, whether
    the rest of the detector (the fall rule, free fall) stops, and what slip/trip and impact
-   decide on: tipping rate, cos(tilt), the runner in mid-stride, specific force. Cached per
-   subject under ``--cache``.
+   decide on: tipping rate, cos(tilt), the runner in mid-stride, specific force; and the
+   score's features where it is evaluated, so that ``train_gait_model.py --refit-general``
+   can refit the network and recompute its logits without streaming again. Cached per subject
+   under ``--cache`` (the key includes the shipped network's digest).
 2. Replays the stops for any :class:`Setting` exactly as the detector decides them (the score
    above the regime's threshold for ``model_hold_s``; tipping faster than ``slip_rate_dps``
    beyond ``slip_tilt_deg`` in mid-stride for ``slip_hold_s``; specific force above

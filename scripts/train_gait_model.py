@@ -37,6 +37,11 @@ cross-validate it by subject.
    fitted on the whole outer training set and scored on the outer fold at that threshold.
    Pooled out-of-fold figures with 95 % subject-bootstrap intervals; beside them the detector
    without the specialist on the same folds with the same settings.
+   ``--refit-general`` refits the general fall-score network too (``train_fall_model``'s fit,
+   on the recorded features) inside every outer and inner fold: the four-way rule then
+   chooses on inner out-of-fold logits over the wider ``NETWORK_GRID``, and the outer fold is
+   scored with the network fitted on the outer training set (``--network-datasets kfall``:
+   fitted on KFall alone). Measured, not shipped: docs/detection.md.
 7. Finally the same procedure on all development subjects (inner folds = the outer folds)
    gives the shipped model and threshold. ``--write`` writes
    ``controller/detect/gait_fall_weights.py`` (fixed formatting: the same data gives the
