@@ -20,8 +20,9 @@ def _shipped() -> trainer.Weights:
 
 
 def test_the_trainer_fits_on_the_samples_the_detector_scores() -> None:
-    """The trainer's own streaming (tracker + features + the score's gate) gives the samples
-    and features the cross-validation's recording of the loop's detector keeps."""
+    """The trainer's own streaming gives the samples and features the cross-validation's
+    recording of the loop's detector keeps. (A trainer that streamed the bare tracker failed
+    this: while stepping, the detector measures tilt from the gait posture.)"""
     trial = _trial(_walk_then_fall())
     idx, x = trainer.gated_features(trial)
     recorded = _script().record_trial("kfall", trial)
