@@ -40,13 +40,13 @@ sys.path.insert(0, str(ROOT))
 from controller.config import DetectSettings, load  # noqa: E402
 from controller.detect import build_default  # noqa: E402
 from controller.evaluate.harness import run_trial  # noqa: E402
+from controller.evaluate.metrics import GAIT_ADL  # noqa: E402
 from controller.evaluate.readers import read_kfall, read_sisfall  # noqa: E402
 from controller.evaluate.splits import KFALL_TUNE, SISFALL_TUNE  # noqa: E402
 from controller.evaluate.trial import Trial, resample  # noqa: E402
 from hardware.imu import STANDARD_GRAVITY_MPS2  # noqa: E402
 
 FloatArray = npt.NDArray[np.float64]
-GAIT_ADL = {"kfall": {"D06", "D07", "D08", "D09"}, "sisfall": {"D01", "D02", "D03", "D04"}}
 STEPS: tuple[tuple[float, float], ...] = ((1.0, 0.5), (1.0, 1.0), (2.0, 1.0))
 """(belt acceleration m/s², duration s)."""
 DIRECTIONS_DEG: tuple[float, ...] = (0.0, 90.0, 180.0, 270.0)

@@ -64,7 +64,13 @@ from controller.detect import build_default, fall_model_weights  # noqa: E402
 from controller.detect.base import Level  # noqa: E402
 from controller.detect.fall_model import FEATURES  # noqa: E402
 from controller.detect.gait_fall import OFF_LOGIT  # noqa: E402
-from controller.evaluate.metrics import TrialResult, alarm_starts, report  # noqa: E402
+from controller.evaluate.metrics import (  # noqa: E402
+    GAIT_ADL,
+    GAIT_FALLS,
+    TrialResult,
+    alarm_starts,
+    report,
+)
 from controller.evaluate.readers import read_kfall, read_sisfall  # noqa: E402
 from controller.evaluate.splits import KFALL_TUNE, SISFALL_TUNE  # noqa: E402
 from controller.evaluate.train_fall_model import Weights  # noqa: E402
@@ -280,9 +286,6 @@ def replay(r: Recorded, setting: Setting) -> TrialResult:
     return result(r, stop_samples(r, setting))
 
 
-GAIT_ADL = {"kfall": {"D06", "D07", "D08", "D09"}, "sisfall": {"D01", "D02", "D03", "D04"}}
-GAIT_FALLS = {"kfall": {f"F{i:02d}" for i in range(9, 16)},
-              "sisfall": {f"F{i:02d}" for i in range(1, 8)}}
 
 
 def figures(recs: Sequence[Recorded], results: Sequence[TrialResult]) -> dict[str, float]:

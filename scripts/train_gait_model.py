@@ -78,7 +78,7 @@ from controller.config import DetectSettings  # noqa: E402
 from controller.detect import build_default  # noqa: E402
 from controller.detect.base import Level  # noqa: E402
 from controller.detect.gait_fall import BLOCK, HOLD_BLOCKS, OFF_LOGIT, RING, SIGNALS, signals  # noqa: E402
-from controller.evaluate.metrics import TrialResult, report  # noqa: E402
+from controller.evaluate.metrics import GAIT_ADL, TrialResult, report  # noqa: E402
 from controller.evaluate.readers import read_kfall, read_sisfall  # noqa: E402
 from controller.evaluate.train_fall_model import EPOCHS, HIDDEN, Weights, fit_rows, weights_text  # noqa: E402
 from controller.evaluate.train_fall_model import SEED as network_seed  # noqa: E402
@@ -94,8 +94,6 @@ collapsing into it, lying down fast, stumbles (SisFall D03, D04, D08, D10, D13, 
 SHIPPED_HARD = {k: frozenset(v) for k, v in HARD.items()}
 """The hard negatives the shipped weights were fitted with (a fit with others is remembered
 under another key)."""
-GAIT_ADL = {"kfall": {"D06", "D07", "D08", "D09"}, "sisfall": {"D01", "D02", "D03", "D04"}}
-"""Walking and jogging: the daily activities copied at other cadences (``--augment-cadence``)."""
 CADENCES: tuple[float, ...] = ()
 """Cadence factors of the augmented copies (``--augment-cadence``: 0.8 and 1.2; none by
 default, which is how the shipped weights were fitted)."""

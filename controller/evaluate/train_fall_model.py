@@ -88,7 +88,7 @@ def labels(dataset: str, kind: str, onset_s: float | None, impact_s: float | Non
     return y
 
 
-Part = tuple[str, str, "float | None", "float | None", npt.NDArray[np.int64],
+Part = tuple[str, str, float | None, float | None, npt.NDArray[np.int64],
              npt.NDArray[np.float32]]
 """One trial: dataset, kind, onset, impact, the evaluated samples' indices and features."""
 
